@@ -10,6 +10,9 @@
 //     whose initial content is an image, sized to the disk a sandbox asked for. A
 //     snapshot has a name chosen by the caller (a sandbox ID in wire form); names are
 //     unique within a pool.
+//   - Names of images and snapshots are 1 to 128 characters from [A-Za-z0-9._-]
+//     and contain no ".."; any other name fails with ErrInvalid naming the
+//     argument ("name", "origin", "dst").
 //   - Backend: how snapshots are made. "dm" uses a device-mapper snapshot target over
 //     a shared read-only loop device of the image and a sparse CoW file; "reflink"
 //     clones the image file with FICLONE (XFS or btrfs) and attaches the clone to a
@@ -20,8 +23,10 @@
 // A node opens exactly one Pool over its data dir at start, calls CleanupStale to
 // remove what a crash left behind, then EnsureImageSizes so every stored image is at
 // least the default disk size (grown sparsely, offline). The sandbox manager then
-// calls CreateSnapshot for each sandbox and mounts the returned device itself; it
-// unmounts before Remove. Flatten turns a snapshot's current content into a new,
+// calls CreateSnapshot for each sandbox and mounts the returned device itself
+// (ext4, with the noinit_itable option: otherwise the kernel zeroes never-used
+// inode tables in the background and every idle snapshot gets its own copy of
+// them); it unmounts before Remove. Flatten turns a snapshot's current content into a new,
 // compact image (templates built from sandboxes). Close releases pool-wide
 // resources (e.g. the pool's own loop-mounted filesystem) but never removes
 // snapshots: a restarted node finds them with CleanupStale.
@@ -42,7 +47,9 @@
 //
 // Every host object a pool creates (loop devices' backing files, dm device names,
 // files under the pool directory) carries the pool's Prefix, so CleanupStale on one
-// node never touches another node's or another program's objects.
+// node never touches another node's or another program's objects. A prefix is 1
+// to 32 characters from [A-Za-z0-9_]: no '-', which separates the prefix from the
+// name in object names, so no prefix is the start of another pool's objects.
 package blockdev
 
 import (
@@ -75,9 +82,11 @@ type Pool interface {
 	// snapshot of it exists.
 	RemoveImage(ctx context.Context, name string) error
 
-	// EnsureImageSizes grows every stored image whose apparent size is below
-	// minBytes to minBytes (truncate, e2fsck -f -y, resize2fs; offline, sparse: no
-	// new physical blocks). Idempotent.
+	// EnsureImageSizes grows every stored image whose filesystem is smaller than
+	// minBytes (rounded down to 4 KiB) to that size (truncate, e2fsck -f -y,
+	// resize2fs; offline, sparse: only new group metadata is written). A
+	// concurrent CreateSnapshot sees the image before or after, never half-grown.
+	// Idempotent.
 	EnsureImageSizes(ctx context.Context, minBytes int64) error
 
 	// CreateSnapshot makes the writable device for snapshot name from image
@@ -92,8 +101,10 @@ type Pool interface {
 	// snapshot is left as it was. On failure no part of dst is left.
 	Flatten(ctx context.Context, name, dst string) (ImageInfo, error)
 	// Remove detaches and deletes snapshot name. The caller has unmounted it.
-	// "Device busy" is retried with bounded backoff. Removing a snapshot that does
-	// not exist fails with ErrNotFound.
+	// "Device busy" is retried with bounded backoff (about 2 s); if the device is
+	// still in use, Remove fails with an error wrapping EBUSY and the snapshot
+	// stays, to be removed again later. Removing a snapshot that does not exist
+	// fails with ErrNotFound.
 	Remove(ctx context.Context, name string) error
 
 	// CleanupStale removes every snapshot, device, loop device and half-written

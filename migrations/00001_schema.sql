@@ -38,6 +38,7 @@ CREATE TABLE api_keys (
     name          TEXT NOT NULL CHECK (length(name) BETWEEN 1 AND 128),
     key_hash      BYTEA NOT NULL UNIQUE,   -- sha256 of the secret
     prefix        TEXT NOT NULL,           -- first characters, for display only
+    is_admin      BOOLEAN NOT NULL DEFAULT false,  -- may call admin routes
     created_by    UUID REFERENCES users (id) ON DELETE SET NULL,
     created_at    TIMESTAMPTZ NOT NULL DEFAULT now(),
     last_used_at  TIMESTAMPTZ,

@@ -15,8 +15,8 @@ import (
 )
 
 const createAPIKey = `-- name: CreateAPIKey :one
-INSERT INTO api_keys (id, team_id, name, key_hash, prefix, created_by, expires_at)
-VALUES ($1, $2, $3, $4, $5, $6, $7) RETURNING id, team_id, name, key_hash, prefix, created_by, created_at, last_used_at, expires_at, revoked_at
+INSERT INTO api_keys (id, team_id, name, key_hash, prefix, is_admin, created_by, expires_at)
+VALUES ($1, $2, $3, $4, $5, $6, $7, $8) RETURNING id, team_id, name, key_hash, prefix, is_admin, created_by, created_at, last_used_at, expires_at, revoked_at
 `
 
 type CreateAPIKeyParams struct {
@@ -25,6 +25,7 @@ type CreateAPIKeyParams struct {
 	Name      string
 	KeyHash   []byte
 	Prefix    string
+	IsAdmin   bool
 	CreatedBy *uuid.UUID
 	ExpiresAt *time.Time
 }
@@ -36,6 +37,7 @@ func (q *Queries) CreateAPIKey(ctx context.Context, arg CreateAPIKeyParams) (Api
 		arg.Name,
 		arg.KeyHash,
 		arg.Prefix,
+		arg.IsAdmin,
 		arg.CreatedBy,
 		arg.ExpiresAt,
 	)
@@ -46,6 +48,7 @@ func (q *Queries) CreateAPIKey(ctx context.Context, arg CreateAPIKeyParams) (Api
 		&i.Name,
 		&i.KeyHash,
 		&i.Prefix,
+		&i.IsAdmin,
 		&i.CreatedBy,
 		&i.CreatedAt,
 		&i.LastUsedAt,
@@ -107,7 +110,7 @@ func (q *Queries) DeleteUserSessions(ctx context.Context, userID id.UserID) erro
 }
 
 const getAPIKeyByHash = `-- name: GetAPIKeyByHash :one
-SELECT k.id, k.team_id, k.name, k.key_hash, k.prefix, k.created_by, k.created_at, k.last_used_at, k.expires_at, k.revoked_at, t.disabled AS team_disabled FROM api_keys k JOIN teams t ON t.id = k.team_id
+SELECT k.id, k.team_id, k.name, k.key_hash, k.prefix, k.is_admin, k.created_by, k.created_at, k.last_used_at, k.expires_at, k.revoked_at, t.disabled AS team_disabled FROM api_keys k JOIN teams t ON t.id = k.team_id
 WHERE k.key_hash = $1
 `
 
@@ -117,6 +120,7 @@ type GetAPIKeyByHashRow struct {
 	Name         string
 	KeyHash      []byte
 	Prefix       string
+	IsAdmin      bool
 	CreatedBy    *uuid.UUID
 	CreatedAt    time.Time
 	LastUsedAt   *time.Time
@@ -134,6 +138,7 @@ func (q *Queries) GetAPIKeyByHash(ctx context.Context, keyHash []byte) (GetAPIKe
 		&i.Name,
 		&i.KeyHash,
 		&i.Prefix,
+		&i.IsAdmin,
 		&i.CreatedBy,
 		&i.CreatedAt,
 		&i.LastUsedAt,
@@ -208,7 +213,7 @@ func (q *Queries) InsertAudit(ctx context.Context, arg InsertAuditParams) error 
 }
 
 const listAPIKeys = `-- name: ListAPIKeys :many
-SELECT id, team_id, name, key_hash, prefix, created_by, created_at, last_used_at, expires_at, revoked_at FROM api_keys WHERE team_id = $1 ORDER BY created_at DESC
+SELECT id, team_id, name, key_hash, prefix, is_admin, created_by, created_at, last_used_at, expires_at, revoked_at FROM api_keys WHERE team_id = $1 ORDER BY created_at DESC
 `
 
 func (q *Queries) ListAPIKeys(ctx context.Context, teamID id.TeamID) ([]ApiKey, error) {
@@ -226,6 +231,7 @@ func (q *Queries) ListAPIKeys(ctx context.Context, teamID id.TeamID) ([]ApiKey, 
 			&i.Name,
 			&i.KeyHash,
 			&i.Prefix,
+			&i.IsAdmin,
 			&i.CreatedBy,
 			&i.CreatedAt,
 			&i.LastUsedAt,
@@ -284,7 +290,7 @@ func (q *Queries) ListAudit(ctx context.Context, arg ListAuditParams) ([]AuditLo
 
 const revokeAPIKey = `-- name: RevokeAPIKey :one
 UPDATE api_keys SET revoked_at = now()
-WHERE id = $1 AND team_id = $2 AND revoked_at IS NULL RETURNING id, team_id, name, key_hash, prefix, created_by, created_at, last_used_at, expires_at, revoked_at
+WHERE id = $1 AND team_id = $2 AND revoked_at IS NULL RETURNING id, team_id, name, key_hash, prefix, is_admin, created_by, created_at, last_used_at, expires_at, revoked_at
 `
 
 type RevokeAPIKeyParams struct {
@@ -301,6 +307,7 @@ func (q *Queries) RevokeAPIKey(ctx context.Context, arg RevokeAPIKeyParams) (Api
 		&i.Name,
 		&i.KeyHash,
 		&i.Prefix,
+		&i.IsAdmin,
 		&i.CreatedBy,
 		&i.CreatedAt,
 		&i.LastUsedAt,

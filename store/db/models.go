@@ -18,6 +18,7 @@ type ApiKey struct {
 	Name       string
 	KeyHash    []byte
 	Prefix     string
+	IsAdmin    bool
 	CreatedBy  *uuid.UUID
 	CreatedAt  time.Time
 	LastUsedAt *time.Time

@@ -11,6 +11,15 @@ import (
 	"github.com/warrenhq/warren/id"
 )
 
+const advisoryXactLock = `-- name: AdvisoryXactLock :exec
+SELECT pg_advisory_xact_lock($1)
+`
+
+func (q *Queries) AdvisoryXactLock(ctx context.Context, pgAdvisoryXactLock int64) error {
+	_, err := q.db.Exec(ctx, advisoryXactLock, pgAdvisoryXactLock)
+	return err
+}
+
 const countUsers = `-- name: CountUsers :one
 SELECT count(*) FROM users
 `

@@ -1,6 +1,6 @@
 -- name: CreateAPIKey :one
-INSERT INTO api_keys (id, team_id, name, key_hash, prefix, created_by, expires_at)
-VALUES ($1, $2, $3, $4, $5, $6, $7) RETURNING *;
+INSERT INTO api_keys (id, team_id, name, key_hash, prefix, is_admin, created_by, expires_at)
+VALUES ($1, $2, $3, $4, $5, $6, $7, $8) RETURNING *;
 
 -- name: GetAPIKeyByHash :one
 SELECT k.*, t.disabled AS team_disabled FROM api_keys k JOIN teams t ON t.id = k.team_id

@@ -15,3 +15,6 @@ UPDATE users SET disabled = $2 WHERE id = $1 RETURNING *;
 
 -- name: CountUsers :one
 SELECT count(*) FROM users;
+
+-- name: AdvisoryXactLock :exec
+SELECT pg_advisory_xact_lock($1);

@@ -1,0 +1,172 @@
+package api
+
+import (
+	"context"
+	"crypto/subtle"
+	"errors"
+	"net/http"
+	"strings"
+	"time"
+
+	"github.com/warrenhq/warren/id"
+	"github.com/warrenhq/warren/store"
+	"github.com/warrenhq/warren/store/db"
+)
+
+// Principal is who a request acts as: a team (always), through either a team API
+// key or a user's session.
+type Principal struct {
+	TeamID   id.TeamID
+	UserID   id.UserID   // zero for API keys not created by a user
+	KeyID    id.APIKeyID // zero for sessions
+	Admin    bool
+	Email    string
+	ByCookie bool
+	csrf     string
+}
+
+// Actor names the principal in audit logs.
+func (p *Principal) Actor() (typ, actorID string) {
+	if !p.KeyID.IsZero() {
+		return "api_key", p.KeyID.String()
+	}
+	return "user", p.UserID.String()
+}
+
+func principalFrom(ctx context.Context) *Principal {
+	p, _ := ctx.Value(principalKey).(*Principal)
+	return p
+}
+
+const sessionCookie = "warren_session"
+
+// authenticate resolves the request's credentials: an API key in
+// "Authorization: Bearer wk_…" or "X-API-Key", else the session cookie. Cookie
+// requests that change state must carry the session's X-CSRF-Token.
+func (s *Server) authenticate(next http.Handler) http.Handler {
+	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		p, err := s.principal(r)
+		if err != nil {
+			writeError(w, r, s.log, err)
+			return
+		}
+		if p.ByCookie && !safeMethod(r.Method) &&
+			subtle.ConstantTimeCompare([]byte(r.Header.Get("X-CSRF-Token")), []byte(p.csrf)) != 1 {
+			writeError(w, r, s.log, errCSRF)
+			return
+		}
+		next.ServeHTTP(w, r.WithContext(context.WithValue(r.Context(), principalKey, p)))
+	})
+}
+
+func safeMethod(m string) bool {
+	return m == http.MethodGet || m == http.MethodHead || m == http.MethodOptions
+}
+
+func (s *Server) principal(r *http.Request) (*Principal, error) {
+	ctx := r.Context()
+	key := r.Header.Get("X-API-Key")
+	if h := r.Header.Get("Authorization"); h != "" {
+		scheme, tok, ok := strings.Cut(h, " ")
+		if !ok || !strings.EqualFold(scheme, "Bearer") {
+			return nil, errUnauthenticated
+		}
+		key = strings.TrimSpace(tok)
+	}
+	if key != "" {
+		return s.keyPrincipal(ctx, key)
+	}
+	if c, err := r.Cookie(sessionCookie); err == nil && c.Value != "" {
+		return s.sessionPrincipal(ctx, r, c.Value)
+	}
+	return nil, errUnauthenticated
+}
+
+func (s *Server) keyPrincipal(ctx context.Context, key string) (*Principal, error) {
+	if !strings.HasPrefix(key, apiKeyPrefix) || len(key) > 128 {
+		return nil, errUnauthenticated
+	}
+	k, err := s.store.GetAPIKeyByHash(ctx, hashSecret(key))
+	if err != nil {
+		if errors.Is(store.Map(err), store.ErrNotFound) {
+			return nil, errUnauthenticated
+		}
+		return nil, store.Map(err)
+	}
+	now := time.Now()
+	if k.RevokedAt != nil || (k.ExpiresAt != nil && !k.ExpiresAt.After(now)) || k.TeamDisabled {
+		return nil, errUnauthenticated
+	}
+	_ = s.store.TouchAPIKey(ctx, k.ID) // best effort; at most once a minute per key
+	p := &Principal{TeamID: k.TeamID, KeyID: k.ID, Admin: k.IsAdmin}
+	if k.CreatedBy != nil {
+		p.UserID = id.UserID(*k.CreatedBy)
+	}
+	return p, nil
+}
+
+func (s *Server) sessionPrincipal(ctx context.Context, r *http.Request, token string) (*Principal, error) {
+	sess, err := s.store.GetSession(ctx, hashSecret(token))
+	if err != nil {
+		if errors.Is(store.Map(err), store.ErrNotFound) {
+			return nil, errUnauthenticated
+		}
+		return nil, store.Map(err)
+	}
+	if sess.UserDisabled {
+		return nil, errUnauthenticated
+	}
+	teams, err := s.store.ListUserTeams(ctx, sess.UserID)
+	if err != nil {
+		return nil, store.Map(err)
+	}
+	p := &Principal{UserID: sess.UserID, Admin: sess.IsAdmin, Email: sess.Email, ByCookie: true, csrf: sess.CsrfToken}
+	want := r.Header.Get("X-Warren-Team")
+	for _, t := range teams {
+		if t.Disabled {
+			continue
+		}
+		if want == "" || want == t.ID.String() {
+			p.TeamID = t.ID
+			break
+		}
+	}
+	if p.TeamID.IsZero() {
+		if want != "" {
+			return nil, errInvalid("X-Warren-Team", "you are not a member of team %q", want)
+		}
+		return nil, &Error{Status: http.StatusForbidden, Code: "permission_denied", Message: "your user belongs to no active team"}
+	}
+	return p, nil
+}
+
+// requireAdmin answers 403 to non-admin principals.
+func (s *Server) requireAdmin(next http.Handler) http.Handler {
+	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		if p := principalFrom(r.Context()); p == nil || !p.Admin {
+			writeError(w, r, s.log, errForbidden)
+			return
+		}
+		next.ServeHTTP(w, r)
+	})
+}
+
+// audit records an action by the request's principal; failures are logged only.
+func (s *Server) audit(r *http.Request, action, resourceType, resourceID string, details []byte) {
+	p := principalFrom(r.Context())
+	params := db.InsertAuditParams{Action: action, ResourceType: resourceType, ResourceID: resourceID,
+		RequestID: RequestID(r.Context()), Details: details, ActorType: "system", ActorID: "anonymous"}
+	if params.Details == nil {
+		params.Details = []byte("{}")
+	}
+	if p != nil {
+		t := p.TeamID.UUID()
+		params.TeamID = &t
+		params.ActorType, params.ActorID = p.Actor()
+	}
+	ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
+	defer cancel()
+	if err := s.store.InsertAudit(ctx, params); err != nil {
+		s.log.Warn("audit log write failed", "request_id", params.RequestID, "action", action, "err", err)
+	}
+}
