@@ -1,0 +1,57 @@
+# Warren — build, run and test. `make run` and `make test` install what they need
+# (scripts/deps) and work on a fresh Debian 12 machine as root.
+
+GO        ?= go
+VERSION   ?= $(shell git describe --always --dirty 2>/dev/null || echo dev)
+LDFLAGS   := -s -w -X github.com/warrenhq/warren/node.Version=$(VERSION) -X github.com/warrenhq/warren/sandbox/agent.Version=$(VERSION)
+BIN       := bin/warren
+DATA_DIR  ?=
+HTTP_ADDR ?= 127.0.0.1:8080
+GOTEST    ?= $(GO) test -race -count=1 -timeout 20m
+
+.PHONY: all deps build run test test-go test-dm lint proto sqlc bench clean ui
+
+all: build
+
+deps:
+	@scripts/deps --all
+
+ui:
+	@scripts/build-ui
+
+# The binary is static so it can be bind-mounted into sandboxes as their init.
+build:
+	CGO_ENABLED=0 $(GO) build -trimpath -ldflags '$(LDFLAGS)' -o $(BIN) .
+
+run: deps ui build
+	$(BIN) dev --http-addr $(HTTP_ADDR) $(if $(DATA_DIR),--data-dir $(DATA_DIR))
+
+lint:
+	@out=$$(gofmt -l $$(git ls-files '*.go' | grep -v '\.pb\.go$$')); \
+	  if [ -n "$$out" ]; then echo "gofmt needed:"; echo "$$out"; exit 1; fi
+	$(GO) vet ./...
+
+# Everything: lint, the Go suite (real Postgres, loop devices, runc, netns; as
+# root), and the device-mapper suite in a VM.
+test: deps lint test-go test-dm
+	@echo "make test: all suites passed"
+
+test-go:
+	$(GOTEST) ./...
+
+test-dm:
+	@scripts/test-dm
+
+proto:
+	@scripts/genproto
+
+sqlc:
+	@test -x "$$($(GO) env GOPATH)/bin/sqlc" || $(GO) install github.com/sqlc-dev/sqlc/cmd/sqlc@v1.31.1
+	"$$($(GO) env GOPATH)/bin/sqlc" generate
+
+bench:
+	$(GO) test -run '^$$' -bench . -benchtime 100x ./blockdev/reflink ./sandbox/agent ./sandbox/netns
+	$(GO) test -run '^$$' -bench . -benchtime 20x ./sandbox/runc
+
+clean:
+	rm -rf bin

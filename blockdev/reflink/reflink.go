@@ -1,0 +1,155 @@
+// Package reflink is the blockdev.Pool backend for filesystems with reflinks
+// (XFS reflink=1, btrfs): a snapshot is an FICLONE clone of its image, resized
+// offline to the requested disk size when that differs, attached to a loop device.
+//
+// Layout under Config.Dir:
+//
+//	images/<name>.img              stored images
+//	snapshots/<prefix>-<name>.img  snapshot clones (origin in xattr user.warren.origin)
+//	tmp/<prefix>-<op>-<rand>.img   in-progress imports, flattens and grows
+//
+// Snapshot state lives on disk (the clone files and the loop devices backed by
+// them), so a restarted process finds its snapshots at Open and CleanupStale
+// removes them.
+package reflink
+
+import (
+	"context"
+	"crypto/rand"
+	"encoding/hex"
+	"fmt"
+	"log/slog"
+	"os"
+	"path/filepath"
+	"sync"
+
+	"github.com/warrenhq/warren/blockdev"
+	"github.com/warrenhq/warren/blockdev/internal/naming"
+)
+
+var _ blockdev.Pool = (*Pool)(nil)
+
+// Config configures a reflink pool.
+type Config struct {
+	Dir    string       // pool directory on a reflink-capable filesystem
+	Prefix string       // marks this pool's snapshot and temporary files; [A-Za-z0-9_]{1,32}
+	Logger *slog.Logger // nil discards logs
+}
+
+// Validate checks the config.
+func (c Config) Validate() error {
+	if c.Dir == "" {
+		return fmt.Errorf("reflink config: dir: empty: %w", blockdev.ErrInvalid)
+	}
+	if err := naming.CheckPrefix(c.Prefix); err != nil {
+		return fmt.Errorf("reflink config: %w", err)
+	}
+	return nil
+}
+
+// Pool is a reflink disk pool.
+type Pool struct {
+	dir, prefix string
+	images      string // dir/images
+	snapshots   string // dir/snapshots
+	tmp         string // dir/tmp
+	log         *slog.Logger
+
+	mu         sync.Mutex
+	snaps      map[string]*snap  // by snapshot name, including ones being created
+	originRefs map[string]int    // snapshots (made or being made) per image
+	imgBusy    map[string]string // image name -> operation holding it
+	closed     bool
+}
+
+// snap is one snapshot. op serialises Create, Remove and Flatten on it.
+type snap struct {
+	op    sync.Mutex
+	info  blockdev.Snapshot // guarded by op
+	ready bool              // guarded by Pool.mu; false while being created
+	gone  bool              // guarded by op; set when removed or failed to create
+}
+
+// Open opens (creating the directories of) the pool in cfg.Dir and loads the
+// snapshots a previous process left there. The directory's filesystem must
+// support FICLONE; Open does not check (blockdev/auto does).
+func Open(ctx context.Context, cfg Config) (*Pool, error) {
+	if err := cfg.Validate(); err != nil {
+		return nil, err
+	}
+	if err := os.MkdirAll(cfg.Dir, 0o700); err != nil {
+		return nil, fmt.Errorf("open reflink pool %s: %w", cfg.Dir, err)
+	}
+	dir, err := filepath.Abs(cfg.Dir)
+	if err == nil {
+		dir, err = filepath.EvalSymlinks(dir) // loop backing files are reported resolved
+	}
+	if err != nil {
+		return nil, fmt.Errorf("open reflink pool %s: %w", cfg.Dir, err)
+	}
+	log := cfg.Logger
+	if log == nil {
+		log = slog.New(slog.DiscardHandler)
+	}
+	p := &Pool{
+		dir: dir, prefix: cfg.Prefix,
+		images:     filepath.Join(dir, "images"),
+		snapshots:  filepath.Join(dir, "snapshots"),
+		tmp:        filepath.Join(dir, "tmp"),
+		log:        log.With("pool", "reflink", "dir", dir),
+		snaps:      make(map[string]*snap),
+		originRefs: make(map[string]int),
+		imgBusy:    make(map[string]string),
+	}
+	for _, d := range []string{p.images, p.snapshots, p.tmp} {
+		if err := os.MkdirAll(d, 0o700); err != nil {
+			return nil, fmt.Errorf("open reflink pool %s: %w", dir, err)
+		}
+	}
+	if err := p.load(); err != nil {
+		return nil, fmt.Errorf("open reflink pool %s: %w", dir, err)
+	}
+	return p, nil
+}
+
+// Backend returns "reflink".
+func (p *Pool) Backend() string { return "reflink" }
+
+// Dir returns the pool directory (absolute, symlinks resolved).
+func (p *Pool) Dir() string { return p.dir }
+
+// Close marks the pool closed: later creates fail with ErrUnavailable.
+// Snapshots stay attached.
+func (p *Pool) Close() error {
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	p.closed = true
+	return nil
+}
+
+func (p *Pool) imagePath(name string) string { return filepath.Join(p.images, name+".img") }
+func (p *Pool) snapPath(name string) string {
+	return filepath.Join(p.snapshots, p.prefix+"-"+name+".img")
+}
+
+// tmpPath returns a fresh temporary file name for operation op.
+func (p *Pool) tmpPath(op string) string {
+	var b [8]byte
+	rand.Read(b[:])
+	return filepath.Join(p.tmp, p.prefix+"-"+op+"-"+hex.EncodeToString(b[:])+".img")
+}
+
+// checkOpen fails with ErrUnavailable after Close. Callers hold p.mu.
+func (p *Pool) checkOpen() error {
+	if p.closed {
+		return fmt.Errorf("reflink pool %s: closed: %w", p.dir, blockdev.ErrUnavailable)
+	}
+	return nil
+}
+
+func ctxErr(ctx context.Context, what string) error {
+	if err := ctx.Err(); err != nil {
+		return fmt.Errorf("%s: %w", what, err)
+	}
+	return nil
+}

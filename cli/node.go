@@ -1,0 +1,111 @@
+package cli
+
+import (
+	"context"
+	"fmt"
+	"io"
+	"log/slog"
+	"os"
+	"path/filepath"
+	"time"
+
+	"github.com/spf13/cobra"
+
+	"github.com/warrenhq/warren/node"
+)
+
+func newVersionCmd() *cobra.Command {
+	return &cobra.Command{
+		Use:   "version",
+		Short: "Print the version",
+		Args:  cobra.NoArgs,
+		RunE: func(cmd *cobra.Command, _ []string) error {
+			fmt.Fprintln(cmd.OutOrStdout(), "warren", node.Version)
+			return nil
+		},
+	}
+}
+
+// nodeFlags binds the flags shared by `warren node` and `warren dev`.
+func nodeFlags(cmd *cobra.Command, cfg *node.Config) {
+	f := cmd.Flags()
+	f.StringVar(&cfg.DataDir, "data-dir", cfg.DataDir, "directory for the node's state (pool, node ID, private Postgres)")
+	f.StringVar(&cfg.HTTPAddr, "http-addr", cfg.HTTPAddr, "address of the REST API and UI")
+	f.StringVar(&cfg.DatabaseURL, "database-url", os.Getenv("WARREN_DATABASE_URL"), "Postgres URL (env WARREN_DATABASE_URL)")
+	f.StringVar(&cfg.AdminEmail, "admin-email", cfg.AdminEmail, "email of the admin created on first start")
+	f.StringVar(&cfg.LogLevel, "log-level", cfg.LogLevel, "debug, info, warn or error")
+}
+
+func newDevCmd() *cobra.Command {
+	cfg := node.DefaultConfig()
+	cfg.Dev = true
+	cmd := &cobra.Command{
+		Use:   "dev",
+		Short: "Run one node with embedded defaults: private Postgres, local disk pool, base template, admin printed",
+		Args:  cobra.NoArgs,
+		RunE: func(cmd *cobra.Command, _ []string) error {
+			return runNode(cmd.Context(), cfg, cmd.OutOrStdout(), cmd.ErrOrStderr())
+		},
+	}
+	nodeFlags(cmd, &cfg)
+	return cmd
+}
+
+func newNodeCmd() *cobra.Command {
+	cfg := node.DefaultConfig()
+	cfg.LogJSON = true
+	cmd := &cobra.Command{
+		Use:   "node",
+		Short: "Run a Warren node against the cluster's Postgres",
+		Args:  cobra.NoArgs,
+		RunE: func(cmd *cobra.Command, _ []string) error {
+			return runNode(cmd.Context(), cfg, cmd.OutOrStdout(), cmd.ErrOrStderr())
+		},
+	}
+	nodeFlags(cmd, &cfg)
+	return cmd
+}
+
+func newLogger(cfg node.Config, w io.Writer) *slog.Logger {
+	var lvl slog.Level
+	_ = lvl.UnmarshalText([]byte(cfg.LogLevel))
+	opts := &slog.HandlerOptions{Level: lvl}
+	if cfg.LogJSON {
+		return slog.New(slog.NewJSONHandler(w, opts))
+	}
+	return slog.New(slog.NewTextHandler(w, opts))
+}
+
+func runNode(ctx context.Context, cfg node.Config, stdout, stderr io.Writer) error {
+	if err := cfg.Validate(); err != nil {
+		return err
+	}
+	log := newLogger(cfg, stderr)
+	n, err := node.Open(ctx, cfg, log)
+	if err != nil {
+		return err
+	}
+	printWelcome(stdout, n, cfg)
+	werr := n.Wait(ctx)
+	log.Info("shutting down")
+	cctx, cancel := context.WithTimeout(context.Background(), 2*time.Minute)
+	defer cancel()
+	if err := n.Close(cctx); err != nil {
+		return fmt.Errorf("shutting down: %w", err)
+	}
+	return werr
+}
+
+func printWelcome(w io.Writer, n *node.Node, cfg node.Config) {
+	url := "http://" + n.HTTPAddr()
+	fmt.Fprintf(w, "\nWarren is ready at %s\n", url)
+	if b := n.Bootstrap; b != nil {
+		fmt.Fprintf(w, "  admin login: %s / %s\n", b.Email, b.Password)
+		fmt.Fprintf(w, "  API key:     %s\n", b.APIKey)
+		fmt.Fprintf(w, "  team:        %s\n", b.TeamID)
+		fmt.Fprintf(w, "  (shown once; saved to %s)\n", filepath.Join(cfg.DataDir, "bootstrap.json"))
+		fmt.Fprintf(w, "  try: curl -H 'Authorization: Bearer %s' %s/v1/me\n\n", b.APIKey, url)
+	} else {
+		fmt.Fprintf(w, "  credentials from the first start are in %s\n\n", filepath.Join(cfg.DataDir, "bootstrap.json"))
+	}
+}

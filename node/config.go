@@ -1,0 +1,84 @@
+// Package node assembles a Warren node: its configuration (defaults and validation),
+// the Open/Close lifecycle that starts and stops every subsystem in order, and the
+// embedded defaults of `warren dev` (a private Postgres, the bootstrap admin). It
+// implements no subsystem itself.
+package node
+
+import (
+	"errors"
+	"fmt"
+	"net"
+	"os"
+	"path/filepath"
+	"strings"
+)
+
+// Config is a node's configuration. Start from DefaultConfig.
+type Config struct {
+	// DataDir holds everything the node keeps: node ID, pool, private Postgres.
+	DataDir string
+	// DatabaseURL points at the cluster's Postgres. Empty in dev mode starts a
+	// private one under DataDir/pg.
+	DatabaseURL string
+	// HTTPAddr is where the REST API and the UI listen.
+	HTTPAddr string
+	// Dev enables the embedded defaults (private Postgres when DatabaseURL is empty).
+	Dev bool
+	// AdminEmail is the bootstrap admin's email.
+	AdminEmail string
+	// LogLevel is debug, info, warn or error.
+	LogLevel string
+	// LogJSON selects JSON log lines (default text for dev, JSON for node).
+	LogJSON bool
+}
+
+// DefaultDataDir is ~/.local/share/warren, or /var/lib/warren as root.
+func DefaultDataDir() string {
+	if os.Geteuid() == 0 {
+		return "/var/lib/warren"
+	}
+	home, err := os.UserHomeDir()
+	if err != nil {
+		return filepath.Join(os.TempDir(), "warren")
+	}
+	return filepath.Join(home, ".local", "share", "warren")
+}
+
+// DefaultConfig returns the defaults shared by `warren node` and `warren dev`.
+func DefaultConfig() Config {
+	return Config{
+		DataDir:    DefaultDataDir(),
+		HTTPAddr:   "127.0.0.1:8080",
+		AdminEmail: "admin@warren.local",
+		LogLevel:   "info",
+	}
+}
+
+// Validate checks the configuration, naming the offending setting.
+func (c *Config) Validate() error {
+	var errs []error
+	if c.DataDir == "" {
+		errs = append(errs, errors.New("--data-dir: is required"))
+	} else if !filepath.IsAbs(c.DataDir) {
+		abs, err := filepath.Abs(c.DataDir)
+		if err != nil {
+			errs = append(errs, fmt.Errorf("--data-dir: %w", err))
+		}
+		c.DataDir = abs
+	}
+	if _, _, err := net.SplitHostPort(c.HTTPAddr); err != nil {
+		errs = append(errs, fmt.Errorf("--http-addr: %q is not host:port: %w", c.HTTPAddr, err))
+	}
+	if c.DatabaseURL == "" && !c.Dev {
+		errs = append(errs, errors.New("--database-url (or WARREN_DATABASE_URL): is required for `warren node`; `warren dev` starts a private Postgres"))
+	}
+	if c.DatabaseURL != "" && !strings.HasPrefix(c.DatabaseURL, "postgres://") && !strings.HasPrefix(c.DatabaseURL, "postgresql://") {
+		errs = append(errs, errors.New("--database-url: must be a postgres:// URL"))
+	}
+	switch c.LogLevel {
+	case "debug", "info", "warn", "error":
+	default:
+		errs = append(errs, fmt.Errorf("--log-level: %q is not debug, info, warn or error", c.LogLevel))
+	}
+	return errors.Join(errs...)
+}

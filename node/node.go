@@ -1,0 +1,142 @@
+package node
+
+import (
+	"context"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"log/slog"
+	"net"
+	"net/http"
+	"os"
+	"path/filepath"
+	"time"
+
+	"github.com/warrenhq/warren/api"
+	"github.com/warrenhq/warren/store"
+	"github.com/warrenhq/warren/store/embedpg"
+)
+
+// Version is the node's version, set at build time.
+var Version = "dev"
+
+// Node is a running Warren node.
+type Node struct {
+	cfg       Config
+	log       *slog.Logger
+	pg        *embedpg.Server // nil unless dev mode started one
+	store     *store.Store
+	http      *http.Server
+	listener  net.Listener
+	Bootstrap *api.BootstrapInfo // set when this start bootstrapped the cluster
+	closers   []func(context.Context) error
+	serveErr  chan error
+}
+
+// Open starts every subsystem in order; on failure it stops what it started.
+func Open(ctx context.Context, cfg Config, log *slog.Logger) (n *Node, err error) {
+	if err := cfg.Validate(); err != nil {
+		return nil, err
+	}
+	n = &Node{cfg: cfg, log: log, serveErr: make(chan error, 1)}
+	defer func() {
+		if err != nil {
+			cctx, cancel := context.WithTimeout(context.Background(), time.Minute)
+			defer cancel()
+			_ = n.Close(cctx)
+			n = nil
+		}
+	}()
+	if err := os.MkdirAll(cfg.DataDir, 0o755); err != nil {
+		return nil, fmt.Errorf("--data-dir: %w", err)
+	}
+	dbURL := cfg.DatabaseURL
+	if dbURL == "" {
+		pg, err := embedpg.Start(ctx, embedpg.Config{Dir: filepath.Join(cfg.DataDir, "pg"), Logger: log})
+		if err != nil {
+			return nil, fmt.Errorf("starting the private postgres: %w", err)
+		}
+		n.pg = pg
+		n.closers = append(n.closers, func(context.Context) error { return pg.Stop() })
+		if err := pg.CreateDatabase(ctx, "warren", ""); err != nil {
+			return nil, err
+		}
+		dbURL = pg.URL("warren")
+	}
+	st, err := store.Open(ctx, dbURL, log)
+	if err != nil {
+		return nil, err
+	}
+	n.store = st
+	n.closers = append(n.closers, func(context.Context) error { st.Close(); return nil })
+	if err := st.Migrate(ctx); err != nil {
+		return nil, err
+	}
+	if n.Bootstrap, err = api.Bootstrap(ctx, st, cfg.AdminEmail); err != nil {
+		return nil, err
+	}
+	if n.Bootstrap != nil {
+		if err := writeBootstrap(cfg.DataDir, n.Bootstrap); err != nil {
+			return nil, err
+		}
+	}
+	apiCfg := api.DefaultConfig()
+	apiCfg.NodeVersion = Version
+	srv := api.New(apiCfg, st, log)
+	ln, err := net.Listen("tcp", cfg.HTTPAddr)
+	if err != nil {
+		return nil, fmt.Errorf("--http-addr: %w", err)
+	}
+	n.listener = ln
+	n.http = &http.Server{Handler: srv.Handler(), ReadHeaderTimeout: 10 * time.Second}
+	go func() { n.serveErr <- n.http.Serve(ln) }()
+	n.closers = append(n.closers, func(ctx context.Context) error { return n.http.Shutdown(ctx) })
+	log.Info("node ready", "http", "http://"+ln.Addr().String(), "data_dir", cfg.DataDir, "version", Version)
+	return n, nil
+}
+
+// HTTPAddr returns the address the API listens on.
+func (n *Node) HTTPAddr() string { return n.listener.Addr().String() }
+
+// Store returns the node's store.
+func (n *Node) Store() *store.Store { return n.store }
+
+// Wait blocks until ctx is done or the HTTP server fails.
+func (n *Node) Wait(ctx context.Context) error {
+	select {
+	case <-ctx.Done():
+		return nil
+	case err := <-n.serveErr:
+		if errors.Is(err, http.ErrServerClosed) {
+			return nil
+		}
+		return fmt.Errorf("http server: %w", err)
+	}
+}
+
+// Close stops every subsystem in reverse order of start.
+func (n *Node) Close(ctx context.Context) error {
+	var errs []error
+	for i := len(n.closers) - 1; i >= 0; i-- {
+		if err := n.closers[i](ctx); err != nil {
+			errs = append(errs, err)
+		}
+	}
+	n.closers = nil
+	return errors.Join(errs...)
+}
+
+// writeBootstrap stores the bootstrap credentials for scripts, readable by the
+// owner only.
+func writeBootstrap(dir string, info *api.BootstrapInfo) error {
+	b, err := json.MarshalIndent(info, "", "  ")
+	if err != nil {
+		return err
+	}
+	p := filepath.Join(dir, "bootstrap.json")
+	tmp := p + ".tmp"
+	if err := os.WriteFile(tmp, append(b, '\n'), 0o600); err != nil {
+		return fmt.Errorf("writing %s: %w", p, err)
+	}
+	return os.Rename(tmp, p)
+}

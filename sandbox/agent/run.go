@@ -1,0 +1,126 @@
+package agent
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"net"
+	"os"
+	"path/filepath"
+	"time"
+
+	"golang.org/x/sys/unix"
+	"google.golang.org/grpc"
+
+	agentv1 "github.com/warrenhq/warren/proto/agent/v1"
+)
+
+// maxMessage is the gRPC message size limit on both sides; data chunks are
+// far smaller (ChunkSize), List responses are capped below it.
+const maxMessage = 16 << 20
+
+// Run serves the agent on cfg.SocketPath until ctx is cancelled, then stops
+// every process it started (SIGTERM, SIGKILL after cfg.ShutdownGrace) and
+// returns. As PID 1 it also reaps every orphan, sets PATH and HOME when
+// they are unset, and on shutdown signals every process of the sandbox.
+func Run(ctx context.Context, cfg Config) error {
+	cfg = cfg.withDefaults()
+	if err := cfg.Validate(); err != nil {
+		return err
+	}
+	log := cfg.Logger
+	pid1 := os.Getpid() == 1
+	if pid1 {
+		setInitEnv()
+	}
+	rt, err := openRoot(cfg.Root)
+	if err != nil {
+		return err
+	}
+	defer rt.close()
+	ln, err := listen(cfg.SocketPath)
+	if err != nil {
+		return err
+	}
+	s := &server{
+		log:     log,
+		root:    rt,
+		reaper:  newReaper(log, pid1),
+		procs:   newProcTable(),
+		pid1:    pid1,
+		started: time.Now(),
+	}
+	defer s.reaper.stop()
+	gs := grpc.NewServer(grpc.MaxRecvMsgSize(maxMessage), grpc.MaxSendMsgSize(maxMessage))
+	agentv1.RegisterAgentServer(gs, s)
+	serveErr := make(chan error, 1)
+	go func() { serveErr <- gs.Serve(ln) }()
+	log.Info("agent serving", "socket", cfg.SocketPath, "root", cfg.Root, "pid1", pid1, "version", Version)
+
+	select {
+	case <-ctx.Done():
+	case err = <-serveErr:
+		err = fmt.Errorf("agent: serve %s: %w", cfg.SocketPath, err)
+	}
+	log.Info("agent stopping", "grace", cfg.ShutdownGrace)
+	// Processes first: cancelled Exec streams then end on their own.
+	s.stopAll(cfg.ShutdownGrace)
+	log.Debug("processes stopped")
+	stopGRPC(gs, time.Second)
+	log.Debug("grpc stopped")
+	_ = os.Remove(cfg.SocketPath)
+	return err
+}
+
+// stopGRPC stops gs gracefully, or hard after timeout.
+func stopGRPC(gs *grpc.Server, timeout time.Duration) {
+	done := make(chan struct{})
+	go func() { gs.GracefulStop(); close(done) }()
+	t := time.NewTimer(timeout)
+	defer t.Stop()
+	select {
+	case <-done:
+	case <-t.C:
+		gs.Stop()
+		<-done
+	}
+}
+
+// listen creates the socket with mode 0600, replacing a stale socket but
+// nothing else.
+func listen(p string) (net.Listener, error) {
+	if err := os.MkdirAll(filepath.Dir(p), 0o700); err != nil {
+		return nil, fmt.Errorf("agent: socket directory of %s: %w", p, err)
+	}
+	if fi, err := os.Lstat(p); err == nil {
+		if fi.Mode()&os.ModeSocket == 0 {
+			return nil, fmt.Errorf("agent: socket path %s exists and is not a socket", p)
+		}
+		if err := os.Remove(p); err != nil {
+			return nil, fmt.Errorf("agent: remove stale socket %s: %w", p, err)
+		}
+	} else if !errors.Is(err, os.ErrNotExist) {
+		return nil, fmt.Errorf("agent: socket path %s: %w", p, err)
+	}
+	ln, err := net.Listen("unix", p)
+	if err != nil {
+		return nil, fmt.Errorf("agent: listen on %s: %w", p, err)
+	}
+	if err := os.Chmod(p, 0o600); err != nil {
+		ln.Close()
+		return nil, fmt.Errorf("agent: chmod socket %s: %w", p, err)
+	}
+	return ln, nil
+}
+
+// setInitEnv gives PID 1 (started by the runtime with whatever environment
+// the bundle set) a usable PATH and HOME, and a predictable umask.
+func setInitEnv() {
+	if os.Getenv("PATH") == "" {
+		os.Setenv("PATH", DefaultPath)
+	}
+	if os.Getenv("HOME") == "" {
+		os.Setenv("HOME", "/root")
+	}
+	unix.Umask(0o022)
+}
