@@ -40,12 +40,14 @@ func Middleware(log *slog.Logger, maxBody int64) func(http.Handler) http.Handler
 			reqID := newRequestID()
 			w.Header().Set("X-Request-ID", reqID)
 			r = r.WithContext(context.WithValue(r.Context(), reqIDKey, reqID))
-			if r.ContentLength > maxBody {
-				writeError(w, r, log, errTooLarge(maxBody))
-				return
-			}
-			if r.Body != nil {
-				r.Body = http.MaxBytesReader(w, r.Body, maxBody)
+			if maxBody > 0 {
+				if r.ContentLength > maxBody {
+					writeError(w, r, log, errTooLarge(maxBody))
+					return
+				}
+				if r.Body != nil {
+					r.Body = http.MaxBytesReader(w, r.Body, maxBody)
+				}
 			}
 			sw := &statusWriter{ResponseWriter: w}
 			defer func() {

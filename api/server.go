@@ -1,53 +1,78 @@
 package api
 
 import (
+	"context"
 	"log/slog"
 	"net/http"
 	"time"
 
 	"github.com/go-chi/chi/v5"
 
+	"github.com/warrenhq/warren/id"
+	"github.com/warrenhq/warren/sandbox/agent"
+	"github.com/warrenhq/warren/sandbox/service"
 	"github.com/warrenhq/warren/store"
+	"github.com/warrenhq/warren/store/db"
 )
 
 // Config holds the API's settings; defaults come from DefaultConfig.
 type Config struct {
-	MaxBodyBytes  int64         // JSON bodies; file uploads stream past it (default 1 MiB)
-	SessionTTL    time.Duration // login session lifetime (default 24h)
-	LoginAttempts int           // failed logins allowed per email+address per LoginWindow (default 10)
-	LoginWindow   time.Duration // default 5 minutes
-	SecureCookies bool          // set the Secure flag on the session cookie (behind TLS)
-	ReadyzTimeout time.Duration // how long /readyz waits for Postgres (default 2s)
-	NodeID        string        // shown in /healthz
-	NodeVersion   string
-	UI            http.Handler // serves the web UI at "/"; nil serves nothing there
+	MaxBodyBytes   int64         // JSON bodies (default 1 MiB)
+	MaxUploadBytes int64         // raw uploads and proxied bodies (default 20 GiB)
+	SessionTTL     time.Duration // login session lifetime (default 24h)
+	LoginAttempts  int           // failed logins allowed per email+address per LoginWindow (default 10)
+	LoginWindow    time.Duration // default 5 minutes
+	SecureCookies  bool          // set the Secure flag on the session cookie (behind TLS)
+	ReadyzTimeout  time.Duration // how long /readyz waits for Postgres (default 2s)
+	NodeID         string        // shown in /healthz
+	NodeVersion    string
+	UI             http.Handler // serves the web UI at "/"; nil serves nothing there
 }
 
 // DefaultConfig returns the defaults.
 func DefaultConfig() Config {
 	return Config{
-		MaxBodyBytes:  1 << 20,
-		SessionTTL:    24 * time.Hour,
-		LoginAttempts: 10,
-		LoginWindow:   5 * time.Minute,
-		ReadyzTimeout: 2 * time.Second,
+		MaxBodyBytes:   1 << 20,
+		MaxUploadBytes: 20 << 30,
+		SessionTTL:     24 * time.Hour,
+		LoginAttempts:  10,
+		LoginWindow:    5 * time.Minute,
+		ReadyzTimeout:  2 * time.Second,
 	}
+}
+
+// Sandboxes is what the API needs of the node's sandbox service.
+type Sandboxes interface {
+	Create(ctx context.Context, req service.CreateRequest) (db.Sandbox, error)
+	Get(ctx context.Context, team id.TeamID, sb id.SandboxID) (db.Sandbox, error)
+	Kill(ctx context.Context, team id.TeamID, sb id.SandboxID) (db.Sandbox, error)
+	Pause(ctx context.Context, team id.TeamID, sb id.SandboxID) (db.Sandbox, error)
+	Resume(ctx context.Context, team id.TeamID, sb id.SandboxID) (db.Sandbox, error)
+	SetTimeout(ctx context.Context, team id.TeamID, sb id.SandboxID, sec int64) (db.Sandbox, error)
+	Agent(ctx context.Context, team id.TeamID, sb id.SandboxID) (*agent.Client, error)
+	IP(ctx context.Context, team id.TeamID, sb id.SandboxID) (string, error)
+	Snapshot(ctx context.Context, images service.Images, team id.TeamID, sb id.SandboxID, name string) (db.Template, error)
 }
 
 // Server serves the REST API.
 type Server struct {
-	cfg    Config
-	store  *store.Store
-	log    *slog.Logger
-	logins *limiter
-	routes []route
+	cfg       Config
+	sandboxes Sandboxes
+	images    service.Images
+	store     *store.Store
+	log       *slog.Logger
+	logins    *limiter
+	routes    []route
 }
 
-// New builds the API server over st.
-func New(cfg Config, st *store.Store, log *slog.Logger) *Server {
+// New builds the API server over st and the node's sandbox service.
+func New(cfg Config, st *store.Store, log *slog.Logger, sandboxes Sandboxes, images service.Images) *Server {
 	def := DefaultConfig()
 	if cfg.MaxBodyBytes <= 0 {
 		cfg.MaxBodyBytes = def.MaxBodyBytes
+	}
+	if cfg.MaxUploadBytes <= 0 {
+		cfg.MaxUploadBytes = def.MaxUploadBytes
 	}
 	if cfg.SessionTTL <= 0 {
 		cfg.SessionTTL = def.SessionTTL
@@ -64,12 +89,18 @@ func New(cfg Config, st *store.Store, log *slog.Logger) *Server {
 	if log == nil {
 		log = slog.Default()
 	}
-	s := &Server{cfg: cfg, store: st, log: log, logins: newLimiter(cfg.LoginAttempts, cfg.LoginWindow)}
+	s := &Server{cfg: cfg, store: st, log: log, logins: newLimiter(cfg.LoginAttempts, cfg.LoginWindow), sandboxes: sandboxes, images: images}
 	s.routes = append(s.routes, s.systemRoutes()...)
 	s.routes = append(s.routes, s.authRoutes()...)
 	s.routes = append(s.routes, s.teamRoutes()...)
 	s.routes = append(s.routes, s.adminRoutes()...)
 	s.routes = append(s.routes, s.templateRoutes()...)
+	if sandboxes != nil {
+		s.routes = append(s.routes, s.sandboxRoutes()...)
+		s.routes = append(s.routes, s.execRoutes()...)
+		s.routes = append(s.routes, s.fileRoutes()...)
+		s.routes = append(s.routes, s.portRoutes()...)
+	}
 	return s
 }
 
@@ -102,7 +133,8 @@ type param struct{ name, desc string }
 // Handler returns the HTTP handler for every route.
 func (s *Server) Handler() http.Handler {
 	r := chi.NewRouter()
-	r.Use(Middleware(s.log, s.cfg.MaxBodyBytes))
+	// Body limits are per route: JSON bodies are small, uploads are not.
+	r.Use(Middleware(s.log, 0))
 	r.NotFound(func(w http.ResponseWriter, r *http.Request) {
 		writeError(w, r, s.log, &Error{Status: http.StatusNotFound, Code: "not_found", Message: "no such route"})
 	})
@@ -111,7 +143,11 @@ func (s *Server) Handler() http.Handler {
 	})
 	r.Get("/v1/openapi.json", s.openAPI)
 	for _, rt := range s.routes {
-		var h http.Handler = rt.handler
+		limit := s.cfg.MaxBodyBytes
+		if rt.rawBody != "" {
+			limit = s.cfg.MaxUploadBytes
+		}
+		h := limitBody(s, limit, rt.handler)
 		switch rt.access {
 		case admin:
 			h = s.authenticate(s.requireAdmin(h))
@@ -124,4 +160,18 @@ func (s *Server) Handler() http.Handler {
 		r.Handle("/*", s.cfg.UI)
 	}
 	return r
+}
+
+// limitBody caps a route's request body (413 past it).
+func limitBody(s *Server, limit int64, next http.Handler) http.Handler {
+	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		if r.ContentLength > limit {
+			writeError(w, r, s.log, errTooLarge(limit))
+			return
+		}
+		if r.Body != nil {
+			r.Body = http.MaxBytesReader(w, r.Body, limit)
+		}
+		next.ServeHTTP(w, r)
+	})
 }

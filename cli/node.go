@@ -34,6 +34,14 @@ func nodeFlags(cmd *cobra.Command, cfg *node.Config) {
 	f.StringVar(&cfg.DatabaseURL, "database-url", os.Getenv("WARREN_DATABASE_URL"), "Postgres URL (env WARREN_DATABASE_URL)")
 	f.StringVar(&cfg.AdminEmail, "admin-email", cfg.AdminEmail, "email of the admin created on first start")
 	f.StringVar(&cfg.LogLevel, "log-level", cfg.LogLevel, "debug, info, warn or error")
+	f.StringVar(&cfg.Pool, "pool", cfg.Pool, "disk pool backend: auto, dm or reflink")
+	f.Int64Var(&cfg.DefaultDiskSizeMB, "default-disk-size", cfg.DefaultDiskSizeMB, "MB every stored image is grown to at start (sparse)")
+	f.StringVar(&cfg.Bridge, "bridge", cfg.Bridge, "the sandbox network bridge")
+	f.StringVar(&cfg.Subnet, "subnet", cfg.Subnet, "the sandbox subnet")
+	f.StringVar(&cfg.BaseImage, "base-image", cfg.BaseImage, "how the base template is made on first start: auto, debian or busybox")
+	f.Int64Var(&cfg.Limits.MaxDiskMB, "max-disk-size", cfg.Limits.MaxDiskMB, "largest disk_size_mb a sandbox may ask for")
+	f.Int64Var(&cfg.Limits.MaxTimeoutSec, "max-timeout", cfg.Limits.MaxTimeoutSec, "largest timeout_sec a sandbox may ask for")
+	f.IntVar(&cfg.Limits.MaxSandboxes, "max-sandboxes", cfg.Limits.MaxSandboxes, "live sandboxes this node holds at most")
 }
 
 func newDevCmd() *cobra.Command {

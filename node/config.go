@@ -8,9 +8,12 @@ import (
 	"errors"
 	"fmt"
 	"net"
+	"net/netip"
 	"os"
 	"path/filepath"
 	"strings"
+
+	"github.com/warrenhq/warren/sandbox/service"
 )
 
 // Config is a node's configuration. Start from DefaultConfig.
@@ -30,6 +33,23 @@ type Config struct {
 	LogLevel string
 	// LogJSON selects JSON log lines (default text for dev, JSON for node).
 	LogJSON bool
+	// Pool selects the disk pool backend: auto, dm or reflink.
+	Pool string
+	// DefaultDiskSizeMB is the size every stored image is grown to at start
+	// (sparsely), so most sandboxes need no resize.
+	DefaultDiskSizeMB int64
+	// Bridge and Subnet are the sandbox network.
+	Bridge string
+	Subnet string
+	// BaseImage selects how the platform "base" template is made on first
+	// start: auto (Debian minbase when an apt mirror is configured, else
+	// busybox), debian or busybox.
+	BaseImage string
+	// AgentBinary is the static binary run as every sandbox's init (default:
+	// this executable).
+	AgentBinary string
+	// Limits bound sandbox requests.
+	Limits service.Limits
 }
 
 // DefaultDataDir is ~/.local/share/warren, or /var/lib/warren as root.
@@ -49,8 +69,14 @@ func DefaultConfig() Config {
 	return Config{
 		DataDir:    DefaultDataDir(),
 		HTTPAddr:   "127.0.0.1:8080",
-		AdminEmail: "admin@warren.local",
-		LogLevel:   "info",
+		AdminEmail:        "admin@warren.local",
+		LogLevel:          "info",
+		Pool:              "auto",
+		DefaultDiskSizeMB: 20480,
+		Bridge:            "warren0",
+		Subnet:            "10.88.0.0/16",
+		BaseImage:         "auto",
+		Limits:            service.DefaultLimits(),
 	}
 }
 
@@ -74,6 +100,22 @@ func (c *Config) Validate() error {
 	}
 	if c.DatabaseURL != "" && !strings.HasPrefix(c.DatabaseURL, "postgres://") && !strings.HasPrefix(c.DatabaseURL, "postgresql://") {
 		errs = append(errs, errors.New("--database-url: must be a postgres:// URL"))
+	}
+	switch c.Pool {
+	case "auto", "dm", "reflink":
+	default:
+		errs = append(errs, fmt.Errorf("--pool: %q is not auto, dm or reflink", c.Pool))
+	}
+	switch c.BaseImage {
+	case "auto", "debian", "busybox":
+	default:
+		errs = append(errs, fmt.Errorf("--base-image: %q is not auto, debian or busybox", c.BaseImage))
+	}
+	if c.DefaultDiskSizeMB < 1024 {
+		errs = append(errs, fmt.Errorf("--default-disk-size: must be at least 1024 MB, got %d", c.DefaultDiskSizeMB))
+	}
+	if _, err := netip.ParsePrefix(c.Subnet); err != nil {
+		errs = append(errs, fmt.Errorf("--subnet: %w", err))
 	}
 	switch c.LogLevel {
 	case "debug", "info", "warn", "error":

@@ -10,9 +10,15 @@ import (
 	"net/http"
 	"os"
 	"path/filepath"
+	"sync"
 	"time"
 
 	"github.com/warrenhq/warren/api"
+	"github.com/warrenhq/warren/blockdev"
+	"github.com/warrenhq/warren/id"
+	"github.com/warrenhq/warren/sandbox"
+	"github.com/warrenhq/warren/sandbox/service"
+	"github.com/warrenhq/warren/store/db"
 	"github.com/warrenhq/warren/store"
 	"github.com/warrenhq/warren/store/embedpg"
 )
@@ -22,10 +28,16 @@ var Version = "dev"
 
 // Node is a running Warren node.
 type Node struct {
+	ID        id.NodeID
 	cfg       Config
 	log       *slog.Logger
 	pg        *embedpg.Server // nil unless dev mode started one
 	store     *store.Store
+	pool      blockdev.Pool
+	sandboxes *sandbox.Manager
+	service   *service.Service
+	cancel    context.CancelFunc
+	bg        sync.WaitGroup
 	http      *http.Server
 	listener  net.Listener
 	Bootstrap *api.BootstrapInfo // set when this start bootstrapped the cluster
@@ -50,6 +62,12 @@ func Open(ctx context.Context, cfg Config, log *slog.Logger) (n *Node, err error
 	if err := os.MkdirAll(cfg.DataDir, 0o755); err != nil {
 		return nil, fmt.Errorf("--data-dir: %w", err)
 	}
+	if n.ID, err = loadNodeID(cfg.DataDir); err != nil {
+		return nil, fmt.Errorf("node id: %w", err)
+	}
+	prefix := hostPrefix(n.ID)
+	log = log.With("node", n.ID.String())
+	n.log = log
 	dbURL := cfg.DatabaseURL
 	if dbURL == "" {
 		pg, err := embedpg.Start(ctx, embedpg.Config{Dir: filepath.Join(cfg.DataDir, "pg"), Logger: log})
@@ -80,9 +98,17 @@ func Open(ctx context.Context, cfg Config, log *slog.Logger) (n *Node, err error
 			return nil, err
 		}
 	}
+	host, _ := os.Hostname()
+	if _, err := st.UpsertNode(ctx, db.UpsertNodeParams{ID: n.ID, Name: host, HttpAddr: cfg.HTTPAddr, Role: "server"}); err != nil {
+		return nil, store.Map(err)
+	}
+	if err := n.openSandboxes(ctx, prefix); err != nil {
+		return nil, err
+	}
 	apiCfg := api.DefaultConfig()
 	apiCfg.NodeVersion = Version
-	srv := api.New(apiCfg, st, log)
+	apiCfg.NodeID = n.ID.String()
+	srv := api.New(apiCfg, st, log, n.service, n.pool)
 	ln, err := net.Listen("tcp", cfg.HTTPAddr)
 	if err != nil {
 		return nil, fmt.Errorf("--http-addr: %w", err)

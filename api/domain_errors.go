@@ -1,0 +1,64 @@
+package api
+
+import (
+	"errors"
+	"net/http"
+	"strings"
+
+	"google.golang.org/grpc/codes"
+	"google.golang.org/grpc/status"
+
+	"github.com/warrenhq/warren/sandbox"
+)
+
+// mapDomain turns sandbox-service and agent errors into client errors; others
+// are returned unchanged (and answered as internal errors by writeError).
+func mapDomain(err error) error {
+	if err == nil {
+		return nil
+	}
+	var fe *sandbox.FieldError
+	var ce *sandbox.CapacityError
+	switch {
+	case errors.As(err, &fe):
+		return errInvalid(fe.Field, "%s", fe.Message)
+	case errors.As(err, &ce):
+		return &Error{Status: http.StatusTooManyRequests, Code: "capacity", Message: ce.Message, RetryAfter: 5}
+	case errors.Is(err, sandbox.ErrNotFound):
+		return errNotFound("sandbox")
+	case errors.Is(err, sandbox.ErrConflict):
+		return &Error{Status: http.StatusConflict, Code: "conflict", Message: conflictMessage(err)}
+	}
+	// The agent answers with gRPC statuses whose messages name the path or
+	// process in the sandbox's own terms; they are safe to show.
+	var gs interface{ GRPCStatus() *status.Status }
+	if errors.As(err, &gs) {
+		st := gs.GRPCStatus()
+		msg := st.Message()
+		switch st.Code() {
+		case codes.NotFound:
+			return &Error{Status: http.StatusNotFound, Code: "not_found", Message: msg}
+		case codes.InvalidArgument, codes.OutOfRange:
+			return &Error{Status: http.StatusBadRequest, Code: "invalid_argument", Message: msg}
+		case codes.AlreadyExists, codes.FailedPrecondition:
+			return &Error{Status: http.StatusConflict, Code: "conflict", Message: msg}
+		case codes.PermissionDenied:
+			return &Error{Status: http.StatusForbidden, Code: "permission_denied", Message: msg}
+		case codes.ResourceExhausted:
+			return &Error{Status: http.StatusInsufficientStorage, Code: "resource_exhausted", Message: msg}
+		case codes.Unavailable:
+			return &Error{Status: http.StatusServiceUnavailable, Code: "unavailable", Message: "the sandbox's agent is not answering", RetryAfter: 1}
+		}
+	}
+	return err
+}
+
+// conflictMessage keeps the part of a conflict error after the sandbox ID,
+// which is written for users ("… it is paused").
+func conflictMessage(err error) string {
+	msg := err.Error()
+	if i := strings.LastIndex(msg, "conflict: "); i >= 0 {
+		return msg[i+len("conflict: "):]
+	}
+	return "the sandbox is not in a state that allows this"
+}

@@ -1,0 +1,69 @@
+package node
+
+import (
+	"context"
+	"fmt"
+	"net/netip"
+	"path/filepath"
+	"time"
+
+	"github.com/warrenhq/warren/blockdev/auto"
+	"github.com/warrenhq/warren/sandbox"
+	"github.com/warrenhq/warren/sandbox/netns"
+	"github.com/warrenhq/warren/sandbox/service"
+)
+
+// openSandboxes starts the disk pool, the sandbox network and runtime, removes
+// what a crash left behind, reconciles this node's rows, makes sure the base
+// template is here, grows stored images to the default disk size and starts
+// the TTL reaper.
+func (n *Node) openSandboxes(ctx context.Context, prefix string) error {
+	cfg, log := n.cfg, n.log
+	pool, err := auto.Open(ctx, auto.Config{DataDir: cfg.DataDir, Prefix: prefix, Backend: cfg.Pool, Logger: log})
+	if err != nil {
+		return fmt.Errorf("disk pool: %w", err)
+	}
+	n.pool = pool
+	n.closers = append(n.closers, func(context.Context) error { return pool.Close() })
+	ncfg := netns.DefaultConfig()
+	ncfg.Prefix, ncfg.Bridge, ncfg.Logger = prefix, cfg.Bridge, log
+	ncfg.Subnet = netip.MustParsePrefix(cfg.Subnet)
+	net, err := netns.New(ctx, ncfg)
+	if err != nil {
+		return fmt.Errorf("sandbox network: %w", err)
+	}
+	n.closers = append(n.closers, net.Close)
+	mgr, err := sandbox.New(sandbox.Config{Dir: filepath.Join(cfg.DataDir, "sandboxes"), Prefix: prefix,
+		AgentBinary: cfg.AgentBinary, Logger: log}, pool, net)
+	if err != nil {
+		return err
+	}
+	n.sandboxes = mgr
+	if err := mgr.CleanupStale(ctx); err != nil {
+		return err
+	}
+	n.service = service.New(n.store, mgr, n.ID, cfg.Limits, log)
+	if err := n.service.Reconcile(ctx); err != nil {
+		return fmt.Errorf("reconciling sandboxes: %w", err)
+	}
+	if err := ensureBase(ctx, n.store, pool, n.service, n.ID, cfg.DataDir, cfg.BaseImage, log); err != nil {
+		return err
+	}
+	if err := pool.EnsureImageSizes(ctx, cfg.DefaultDiskSizeMB<<20); err != nil {
+		return fmt.Errorf("growing stored images: %w", err)
+	}
+	bg, cancel := context.WithCancel(context.Background())
+	n.cancel = cancel
+	n.bg.Add(1)
+	go func() {
+		defer n.bg.Done()
+		n.service.RunReaper(bg, 500*time.Millisecond)
+	}()
+	n.closers = append(n.closers, func(context.Context) error {
+		cancel()
+		n.bg.Wait()
+		n.service.Shutdown()
+		return mgr.Close()
+	})
+	return nil
+}

@@ -1,0 +1,256 @@
+package sandbox
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"os"
+	"path/filepath"
+	"strings"
+	"time"
+
+	"golang.org/x/sys/unix"
+
+	"github.com/warrenhq/warren/sandbox/agent"
+	"github.com/warrenhq/warren/sandbox/netns"
+	"github.com/warrenhq/warren/sandbox/runc"
+)
+
+// Spec describes a sandbox to create.
+type Spec struct {
+	ID            string // wire-form sandbox ID, e.g. "sb-…"
+	Image         string // the pool image to start from
+	VCPUs         float64
+	MemoryMB      int64
+	DiskSizeMB    int64
+	Env           map[string]string
+	AllowInternet bool
+	// StartCmd, when set, runs in the background after the agent is up; the
+	// sandbox is ready only once Healthcheck passes.
+	StartCmd    string
+	Healthcheck *Healthcheck
+}
+
+// Info describes a created sandbox.
+type Info struct {
+	ID string
+	IP string
+}
+
+const (
+	agentSocketDir = "/run/warren"
+	agentSocket    = "agent.sock"
+)
+
+// Create starts a sandbox. On any failure everything it made is removed before
+// it returns.
+func (m *Manager) Create(ctx context.Context, s Spec) (info Info, err error) {
+	if err := s.validate(); err != nil {
+		return Info{}, err
+	}
+	m.mu.Lock()
+	if m.boxes[s.ID] != nil {
+		m.mu.Unlock()
+		return Info{}, fmt.Errorf("sandbox %s: %w: already exists", s.ID, ErrConflict)
+	}
+	b := &box{id: s.ID, dir: filepath.Join(m.cfg.Dir, s.ID)}
+	b.rootfs = filepath.Join(b.dir, "rootfs")
+	b.mu.Lock()
+	m.boxes[s.ID] = b
+	m.mu.Unlock()
+	defer b.mu.Unlock()
+
+	defer func() {
+		if err != nil {
+			m.log.Warn("sandbox create failed; cleaning up", "sandbox", s.ID, "err", err)
+			if derr := m.teardown(b); derr != nil {
+				m.log.Error("cleanup after failed create", "sandbox", s.ID, "err", derr)
+			}
+			m.mu.Lock()
+			delete(m.boxes, s.ID)
+			m.mu.Unlock()
+		}
+	}()
+	if err := m.prepareDirs(b); err != nil {
+		return Info{}, err
+	}
+	// The network namespace is independent of the disk: make both at once.
+	type netResult struct {
+		sb  *netns.Sandbox
+		err error
+	}
+	netc := make(chan netResult, 1)
+	go func() {
+		sb, err := m.net.Create(ctx, s.ID, netns.Options{AllowInternet: s.AllowInternet})
+		netc <- netResult{sb, err}
+	}()
+	diskErr := m.mountDisk(ctx, b, s)
+	nr := <-netc
+	if nr.err != nil {
+		return Info{}, errors.Join(fmt.Errorf("sandbox %s: network: %w", s.ID, nr.err), diskErr)
+	}
+	b.ip = nr.sb.IP.String()
+	if diskErr != nil {
+		return Info{}, diskErr
+	}
+	spec, err := runc.Spec(runc.SpecOptions{
+		ID:          s.ID,
+		Rootfs:      b.rootfs,
+		Hostname:    "sandbox",
+		Init:        m.cfg.AgentBinary,
+		Args:        []string{"agent", "--socket", agentSocketDir + "/" + agentSocket},
+		Env:         envList(s.Env),
+		BindMounts:  []runc.BindMount{{Source: filepath.Join(b.dir, "agent"), Destination: agentSocketDir}},
+		NetNSPath:   nr.sb.NetNSPath,
+		UIDMap:      m.cfg.IDMap,
+		GIDMap:      m.cfg.IDMap,
+		VCPUs:       s.VCPUs,
+		MemoryBytes: s.MemoryMB << 20,
+		Pids:        m.cfg.Pids,
+		CgroupsPath: m.runc.CgroupsPath(s.ID),
+	})
+	if err != nil {
+		return Info{}, fmt.Errorf("sandbox %s: %w", s.ID, err)
+	}
+	if err := m.runc.Run(ctx, s.ID, filepath.Join(b.dir, "bundle"), spec); err != nil {
+		return Info{}, fmt.Errorf("sandbox %s: starting the container: %w", s.ID, err)
+	}
+	actx, cancel := context.WithTimeout(ctx, m.cfg.AgentTimeout)
+	defer cancel()
+	b.agent, err = agent.Dial(actx, filepath.Join(b.dir, "agent", agentSocket))
+	if err != nil {
+		return Info{}, fmt.Errorf("sandbox %s: connecting to the agent: %w", s.ID, err)
+	}
+	if err := b.agent.WaitHealthy(actx); err != nil {
+		return Info{}, fmt.Errorf("sandbox %s: the agent did not become healthy within %s: %w", s.ID, m.cfg.AgentTimeout, err)
+	}
+	if s.StartCmd != "" {
+		if _, err := b.agent.Exec(ctx, agent.ExecOptions{Shell: s.StartCmd, Background: true, Tag: "start"}, nil, nil); err != nil {
+			return Info{}, fmt.Errorf("sandbox %s: running the start command: %w", s.ID, err)
+		}
+		if s.Healthcheck != nil {
+			if err := s.Healthcheck.Wait(ctx, b.agent); err != nil {
+				return Info{}, fmt.Errorf("sandbox %s: %w", s.ID, err)
+			}
+		}
+	}
+	return Info{ID: s.ID, IP: b.ip}, nil
+}
+
+func (s *Spec) validate() error {
+	switch {
+	case s.ID == "" || strings.ContainsAny(s.ID, "/.\x00") || len(s.ID) > 64:
+		return fmt.Errorf("%w: sandbox id %q", ErrInvalid, s.ID)
+	case s.Image == "":
+		return fmt.Errorf("%w: sandbox %s: image is required", ErrInvalid, s.ID)
+	case s.DiskSizeMB <= 0:
+		return fmt.Errorf("%w: sandbox %s: disk_size_mb must be positive", ErrInvalid, s.ID)
+	case s.MemoryMB <= 0:
+		return fmt.Errorf("%w: sandbox %s: memory_mb must be positive", ErrInvalid, s.ID)
+	case s.VCPUs <= 0:
+		return fmt.Errorf("%w: sandbox %s: vcpus must be positive", ErrInvalid, s.ID)
+	}
+	return nil
+}
+
+// prepareDirs makes <dir>/<id>/{rootfs,agent,bundle}. The agent dir belongs to
+// sandbox root (the mapped host uid), which creates its socket there.
+func (m *Manager) prepareDirs(b *box) error {
+	for _, d := range []string{b.dir, b.rootfs, filepath.Join(b.dir, "agent"), filepath.Join(b.dir, "bundle")} {
+		if err := os.Mkdir(d, 0o711); err != nil && !errors.Is(err, os.ErrExist) {
+			return fmt.Errorf("sandbox %s: %w", b.id, err)
+		}
+	}
+	agentDir := filepath.Join(b.dir, "agent")
+	if err := os.Chown(agentDir, int(m.cfg.IDMap.HostID), int(m.cfg.IDMap.HostID)); err != nil {
+		return fmt.Errorf("sandbox %s: %w", b.id, err)
+	}
+	return os.Chmod(agentDir, 0o700)
+}
+
+// mountDisk creates the sandbox's disk and mounts it as the rootfs.
+func (m *Manager) mountDisk(ctx context.Context, b *box, s Spec) error {
+	snap, err := m.pool.CreateSnapshot(ctx, s.ID, s.Image, s.DiskSizeMB<<20)
+	if err != nil {
+		return fmt.Errorf("sandbox %s: disk: %w", s.ID, err)
+	}
+	// noinit_itable: no background zeroing of inode tables, which would give
+	// every idle sandbox its own physical copy of them.
+	if err := unix.Mount(snap.Device, b.rootfs, "ext4", unix.MS_NOATIME, "noinit_itable"); err != nil {
+		return fmt.Errorf("sandbox %s: mounting %s: %w", s.ID, snap.Device, err)
+	}
+	return nil
+}
+
+func envList(env map[string]string) []string {
+	out := make([]string, 0, len(env))
+	for k, v := range env {
+		out = append(out, k+"="+v)
+	}
+	return out
+}
+
+// Destroy stops the sandbox and removes everything it holds. It runs on a
+// context of its own (bounded by DestroyTimeout), so a cancelled caller cannot
+// interrupt it half-way.
+func (m *Manager) Destroy(id string) error {
+	b, err := m.get(id)
+	if err != nil {
+		return err
+	}
+	b.mu.Lock()
+	defer b.mu.Unlock()
+	err = m.teardown(b)
+	m.mu.Lock()
+	delete(m.boxes, id)
+	m.mu.Unlock()
+	return err
+}
+
+// teardown removes a sandbox's container, network, mount, disk and directory,
+// tolerating parts that were never made.
+func (m *Manager) teardown(b *box) error {
+	ctx, cancel := context.WithTimeout(context.Background(), m.cfg.DestroyTimeout)
+	defer cancel()
+	var errs []error
+	if b.agent != nil {
+		_ = b.agent.Close()
+		b.agent = nil
+	}
+	if err := m.runc.Delete(ctx, b.id, true); err != nil && !errors.Is(err, runc.ErrNotFound) {
+		errs = append(errs, fmt.Errorf("container: %w", err))
+	}
+	if err := m.net.Destroy(ctx, b.id); err != nil && !errors.Is(err, netns.ErrNotFound) {
+		errs = append(errs, fmt.Errorf("network: %w", err))
+	}
+	if err := unmount(b.rootfs); err != nil {
+		errs = append(errs, err)
+	}
+	if err := m.pool.Remove(ctx, b.id); err != nil && !isNotFound(err) {
+		errs = append(errs, fmt.Errorf("disk: %w", err))
+	}
+	if len(errs) == 0 {
+		if err := os.RemoveAll(b.dir); err != nil {
+			errs = append(errs, err)
+		}
+	}
+	if len(errs) > 0 {
+		return fmt.Errorf("destroying sandbox %s: %w", b.id, errors.Join(errs...))
+	}
+	return nil
+}
+
+// unmount detaches the rootfs if it is mounted, retrying EBUSY briefly.
+func unmount(dir string) error {
+	for i := 0; ; i++ {
+		err := unix.Unmount(dir, 0)
+		switch {
+		case err == nil, errors.Is(err, unix.EINVAL), errors.Is(err, unix.ENOENT):
+			return nil
+		case errors.Is(err, unix.EBUSY) && i < 20:
+			time.Sleep(time.Duration(10*(i+1)) * time.Millisecond)
+		default:
+			return fmt.Errorf("unmounting %s: %w", dir, err)
+		}
+	}
+}

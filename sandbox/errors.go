@@ -1,0 +1,34 @@
+package sandbox
+
+import (
+	"errors"
+	"fmt"
+)
+
+// Error categories, wrapped with %w and the sandbox ID.
+var (
+	ErrNotFound    = errors.New("not found")
+	ErrConflict    = errors.New("conflict")
+	ErrInvalid     = errors.New("invalid argument")
+	ErrUnavailable = errors.New("unavailable")
+)
+
+// FieldError is an invalid request field; it matches ErrInvalid.
+type FieldError struct {
+	Field   string
+	Message string
+}
+
+func (e *FieldError) Error() string        { return e.Field + ": " + e.Message }
+func (e *FieldError) Is(target error) bool { return target == ErrInvalid }
+
+// Fieldf returns a FieldError for field.
+func Fieldf(field, format string, args ...any) error {
+	return &FieldError{Field: field, Message: fmt.Sprintf(format, args...)}
+}
+
+// CapacityError says the node cannot take more work now; clients retry later.
+type CapacityError struct{ Message string }
+
+func (e *CapacityError) Error() string        { return e.Message }
+func (e *CapacityError) Is(target error) bool { return target == ErrUnavailable }

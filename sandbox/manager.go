@@ -1,0 +1,252 @@
+package sandbox
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"log/slog"
+	"os"
+	"path/filepath"
+	"sync"
+	"time"
+
+	"github.com/warrenhq/warren/blockdev"
+	"github.com/warrenhq/warren/sandbox/agent"
+	"github.com/warrenhq/warren/sandbox/netns"
+	"github.com/warrenhq/warren/sandbox/runc"
+)
+
+// Pool is what the manager needs of the node's disk pool (blockdev.Pool).
+type Pool interface {
+	CreateSnapshot(ctx context.Context, name, origin string, sizeBytes int64) (blockdev.Snapshot, error)
+	Flatten(ctx context.Context, name, dst string) (blockdev.ImageInfo, error)
+	Remove(ctx context.Context, name string) error
+	Snapshots(ctx context.Context) ([]blockdev.Snapshot, error)
+	CleanupStale(ctx context.Context) error
+}
+
+// Config configures a Manager.
+type Config struct {
+	// Dir holds one directory per sandbox (rootfs mount point, bundle, agent
+	// socket dir) and runc's state. Every parent must be traversable (o+x).
+	Dir string
+	// Prefix is node-unique ([a-z0-9], ≤ 16): it names the cgroup parent
+	// ("/warren-<prefix>") so two nodes on one host never touch each other's.
+	Prefix string
+	// AgentBinary is the static warren binary bind-mounted as every sandbox's
+	// init; default: this executable.
+	AgentBinary string
+	// IDMap maps sandbox root to an unprivileged host range (default 100000+65536).
+	IDMap runc.IDMap
+	// Pids is the per-sandbox task limit (default 1024).
+	Pids int64
+	// AgentTimeout bounds the wait for a new sandbox's agent (default 10 s).
+	AgentTimeout time.Duration
+	// DestroyTimeout bounds a teardown (default 60 s).
+	DestroyTimeout time.Duration
+	Logger         *slog.Logger
+}
+
+// Manager runs the sandboxes of one node.
+type Manager struct {
+	cfg  Config
+	pool Pool
+	net  *netns.Manager
+	runc *runc.Runc
+	log  *slog.Logger
+
+	mu    sync.Mutex
+	boxes map[string]*box
+}
+
+// box is one live sandbox's handles.
+type box struct {
+	mu     sync.Mutex // serializes lifecycle operations on this sandbox
+	id     string
+	dir    string
+	rootfs string
+	ip     string
+	agent  *agent.Client
+	paused bool
+}
+
+// New builds a Manager over the node's pool and network.
+func New(cfg Config, pool Pool, net *netns.Manager) (*Manager, error) {
+	if cfg.Dir == "" || !filepath.IsAbs(cfg.Dir) {
+		return nil, fmt.Errorf("%w: sandbox.Config.Dir %q must be an absolute path", ErrInvalid, cfg.Dir)
+	}
+	if !validPrefix(cfg.Prefix) {
+		return nil, fmt.Errorf("%w: sandbox.Config.Prefix %q must be 1-16 of [a-z0-9]", ErrInvalid, cfg.Prefix)
+	}
+	if cfg.AgentBinary == "" {
+		exe, err := os.Executable()
+		if err != nil {
+			return nil, fmt.Errorf("sandbox: locating the agent binary: %w", err)
+		}
+		cfg.AgentBinary = exe
+	}
+	if cfg.IDMap.Size == 0 {
+		cfg.IDMap = runc.IDMap{HostID: 100000, Size: 65536}
+	}
+	if cfg.AgentTimeout <= 0 {
+		cfg.AgentTimeout = 10 * time.Second
+	}
+	if cfg.DestroyTimeout <= 0 {
+		cfg.DestroyTimeout = time.Minute
+	}
+	if cfg.Logger == nil {
+		cfg.Logger = slog.Default()
+	}
+	if err := os.MkdirAll(cfg.Dir, 0o711); err != nil {
+		return nil, fmt.Errorf("sandbox: %w", err)
+	}
+	if err := os.Chmod(cfg.Dir, 0o711); err != nil {
+		return nil, fmt.Errorf("sandbox: %w", err)
+	}
+	rc, err := runc.New(runc.Config{Root: filepath.Join(cfg.Dir, ".runc"), CgroupParent: "/warren-" + cfg.Prefix, Logger: cfg.Logger})
+	if err != nil {
+		return nil, err
+	}
+	return &Manager{cfg: cfg, pool: pool, net: net, runc: rc, log: cfg.Logger, boxes: map[string]*box{}}, nil
+}
+
+// get returns the live sandbox id.
+func (m *Manager) get(id string) (*box, error) {
+	m.mu.Lock()
+	defer m.mu.Unlock()
+	b := m.boxes[id]
+	if b == nil {
+		return nil, fmt.Errorf("sandbox %s: %w on this node", id, ErrNotFound)
+	}
+	return b, nil
+}
+
+// Has reports whether sandbox id is live on this node.
+func (m *Manager) Has(id string) bool {
+	_, err := m.get(id)
+	return err == nil
+}
+
+// IDs lists the live sandboxes.
+func (m *Manager) IDs() []string {
+	m.mu.Lock()
+	defer m.mu.Unlock()
+	out := make([]string, 0, len(m.boxes))
+	for id := range m.boxes {
+		out = append(out, id)
+	}
+	return out
+}
+
+// Agent returns the agent client of a running sandbox.
+func (m *Manager) Agent(id string) (*agent.Client, error) {
+	b, err := m.get(id)
+	if err != nil {
+		return nil, err
+	}
+	b.mu.Lock()
+	defer b.mu.Unlock()
+	if b.paused {
+		return nil, fmt.Errorf("sandbox %s: %w: it is paused", id, ErrConflict)
+	}
+	return b.agent, nil
+}
+
+// IP returns a live sandbox's address, for the ports proxy.
+func (m *Manager) IP(id string) (string, error) {
+	b, err := m.get(id)
+	if err != nil {
+		return "", err
+	}
+	return b.ip, nil
+}
+
+// Pause freezes every process of the sandbox (cgroup freezer).
+func (m *Manager) Pause(ctx context.Context, id string) error {
+	b, err := m.get(id)
+	if err != nil {
+		return err
+	}
+	b.mu.Lock()
+	defer b.mu.Unlock()
+	if b.paused {
+		return nil
+	}
+	if err := m.runc.Pause(ctx, id); err != nil {
+		return fmt.Errorf("pausing sandbox %s: %w", id, err)
+	}
+	b.paused = true
+	return nil
+}
+
+// Resume thaws a paused sandbox.
+func (m *Manager) Resume(ctx context.Context, id string) error {
+	b, err := m.get(id)
+	if err != nil {
+		return err
+	}
+	b.mu.Lock()
+	defer b.mu.Unlock()
+	if !b.paused {
+		return nil
+	}
+	if err := m.runc.Resume(ctx, id); err != nil {
+		return fmt.Errorf("resuming sandbox %s: %w", id, err)
+	}
+	b.paused = false
+	return nil
+}
+
+// Snapshot copies a sandbox's disk into a new pool image dst. The sandbox is
+// paused for the copy and resumed after (if it was running).
+func (m *Manager) Snapshot(ctx context.Context, id, dst string) (blockdev.ImageInfo, error) {
+	b, err := m.get(id)
+	if err != nil {
+		return blockdev.ImageInfo{}, err
+	}
+	b.mu.Lock()
+	defer b.mu.Unlock()
+	if !b.paused {
+		if err := m.runc.Pause(ctx, id); err != nil {
+			return blockdev.ImageInfo{}, fmt.Errorf("pausing sandbox %s for a snapshot: %w", id, err)
+		}
+		defer func() {
+			rctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
+			defer cancel()
+			if err := m.runc.Resume(rctx, id); err != nil {
+				m.log.Error("resuming after snapshot", "sandbox", id, "err", err)
+			}
+		}()
+	}
+	info, err := m.pool.Flatten(ctx, id, dst)
+	if err != nil {
+		return info, fmt.Errorf("snapshot of sandbox %s: %w", id, err)
+	}
+	return info, nil
+}
+
+// Close releases agent connections; sandboxes keep running (a restarted node
+// removes them with CleanupStale).
+func (m *Manager) Close() error {
+	m.mu.Lock()
+	defer m.mu.Unlock()
+	var errs []error
+	for _, b := range m.boxes {
+		if b.agent != nil {
+			errs = append(errs, b.agent.Close())
+		}
+	}
+	return errors.Join(errs...)
+}
+
+func validPrefix(p string) bool {
+	if len(p) == 0 || len(p) > 16 {
+		return false
+	}
+	for _, r := range p {
+		if !(r >= 'a' && r <= 'z' || r >= '0' && r <= '9') {
+			return false
+		}
+	}
+	return true
+}

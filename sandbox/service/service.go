@@ -1,0 +1,362 @@
+// Package service is a node's sandbox service: the sandbox lifecycle persisted to
+// Postgres (through store) around the runtime in package sandbox. It validates
+// create requests against the node's limits, records every state change with a
+// conditional update (so two racing transitions cannot both win), reaps
+// sandboxes whose timeout passed, and at start marks the rows of sandboxes a
+// crash took away as lost. The REST API calls it; it knows nothing of HTTP.
+package service
+
+import (
+	"context"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"log/slog"
+	"sync"
+	"time"
+
+	"github.com/warrenhq/warren/id"
+	"github.com/warrenhq/warren/sandbox"
+	"github.com/warrenhq/warren/sandbox/agent"
+	"github.com/warrenhq/warren/store"
+	"github.com/warrenhq/warren/store/db"
+)
+
+// Limits bound what a create may ask for; defaults come from DefaultLimits.
+type Limits struct {
+	DefaultVCPUs      float64
+	MaxVCPUs          float64
+	DefaultMemoryMB   int64
+	MaxMemoryMB       int64
+	DefaultDiskMB     int64
+	MinDiskMB         int64
+	MaxDiskMB         int64
+	DefaultTimeoutSec int64
+	MaxTimeoutSec     int64
+	MaxSandboxes      int // live sandboxes on this node, builds included
+	MaxMetadata       int // keys
+	MaxEnv            int // variables
+}
+
+// DefaultLimits returns the defaults.
+func DefaultLimits() Limits {
+	return Limits{
+		DefaultVCPUs: 1, MaxVCPUs: 16,
+		DefaultMemoryMB: 512, MaxMemoryMB: 65536,
+		DefaultDiskMB: 20480, MinDiskMB: 1024, MaxDiskMB: 204800,
+		DefaultTimeoutSec: 300, MaxTimeoutSec: 7 * 24 * 3600,
+		MaxSandboxes: 1000, MaxMetadata: 64, MaxEnv: 256,
+	}
+}
+
+// Service is the node's sandbox service.
+type Service struct {
+	st     *store.Store
+	mgr    *sandbox.Manager
+	node   id.NodeID
+	limits Limits
+	log    *slog.Logger
+
+	mu       sync.Mutex
+	creating int // creates in flight, counted against MaxSandboxes
+}
+
+// New returns a Service for node over st and mgr.
+func New(st *store.Store, mgr *sandbox.Manager, node id.NodeID, limits Limits, log *slog.Logger) *Service {
+	return &Service{st: st, mgr: mgr, node: node, limits: limits, log: log}
+}
+
+// Limits returns the service's limits.
+func (s *Service) Limits() Limits { return s.limits }
+
+// CreateRequest asks for a sandbox. Nil fields take defaults.
+type CreateRequest struct {
+	Team          id.TeamID
+	Template      string // name or tpl- ID
+	VCPUs         *float64
+	MemoryMB      *int64
+	DiskSizeMB    *int64
+	TimeoutSec    *int64
+	Env           map[string]string
+	Metadata      map[string]string
+	AllowInternet *bool
+	IsBuild       bool
+}
+
+// Create validates req, records the sandbox as creating, starts it and records
+// it as running — or as failed, with everything it made removed.
+func (s *Service) Create(ctx context.Context, req CreateRequest) (db.Sandbox, error) {
+	tpl, err := s.resolveTemplate(ctx, req.Team, req.Template)
+	if err != nil {
+		return db.Sandbox{}, err
+	}
+	p, err := s.params(req, tpl)
+	if err != nil {
+		return db.Sandbox{}, err
+	}
+	if err := s.reserve(ctx); err != nil {
+		return db.Sandbox{}, err
+	}
+	defer s.release()
+	row, err := s.st.CreateSandbox(ctx, p)
+	if err != nil {
+		return db.Sandbox{}, store.Map(err)
+	}
+	hc, err := sandbox.ParseHealthcheck(tpl.Healthcheck)
+	if err != nil {
+		return s.fail(row, err)
+	}
+	env := map[string]string{}
+	for k, v := range req.Env {
+		env[k] = v
+	}
+	info, err := s.mgr.Create(ctx, sandbox.Spec{
+		ID: row.ID.String(), Image: tpl.ID.String(), VCPUs: float64(p.Vcpus), MemoryMB: int64(p.MemoryMb),
+		DiskSizeMB: int64(p.DiskSizeMb), Env: env, AllowInternet: p.AllowInternetAccess,
+		StartCmd: tpl.StartCmd, Healthcheck: hc,
+	})
+	if err != nil {
+		return s.fail(row, err)
+	}
+	// Detached: a client that gives up now must not leave a running sandbox
+	// recorded as creating.
+	uctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
+	defer cancel()
+	running, err := s.st.SetSandboxRunning(uctx, db.SetSandboxRunningParams{ID: row.ID, Ip: info.IP})
+	if err != nil {
+		// The row moved on (killed concurrently) or the database failed:
+		// either way this sandbox must not keep running unrecorded.
+		_ = s.mgr.Destroy(row.ID.String())
+		if errors.Is(store.Map(err), store.ErrNotFound) {
+			return db.Sandbox{}, fmt.Errorf("sandbox %s: %w: killed while it was being created", row.ID, sandbox.ErrConflict)
+		}
+		return db.Sandbox{}, store.Map(err)
+	}
+	return running, nil
+}
+
+// fail records a failed create. The user sees a short reason; the log has all.
+func (s *Service) fail(row db.Sandbox, cause error) (db.Sandbox, error) {
+	s.log.Error("sandbox create failed", "sandbox", row.ID, "err", cause)
+	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
+	defer cancel()
+	if _, err := s.setStatus(ctx, row.ID, sandbox.StatusFailed, "the sandbox failed to start"); err != nil {
+		s.log.Error("recording a failed create", "sandbox", row.ID, "err", err)
+	}
+	return db.Sandbox{}, fmt.Errorf("sandbox %s failed to start: %w", row.ID, cause)
+}
+
+// reserve counts a create against the node's capacity.
+func (s *Service) reserve(ctx context.Context) error {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	if len(s.mgr.IDs())+s.creating >= s.limits.MaxSandboxes {
+		return &sandbox.CapacityError{Message: fmt.Sprintf("this node is at its limit of %d sandboxes; retry later", s.limits.MaxSandboxes)}
+	}
+	s.creating++
+	return nil
+}
+
+func (s *Service) release() {
+	s.mu.Lock()
+	s.creating--
+	s.mu.Unlock()
+}
+
+func (s *Service) resolveTemplate(ctx context.Context, team id.TeamID, ref string) (db.Template, error) {
+	if ref == "" {
+		return db.Template{}, sandbox.Fieldf("template", "is required")
+	}
+	var (
+		tpl db.Template
+		err error
+	)
+	if tid, perr := id.ParseTemplateID(ref); perr == nil {
+		tpl, err = s.st.GetTemplateByTeam(ctx, db.GetTemplateByTeamParams{ID: tid, TeamID: team})
+	} else {
+		tpl, err = s.st.GetTemplateByTeamAndName(ctx, db.GetTemplateByTeamAndNameParams{Name: ref, TeamID: team})
+	}
+	if errors.Is(store.Map(err), store.ErrNotFound) {
+		return tpl, sandbox.Fieldf("template", "no template %q", trunc(ref))
+	}
+	return tpl, store.Map(err)
+}
+
+func (s *Service) params(req CreateRequest, tpl db.Template) (db.CreateSandboxParams, error) {
+	l := s.limits
+	vcpus := float64(tpl.Vcpus)
+	if vcpus <= 0 {
+		vcpus = l.DefaultVCPUs
+	}
+	if req.VCPUs != nil {
+		vcpus = *req.VCPUs
+	}
+	if vcpus < 0.1 || vcpus > l.MaxVCPUs {
+		return db.CreateSandboxParams{}, sandbox.Fieldf("vcpus", "must be between 0.1 and %g", l.MaxVCPUs)
+	}
+	mem := int64(tpl.MemoryMb)
+	if mem <= 0 {
+		mem = l.DefaultMemoryMB
+	}
+	if err := pick(&mem, req.MemoryMB, "memory_mb", 64, l.MaxMemoryMB); err != nil {
+		return db.CreateSandboxParams{}, err
+	}
+	disk := l.DefaultDiskMB
+	if err := pick(&disk, req.DiskSizeMB, "disk_size_mb", l.MinDiskMB, l.MaxDiskMB); err != nil {
+		return db.CreateSandboxParams{}, err
+	}
+	timeout := l.DefaultTimeoutSec
+	if err := pick(&timeout, req.TimeoutSec, "timeout_sec", 1, l.MaxTimeoutSec); err != nil {
+		return db.CreateSandboxParams{}, err
+	}
+	if len(req.Metadata) > l.MaxMetadata {
+		return db.CreateSandboxParams{}, sandbox.Fieldf("metadata", "at most %d keys", l.MaxMetadata)
+	}
+	if len(req.Env) > l.MaxEnv {
+		return db.CreateSandboxParams{}, sandbox.Fieldf("env", "at most %d variables", l.MaxEnv)
+	}
+	md := req.Metadata
+	if md == nil {
+		md = map[string]string{}
+	}
+	mdJSON, err := json.Marshal(md)
+	if err != nil {
+		return db.CreateSandboxParams{}, sandbox.Fieldf("metadata", "%v", err)
+	}
+	internet := true
+	if req.AllowInternet != nil {
+		internet = *req.AllowInternet
+	}
+	node := s.node.UUID()
+	tplID := tpl.ID.UUID()
+	return db.CreateSandboxParams{
+		ID: id.NewSandboxID(), TeamID: req.Team, NodeID: &node, TemplateID: &tplID, TemplateName: tpl.Name,
+		Vcpus: float32(vcpus), MemoryMb: int32(mem), DiskSizeMb: int32(disk), TimeoutSec: int32(timeout),
+		AllowInternetAccess: internet, IsBuild: req.IsBuild, Metadata: mdJSON,
+	}, nil
+}
+
+// pick sets *dst from v when given, checking min ≤ v ≤ max.
+func pick(dst *int64, v *int64, field string, min, max int64) error {
+	if v != nil {
+		*dst = *v
+	}
+	if *dst < min || *dst > max {
+		return sandbox.Fieldf(field, "must be between %d and %d, got %d", min, max, *dst)
+	}
+	return nil
+}
+
+func trunc(s string) string {
+	if len(s) > 64 {
+		return s[:64] + "…"
+	}
+	return s
+}
+
+// setStatus moves a sandbox to status from any state that may precede it.
+func (s *Service) setStatus(ctx context.Context, sb id.SandboxID, status sandbox.Status, msg string) (db.Sandbox, error) {
+	row, err := s.st.SetSandboxStatus(ctx, db.SetSandboxStatusParams{ID: sb, Status: string(status), Error: msg, FromStatuses: sandbox.From(status)})
+	return row, store.Map(err)
+}
+
+// Get returns team's sandbox (ErrNotFound for another team's).
+func (s *Service) Get(ctx context.Context, team id.TeamID, sb id.SandboxID) (db.Sandbox, error) {
+	row, err := s.st.GetSandboxByTeam(ctx, db.GetSandboxByTeamParams{ID: sb, TeamID: team})
+	if errors.Is(store.Map(err), store.ErrNotFound) {
+		return row, fmt.Errorf("sandbox %s: %w", sb, sandbox.ErrNotFound)
+	}
+	return row, store.Map(err)
+}
+
+// Kill destroys team's sandbox and records it killed.
+func (s *Service) Kill(ctx context.Context, team id.TeamID, sb id.SandboxID) (db.Sandbox, error) {
+	row, err := s.Get(ctx, team, sb)
+	if err != nil {
+		return row, err
+	}
+	if !sandbox.Status(row.Status).Live() {
+		return row, fmt.Errorf("sandbox %s: %w: it is already %s", sb, sandbox.ErrConflict, row.Status)
+	}
+	return s.end(sb, sandbox.StatusKilled, "")
+}
+
+// end destroys a sandbox and records its final status; detached from callers.
+func (s *Service) end(sb id.SandboxID, status sandbox.Status, msg string) (db.Sandbox, error) {
+	ctx, cancel := context.WithTimeout(context.Background(), 2*time.Minute)
+	defer cancel()
+	row, err := s.setStatus(ctx, sb, status, msg)
+	if err != nil {
+		if errors.Is(err, store.ErrNotFound) {
+			return row, fmt.Errorf("sandbox %s: %w: it already ended", sb, sandbox.ErrConflict)
+		}
+		return row, err
+	}
+	if err := s.mgr.Destroy(sb.String()); err != nil && !errors.Is(err, sandbox.ErrNotFound) {
+		s.log.Error("destroying sandbox", "sandbox", sb, "err", err)
+	}
+	return row, nil
+}
+
+// Pause freezes team's sandbox.
+func (s *Service) Pause(ctx context.Context, team id.TeamID, sb id.SandboxID) (db.Sandbox, error) {
+	return s.transition(ctx, team, sb, sandbox.StatusPaused, s.mgr.Pause)
+}
+
+// Resume thaws team's sandbox.
+func (s *Service) Resume(ctx context.Context, team id.TeamID, sb id.SandboxID) (db.Sandbox, error) {
+	return s.transition(ctx, team, sb, sandbox.StatusRunning, s.mgr.Resume)
+}
+
+func (s *Service) transition(ctx context.Context, team id.TeamID, sb id.SandboxID, to sandbox.Status, op func(context.Context, string) error) (db.Sandbox, error) {
+	row, err := s.Get(ctx, team, sb)
+	if err != nil {
+		return row, err
+	}
+	if err := sandbox.CheckTransition(sandbox.Status(row.Status), to); err != nil || row.Status == string(sandbox.StatusCreating) {
+		return row, fmt.Errorf("sandbox %s: %w: a %s sandbox cannot become %s", sb, sandbox.ErrConflict, row.Status, to)
+	}
+	if err := op(ctx, sb.String()); err != nil {
+		return row, err
+	}
+	return s.setStatus(ctx, sb, to, "")
+}
+
+// SetTimeout sets a live sandbox's timeout, counted from now.
+func (s *Service) SetTimeout(ctx context.Context, team id.TeamID, sb id.SandboxID, sec int64) (db.Sandbox, error) {
+	if sec < 1 || sec > s.limits.MaxTimeoutSec {
+		return db.Sandbox{}, sandbox.Fieldf("timeout_sec", "must be between 1 and %d, got %d", s.limits.MaxTimeoutSec, sec)
+	}
+	if _, err := s.Get(ctx, team, sb); err != nil {
+		return db.Sandbox{}, err
+	}
+	row, err := s.st.SetSandboxTimeout(ctx, db.SetSandboxTimeoutParams{ID: sb, TimeoutSec: int32(sec)})
+	if errors.Is(store.Map(err), store.ErrNotFound) {
+		return row, fmt.Errorf("sandbox %s: %w: only a running or paused sandbox has a timeout", sb, sandbox.ErrConflict)
+	}
+	return row, store.Map(err)
+}
+
+// Agent returns the agent of team's running sandbox.
+func (s *Service) Agent(ctx context.Context, team id.TeamID, sb id.SandboxID) (*agent.Client, error) {
+	row, err := s.Get(ctx, team, sb)
+	if err != nil {
+		return nil, err
+	}
+	if row.Status != string(sandbox.StatusRunning) {
+		return nil, fmt.Errorf("sandbox %s: %w: it is %s, not running", sb, sandbox.ErrConflict, row.Status)
+	}
+	return s.mgr.Agent(sb.String())
+}
+
+// IP returns the address of team's running sandbox, for the ports proxy.
+func (s *Service) IP(ctx context.Context, team id.TeamID, sb id.SandboxID) (string, error) {
+	row, err := s.Get(ctx, team, sb)
+	if err != nil {
+		return "", err
+	}
+	if row.Status != string(sandbox.StatusRunning) {
+		return "", fmt.Errorf("sandbox %s: %w: it is %s, not running", sb, sandbox.ErrConflict, row.Status)
+	}
+	return s.mgr.IP(sb.String())
+}

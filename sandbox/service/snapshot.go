@@ -1,0 +1,115 @@
+package service
+
+import (
+	"context"
+	"crypto/sha256"
+	"encoding/hex"
+	"errors"
+	"fmt"
+	"io"
+	"os"
+	"regexp"
+	"time"
+
+	"github.com/warrenhq/warren/blockdev"
+	"github.com/warrenhq/warren/id"
+	"github.com/warrenhq/warren/sandbox"
+	"github.com/warrenhq/warren/store"
+	"github.com/warrenhq/warren/store/db"
+)
+
+// Images is what the service needs of the pool's stored images.
+type Images interface {
+	RemoveImage(ctx context.Context, name string) error
+}
+
+// TemplateName is the rule for template names (the schema checks it too).
+var TemplateName = regexp.MustCompile(`^[a-z0-9][a-z0-9._-]{0,62}$`)
+
+// Snapshot makes a team template called name from team's sandbox's disk. The
+// sandbox is paused during the copy and resumed after.
+func (s *Service) Snapshot(ctx context.Context, images Images, team id.TeamID, sb id.SandboxID, name string) (db.Template, error) {
+	if !TemplateName.MatchString(name) {
+		return db.Template{}, sandbox.Fieldf("name", "must be 1-63 of a-z, 0-9, '.', '_', '-', starting with a letter or digit")
+	}
+	row, err := s.Get(ctx, team, sb)
+	if err != nil {
+		return db.Template{}, err
+	}
+	if st := sandbox.Status(row.Status); st != sandbox.StatusRunning && st != sandbox.StatusPaused {
+		return db.Template{}, fmt.Errorf("sandbox %s: %w: it is %s", sb, sandbox.ErrConflict, row.Status)
+	}
+	if _, err := s.st.GetTemplateByTeamAndName(ctx, db.GetTemplateByTeamAndNameParams{Name: name, TeamID: team}); err == nil {
+		return db.Template{}, fmt.Errorf("template %q: %w: the name is taken", name, sandbox.ErrConflict)
+	}
+	src, err := s.templateOf(ctx, row)
+	if err != nil {
+		return db.Template{}, err
+	}
+	tplID := id.NewTemplateID()
+	info, err := s.mgr.Snapshot(ctx, sb.String(), tplID.String())
+	if err != nil {
+		return db.Template{}, err
+	}
+	tpl, err := s.RecordImage(ctx, info, db.CreateTemplateParams{
+		ID: tplID, TeamID: team, Name: name, Type: "snapshot", SizeBytes: info.ApparentBytes,
+		Vcpus: row.Vcpus, MemoryMb: row.MemoryMb, StartCmd: src.StartCmd, Healthcheck: src.Healthcheck,
+	})
+	if err != nil {
+		cctx, cancel := context.WithTimeout(context.Background(), time.Minute)
+		defer cancel()
+		if rerr := images.RemoveImage(cctx, tplID.String()); rerr != nil {
+			s.log.Error("removing the image of a failed snapshot", "template", tplID, "err", rerr)
+		}
+		return db.Template{}, err
+	}
+	return tpl, nil
+}
+
+func (s *Service) templateOf(ctx context.Context, row db.Sandbox) (db.Template, error) {
+	if row.TemplateID == nil {
+		return db.Template{}, nil
+	}
+	tpl, err := s.st.GetTemplate(ctx, id.TemplateID(*row.TemplateID))
+	if errors.Is(store.Map(err), store.ErrNotFound) {
+		return db.Template{}, nil
+	}
+	return tpl, store.Map(err)
+}
+
+// RecordImage inserts a template row for a stored image and records this node
+// as holding a replica, in one transaction. size_bytes is the image's real size.
+func (s *Service) RecordImage(ctx context.Context, info blockdev.ImageInfo, p db.CreateTemplateParams) (db.Template, error) {
+	sum, err := Checksum(info.Path)
+	if err != nil {
+		return db.Template{}, err
+	}
+	p.SizeBytes = info.ApparentBytes
+	var tpl db.Template
+	err = s.st.Tx(ctx, func(q *db.Queries) error {
+		var err error
+		if tpl, err = q.CreateTemplate(ctx, p); err != nil {
+			if errors.Is(store.Map(err), store.ErrConflict) {
+				return fmt.Errorf("template %q: %w: the name is taken", p.Name, sandbox.ErrConflict)
+			}
+			return store.Map(err)
+		}
+		return store.Map(q.UpsertTemplateReplica(ctx, db.UpsertTemplateReplicaParams{
+			TemplateID: tpl.ID, NodeID: s.node, Path: info.Path, Bytes: info.ApparentBytes, Checksum: sum}))
+	})
+	return tpl, err
+}
+
+// Checksum is the sha256 of a file, "sha256:<hex>".
+func Checksum(path string) (string, error) {
+	f, err := os.Open(path)
+	if err != nil {
+		return "", err
+	}
+	defer f.Close()
+	h := sha256.New()
+	if _, err := io.Copy(h, f); err != nil {
+		return "", fmt.Errorf("checksumming %s: %w", path, err)
+	}
+	return "sha256:" + hex.EncodeToString(h.Sum(nil)), nil
+}

@@ -1,0 +1,48 @@
+package sandbox
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"os"
+	"path/filepath"
+	"strings"
+)
+
+// CleanupStale removes every sandbox resource of this node that a crash left
+// behind: containers and their cgroups, network namespaces and veths, rootfs
+// mounts, pool snapshots and sandbox directories. Call it at start, before any
+// Create; sandboxes do not survive a node restart (their rows become lost).
+func (m *Manager) CleanupStale(ctx context.Context) error {
+	var errs []error
+	if err := m.runc.CleanupStale(ctx, func(string) bool { return false }); err != nil {
+		errs = append(errs, fmt.Errorf("containers: %w", err))
+	}
+	if err := m.net.CleanupStale(ctx, func(string) bool { return false }); err != nil {
+		errs = append(errs, fmt.Errorf("networks: %w", err))
+	}
+	entries, err := os.ReadDir(m.cfg.Dir)
+	if err != nil {
+		return fmt.Errorf("sandbox: %w", err)
+	}
+	for _, e := range entries {
+		if !e.IsDir() || strings.HasPrefix(e.Name(), ".") {
+			continue
+		}
+		dir := filepath.Join(m.cfg.Dir, e.Name())
+		if err := unmount(filepath.Join(dir, "rootfs")); err != nil {
+			errs = append(errs, err)
+			continue
+		}
+		if err := os.RemoveAll(dir); err != nil {
+			errs = append(errs, err)
+		}
+	}
+	if err := m.pool.CleanupStale(ctx); err != nil {
+		errs = append(errs, fmt.Errorf("disks: %w", err))
+	}
+	if len(errs) > 0 {
+		return fmt.Errorf("sandbox: cleaning up after a crash: %w", errors.Join(errs...))
+	}
+	return nil
+}
