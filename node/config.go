@@ -67,8 +67,8 @@ func DefaultDataDir() string {
 // DefaultConfig returns the defaults shared by `warren node` and `warren dev`.
 func DefaultConfig() Config {
 	return Config{
-		DataDir:    DefaultDataDir(),
-		HTTPAddr:   "127.0.0.1:8080",
+		DataDir:           DefaultDataDir(),
+		HTTPAddr:          "127.0.0.1:8080",
 		AdminEmail:        "admin@warren.local",
 		LogLevel:          "info",
 		Pool:              "auto",

@@ -18,8 +18,8 @@ import (
 	"github.com/warrenhq/warren/id"
 	"github.com/warrenhq/warren/sandbox"
 	"github.com/warrenhq/warren/sandbox/service"
-	"github.com/warrenhq/warren/store/db"
 	"github.com/warrenhq/warren/store"
+	"github.com/warrenhq/warren/store/db"
 	"github.com/warrenhq/warren/store/embedpg"
 )
 
