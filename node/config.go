@@ -48,6 +48,9 @@ type Config struct {
 	// AgentBinary is the static binary run as every sandbox's init (default:
 	// this executable).
 	AgentBinary string
+	// TeardownNetwork removes the bridge and firewall rules on Close (tests and
+	// uninstall); a node normally leaves them for its next start.
+	TeardownNetwork bool
 	// Limits bound sandbox requests.
 	Limits service.Limits
 }

@@ -32,7 +32,11 @@ func (n *Node) openSandboxes(ctx context.Context, prefix string) error {
 	if err != nil {
 		return fmt.Errorf("sandbox network: %w", err)
 	}
-	n.closers = append(n.closers, net.Close)
+	if cfg.TeardownNetwork {
+		n.closers = append(n.closers, net.Teardown)
+	} else {
+		n.closers = append(n.closers, net.Close)
+	}
 	mgr, err := sandbox.New(sandbox.Config{Dir: filepath.Join(cfg.DataDir, "sandboxes"), Prefix: prefix,
 		AgentBinary: cfg.AgentBinary, Logger: log}, pool, net)
 	if err != nil {

@@ -1,0 +1,49 @@
+package node_test
+
+import (
+	"encoding/json"
+	"net/http"
+	"strings"
+	"testing"
+
+	"github.com/warrenhq/warren/node/nodetest"
+	"github.com/warrenhq/warren/store/storetest"
+)
+
+func TestMain(m *testing.M) { storetest.Main(m) }
+
+// TestDevNodeServesSandboxes is the smoke test of a whole node: the bootstrap
+// key works, the base template exists, and a sandbox runs a command.
+func TestDevNodeServesSandboxes(t *testing.T) {
+	n := nodetest.Start(t)
+	call := func(method, path, body string, out any) int {
+		t.Helper()
+		req, _ := http.NewRequest(method, n.URL+path, strings.NewReader(body))
+		req.Header.Set("Authorization", "Bearer "+n.APIKey)
+		res, err := http.DefaultClient.Do(req)
+		if err != nil {
+			t.Fatal(err)
+		}
+		defer res.Body.Close()
+		if out != nil {
+			if err := json.NewDecoder(res.Body).Decode(out); err != nil {
+				t.Fatal(err)
+			}
+		}
+		return res.StatusCode
+	}
+	var sb struct{ ID, Status string }
+	if code := call("POST", "/v1/sandboxes", `{"template":"base","disk_size_mb":2048}`, &sb); code != 201 || sb.Status != "running" {
+		t.Fatalf("create: %d %+v", code, sb)
+	}
+	var ex struct {
+		Stdout   string
+		ExitCode int `json:"exit_code"`
+	}
+	if code := call("POST", "/v1/sandboxes/"+sb.ID+"/exec", `{"cmd":"echo hi"}`, &ex); code != 200 || ex.Stdout != "hi\n" || ex.ExitCode != 0 {
+		t.Fatalf("exec: %d %+v", code, ex)
+	}
+	if code := call("DELETE", "/v1/sandboxes/"+sb.ID, "", &sb); code != 200 || sb.Status != "killed" {
+		t.Fatalf("kill: %d %+v", code, sb)
+	}
+}
