@@ -49,5 +49,12 @@ func newRoot(stdout, stderr io.Writer) *cobra.Command {
 		SilenceErrors: true,
 	}
 	root.AddCommand(newDevCmd(), newNodeCmd(), newAgentCmd(), newVersionCmd())
+	for _, c := range commands {
+		root.AddCommand(c())
+	}
 	return root
 }
+
+// commands are the further top-level commands; each file registers its own in
+// an init function, so command files do not all edit this one.
+var commands []func() *cobra.Command
