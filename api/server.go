@@ -58,6 +58,7 @@ type Sandboxes interface {
 type Server struct {
 	cfg       Config
 	sandboxes Sandboxes
+	builds    Builds
 	images    service.Images
 	store     *store.Store
 	log       *slog.Logger
@@ -66,7 +67,7 @@ type Server struct {
 }
 
 // New builds the API server over st and the node's sandbox service.
-func New(cfg Config, st *store.Store, log *slog.Logger, sandboxes Sandboxes, images service.Images) *Server {
+func New(cfg Config, st *store.Store, log *slog.Logger, sandboxes Sandboxes, images service.Images, builds Builds) *Server {
 	def := DefaultConfig()
 	if cfg.MaxBodyBytes <= 0 {
 		cfg.MaxBodyBytes = def.MaxBodyBytes
@@ -89,7 +90,7 @@ func New(cfg Config, st *store.Store, log *slog.Logger, sandboxes Sandboxes, ima
 	if log == nil {
 		log = slog.Default()
 	}
-	s := &Server{cfg: cfg, store: st, log: log, logins: newLimiter(cfg.LoginAttempts, cfg.LoginWindow), sandboxes: sandboxes, images: images}
+	s := &Server{cfg: cfg, store: st, log: log, logins: newLimiter(cfg.LoginAttempts, cfg.LoginWindow), sandboxes: sandboxes, images: images, builds: builds}
 	s.routes = append(s.routes, s.systemRoutes()...)
 	s.routes = append(s.routes, s.authRoutes()...)
 	s.routes = append(s.routes, s.teamRoutes()...)
@@ -100,6 +101,9 @@ func New(cfg Config, st *store.Store, log *slog.Logger, sandboxes Sandboxes, ima
 		s.routes = append(s.routes, s.execRoutes()...)
 		s.routes = append(s.routes, s.fileRoutes()...)
 		s.routes = append(s.routes, s.portRoutes()...)
+	}
+	if builds != nil {
+		s.routes = append(s.routes, s.buildRoutes()...)
 	}
 	return s
 }

@@ -41,6 +41,7 @@ func nodeFlags(cmd *cobra.Command, cfg *node.Config) {
 	f.StringVar(&cfg.BaseImage, "base-image", cfg.BaseImage, "how the base template is made on first start: auto, debian or busybox")
 	f.Int64Var(&cfg.Limits.MaxDiskMB, "max-disk-size", cfg.Limits.MaxDiskMB, "largest disk_size_mb a sandbox may ask for")
 	f.Int64Var(&cfg.Limits.MaxTimeoutSec, "max-timeout", cfg.Limits.MaxTimeoutSec, "largest timeout_sec a sandbox may ask for")
+	f.IntVar(&cfg.BuildWorkers, "build-workers", cfg.BuildWorkers, "template builds this node runs at once")
 	f.IntVar(&cfg.Limits.MaxSandboxes, "max-sandboxes", cfg.Limits.MaxSandboxes, "live sandboxes this node holds at most")
 }
 

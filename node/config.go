@@ -51,6 +51,8 @@ type Config struct {
 	// TeardownNetwork removes the bridge and firewall rules on Close (tests and
 	// uninstall); a node normally leaves them for its next start.
 	TeardownNetwork bool
+	// BuildWorkers is how many builds this node runs at once.
+	BuildWorkers int
 	// Limits bound sandbox requests.
 	Limits service.Limits
 }
@@ -79,6 +81,7 @@ func DefaultConfig() Config {
 		Bridge:            "warren0",
 		Subnet:            "10.88.0.0/16",
 		BaseImage:         "auto",
+		BuildWorkers:      2,
 		Limits:            service.DefaultLimits(),
 	}
 }
@@ -116,6 +119,9 @@ func (c *Config) Validate() error {
 	}
 	if c.DefaultDiskSizeMB < 1024 {
 		errs = append(errs, fmt.Errorf("--default-disk-size: must be at least 1024 MB, got %d", c.DefaultDiskSizeMB))
+	}
+	if c.BuildWorkers < 1 || c.BuildWorkers > 64 {
+		errs = append(errs, fmt.Errorf("--build-workers: must be between 1 and 64, got %d", c.BuildWorkers))
 	}
 	if _, err := netip.ParsePrefix(c.Subnet); err != nil {
 		errs = append(errs, fmt.Errorf("--subnet: %w", err))

@@ -15,6 +15,7 @@ import (
 
 	"github.com/warrenhq/warren/api"
 	"github.com/warrenhq/warren/blockdev"
+	"github.com/warrenhq/warren/builder"
 	"github.com/warrenhq/warren/id"
 	"github.com/warrenhq/warren/sandbox"
 	"github.com/warrenhq/warren/sandbox/service"
@@ -36,6 +37,7 @@ type Node struct {
 	pool      blockdev.Pool
 	sandboxes *sandbox.Manager
 	service   *service.Service
+	builder   *builder.Builder
 	cancel    context.CancelFunc
 	bg        sync.WaitGroup
 	http      *http.Server
@@ -105,10 +107,13 @@ func Open(ctx context.Context, cfg Config, log *slog.Logger) (n *Node, err error
 	if err := n.openSandboxes(ctx, prefix); err != nil {
 		return nil, err
 	}
+	if err := n.openBuilder(ctx); err != nil {
+		return nil, err
+	}
 	apiCfg := api.DefaultConfig()
 	apiCfg.NodeVersion = Version
 	apiCfg.NodeID = n.ID.String()
-	srv := api.New(apiCfg, st, log, n.service, n.pool)
+	srv := api.New(apiCfg, st, log, n.service, n.pool, n.builder)
 	ln, err := net.Listen("tcp", cfg.HTTPAddr)
 	if err != nil {
 		return nil, fmt.Errorf("--http-addr: %w", err)

@@ -46,20 +46,28 @@ func (s *Service) Snapshot(ctx context.Context, images Images, team id.TeamID, s
 	if err != nil {
 		return db.Template{}, err
 	}
-	tplID := id.NewTemplateID()
-	info, err := s.mgr.Snapshot(ctx, sb.String(), tplID.String())
+	return s.Capture(ctx, images, sb, db.CreateTemplateParams{
+		TeamID: team, Name: name, Type: "snapshot",
+		Vcpus: row.Vcpus, MemoryMb: row.MemoryMb, StartCmd: src.StartCmd, Healthcheck: src.Healthcheck,
+	}, nil)
+}
+
+// Capture flattens sandbox sb's disk into a new image and records it as the
+// template p (its ID is chosen here; size_bytes is the image's real size), with
+// this node as a replica. then, when set, runs in the same transaction. On any
+// failure the image is removed again.
+func (s *Service) Capture(ctx context.Context, images Images, sb id.SandboxID, p db.CreateTemplateParams, then func(q *db.Queries, tpl db.Template) error) (db.Template, error) {
+	p.ID = id.NewTemplateID()
+	info, err := s.mgr.Snapshot(ctx, sb.String(), p.ID.String())
 	if err != nil {
 		return db.Template{}, err
 	}
-	tpl, err := s.RecordImage(ctx, info, db.CreateTemplateParams{
-		ID: tplID, TeamID: team, Name: name, Type: "snapshot", SizeBytes: info.ApparentBytes,
-		Vcpus: row.Vcpus, MemoryMb: row.MemoryMb, StartCmd: src.StartCmd, Healthcheck: src.Healthcheck,
-	})
+	tpl, err := s.recordImage(ctx, info, p, then)
 	if err != nil {
 		cctx, cancel := context.WithTimeout(context.Background(), time.Minute)
 		defer cancel()
-		if rerr := images.RemoveImage(cctx, tplID.String()); rerr != nil {
-			s.log.Error("removing the image of a failed snapshot", "template", tplID, "err", rerr)
+		if rerr := images.RemoveImage(cctx, p.ID.String()); rerr != nil {
+			s.log.Error("removing the image of a failed capture", "template", p.ID, "err", rerr)
 		}
 		return db.Template{}, err
 	}
@@ -80,6 +88,10 @@ func (s *Service) templateOf(ctx context.Context, row db.Sandbox) (db.Template, 
 // RecordImage inserts a template row for a stored image and records this node
 // as holding a replica, in one transaction. size_bytes is the image's real size.
 func (s *Service) RecordImage(ctx context.Context, info blockdev.ImageInfo, p db.CreateTemplateParams) (db.Template, error) {
+	return s.recordImage(ctx, info, p, nil)
+}
+
+func (s *Service) recordImage(ctx context.Context, info blockdev.ImageInfo, p db.CreateTemplateParams, then func(q *db.Queries, tpl db.Template) error) (db.Template, error) {
 	sum, err := Checksum(info.Path)
 	if err != nil {
 		return db.Template{}, err
@@ -94,8 +106,14 @@ func (s *Service) RecordImage(ctx context.Context, info blockdev.ImageInfo, p db
 			}
 			return store.Map(err)
 		}
-		return store.Map(q.UpsertTemplateReplica(ctx, db.UpsertTemplateReplicaParams{
-			TemplateID: tpl.ID, NodeID: s.node, Path: info.Path, Bytes: info.ApparentBytes, Checksum: sum}))
+		if err := store.Map(q.UpsertTemplateReplica(ctx, db.UpsertTemplateReplicaParams{
+			TemplateID: tpl.ID, NodeID: s.node, Path: info.Path, Bytes: info.ApparentBytes, Checksum: sum})); err != nil {
+			return err
+		}
+		if then != nil {
+			return then(q, tpl)
+		}
+		return nil
 	})
 	return tpl, err
 }

@@ -126,7 +126,7 @@ type TemplateBuild struct {
 	DiskSizeMb      int32
 	StepTimeoutSec  int32
 	Error           string
-	SandboxID       *uuid.UUID
+	SandboxID       *id.SandboxID
 	NodeID          *uuid.UUID
 	LeaderTerm      int64
 	TemplateID      *uuid.UUID

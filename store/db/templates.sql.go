@@ -81,6 +81,18 @@ func (q *Queries) DeleteTemplate(ctx context.Context, arg DeleteTemplateParams) 
 	return result.RowsAffected(), nil
 }
 
+const deleteTemplateByID = `-- name: DeleteTemplateByID :execrows
+DELETE FROM templates WHERE id = $1
+`
+
+func (q *Queries) DeleteTemplateByID(ctx context.Context, argID id.TemplateID) (int64, error) {
+	result, err := q.db.Exec(ctx, deleteTemplateByID, argID)
+	if err != nil {
+		return 0, err
+	}
+	return result.RowsAffected(), nil
+}
+
 const deleteTemplateReplica = `-- name: DeleteTemplateReplica :exec
 DELETE FROM template_replicas WHERE template_id = $1 AND node_id = $2
 `
@@ -93,6 +105,29 @@ type DeleteTemplateReplicaParams struct {
 func (q *Queries) DeleteTemplateReplica(ctx context.Context, arg DeleteTemplateReplicaParams) error {
 	_, err := q.db.Exec(ctx, deleteTemplateReplica, arg.TemplateID, arg.NodeID)
 	return err
+}
+
+const getPlatformOrAnyTemplateByName = `-- name: GetPlatformOrAnyTemplateByName :one
+SELECT id, team_id, name, type, size_bytes, vcpus, memory_mb, start_cmd, healthcheck, build_id, created_at FROM templates WHERE name = $1 ORDER BY team_id = '00000000-0000-0000-0000-000000000000' DESC LIMIT 1
+`
+
+func (q *Queries) GetPlatformOrAnyTemplateByName(ctx context.Context, name string) (Template, error) {
+	row := q.db.QueryRow(ctx, getPlatformOrAnyTemplateByName, name)
+	var i Template
+	err := row.Scan(
+		&i.ID,
+		&i.TeamID,
+		&i.Name,
+		&i.Type,
+		&i.SizeBytes,
+		&i.Vcpus,
+		&i.MemoryMb,
+		&i.StartCmd,
+		&i.Healthcheck,
+		&i.BuildID,
+		&i.CreatedAt,
+	)
+	return i, err
 }
 
 const getTemplate = `-- name: GetTemplate :one

@@ -45,3 +45,9 @@ DELETE FROM template_replicas WHERE template_id = $1 AND node_id = $2;
 
 -- name: ListNodeReplicas :many
 SELECT * FROM template_replicas WHERE node_id = $1;
+
+-- name: GetPlatformOrAnyTemplateByName :one
+SELECT * FROM templates WHERE name = $1 ORDER BY team_id = '00000000-0000-0000-0000-000000000000' DESC LIMIT 1;
+
+-- name: DeleteTemplateByID :execrows
+DELETE FROM templates WHERE id = $1;

@@ -1,0 +1,217 @@
+package builder
+
+import (
+	"context"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"log/slog"
+	"sync"
+	"time"
+
+	"github.com/google/uuid"
+
+	"github.com/warrenhq/warren/id"
+	"github.com/warrenhq/warren/sandbox"
+	"github.com/warrenhq/warren/sandbox/service"
+	"github.com/warrenhq/warren/store"
+	"github.com/warrenhq/warren/store/db"
+)
+
+// Config configures a node's builder.
+type Config struct {
+	// Workers is how many builds this node runs at once (default 2).
+	Workers int
+	// Poll is how often the dispatcher looks for queued builds and workers look
+	// for cancel requests made on other nodes (default 500 ms).
+	Poll   time.Duration
+	Logger *slog.Logger
+}
+
+// Builder queues builds, dispatches them (as the leader) and runs them (as a
+// node with worker slots).
+type Builder struct {
+	cfg    Config
+	st     *store.Store
+	svc    *service.Service
+	images service.Images
+	node   id.NodeID
+	log    *slog.Logger
+	wake   chan struct{}
+
+	mu      sync.Mutex
+	running map[id.BuildID]context.CancelFunc
+	wg      sync.WaitGroup
+}
+
+// New returns a node's builder.
+func New(cfg Config, st *store.Store, svc *service.Service, images service.Images, node id.NodeID) *Builder {
+	if cfg.Workers <= 0 {
+		cfg.Workers = 2
+	}
+	if cfg.Poll <= 0 {
+		cfg.Poll = 500 * time.Millisecond
+	}
+	if cfg.Logger == nil {
+		cfg.Logger = slog.Default()
+	}
+	return &Builder{cfg: cfg, st: st, svc: svc, images: images, node: node, log: cfg.Logger,
+		wake: make(chan struct{}, 1), running: map[id.BuildID]context.CancelFunc{}}
+}
+
+// Submit validates req and queues it as a build by team's user creator.
+func (b *Builder) Submit(ctx context.Context, team id.TeamID, creator id.UserID, req Request) (db.TemplateBuild, error) {
+	if err := req.Normalize(b.svc.Limits()); err != nil {
+		return db.TemplateBuild{}, err
+	}
+	if _, err := b.st.GetPlatformOrAnyTemplateByName(ctx, req.Name); err == nil {
+		return db.TemplateBuild{}, fmt.Errorf("template %q: %w: a template has this name", req.Name, sandbox.ErrConflict)
+	} else if !errors.Is(store.Map(err), store.ErrNotFound) {
+		return db.TemplateBuild{}, store.Map(err)
+	}
+	recipe, _ := json.Marshal(req.Recipe)
+	var hc json.RawMessage
+	if req.Healthcheck != nil {
+		hc, _ = json.Marshal(req.Healthcheck)
+	}
+	p := db.CreateBuildParams{ID: id.NewBuildID(), Name: req.Name, TeamID: team, BaseTemplate: req.BaseTemplate,
+		Recipe: recipe, TotalSteps: int32(len(req.Recipe)), StartCmd: req.StartCmd, Healthcheck: hc,
+		Vcpus: float32(req.VCPUs), MemoryMb: int32(req.MemoryMB), DiskSizeMb: int32(req.DiskSizeMB), StepTimeoutSec: int32(req.StepTimeoutSec)}
+	if !creator.IsZero() {
+		u := creator.UUID()
+		p.CreatedBy = &u
+	}
+	bld, err := b.st.CreateBuild(ctx, p)
+	if err != nil {
+		if errors.Is(store.Map(err), store.ErrConflict) {
+			return bld, fmt.Errorf("build %q: %w: a build of this name is already queued or running", req.Name, sandbox.ErrConflict)
+		}
+		return bld, store.Map(err)
+	}
+	b.poke()
+	return bld, nil
+}
+
+// Cancel stops a build: a queued one at once, a running one within the poll
+// interval (its step is killed, its sandbox destroyed).
+func (b *Builder) Cancel(ctx context.Context, bid id.BuildID) (db.TemplateBuild, error) {
+	bld, err := b.st.RequestBuildCancel(ctx, bid)
+	if err != nil {
+		if errors.Is(store.Map(err), store.ErrNotFound) {
+			if _, gerr := b.st.GetBuild(ctx, bid); gerr == nil {
+				return bld, fmt.Errorf("build %s: %w: it has already finished", bid, sandbox.ErrConflict)
+			}
+		}
+		return bld, store.Map(err)
+	}
+	b.mu.Lock()
+	if cancel := b.running[bid]; cancel != nil {
+		cancel()
+	}
+	b.mu.Unlock()
+	return bld, nil
+}
+
+func (b *Builder) poke() {
+	select {
+	case b.wake <- struct{}{}:
+	default:
+	}
+}
+
+// Recover fails the builds this node was running when it stopped: their build
+// sandboxes did not survive. Call it at start, before Dispatch.
+func (b *Builder) Recover(ctx context.Context) error {
+	rows, err := b.st.ListNodeRunningBuilds(ctx, nodePtr(b.node))
+	if err != nil {
+		return store.Map(err)
+	}
+	for _, r := range rows {
+		if _, err := b.st.FailBuild(ctx, db.FailBuildParams{ID: r.ID, Status: "failed", Error: "the node running this build restarted; submit it again"}); err != nil {
+			return store.Map(err)
+		}
+		b.log.Warn("build failed by a node restart", "build", r.ID)
+	}
+	return nil
+}
+
+func nodePtr(n id.NodeID) *uuid.UUID {
+	u := n.UUID()
+	return &u
+}
+
+// Dispatch claims queued builds for this node's free worker slots until ctx is
+// done. It is the leader's loop; term is the leader's term (fencing token).
+func (b *Builder) Dispatch(ctx context.Context, term uint64) {
+	t := time.NewTicker(b.cfg.Poll)
+	defer t.Stop()
+	for {
+		b.dispatchOnce(ctx, term)
+		select {
+		case <-ctx.Done():
+			return
+		case <-t.C:
+		case <-b.wake:
+		}
+	}
+}
+
+func (b *Builder) dispatchOnce(ctx context.Context, term uint64) {
+	b.mu.Lock()
+	free := b.cfg.Workers - len(b.running)
+	b.mu.Unlock()
+	if free <= 0 {
+		return
+	}
+	queued, err := b.st.ListQueuedBuilds(ctx, int32(free))
+	if err != nil {
+		if ctx.Err() == nil {
+			b.log.Warn("dispatcher: listing queued builds", "err", err)
+		}
+		return
+	}
+	for _, q := range queued {
+		bld, err := b.st.ClaimBuild(ctx, db.ClaimBuildParams{ID: q.ID, NodeID: nodePtr(b.node), LeaderTerm: int64(term)})
+		if err != nil {
+			continue // claimed by someone else, or cancelled meanwhile
+		}
+		b.start(bld)
+	}
+}
+
+// start runs a claimed build on a worker slot.
+func (b *Builder) start(bld db.TemplateBuild) {
+	ctx, cancel := context.WithCancel(context.Background())
+	b.mu.Lock()
+	b.running[bld.ID] = cancel
+	b.mu.Unlock()
+	b.wg.Add(1)
+	go func() {
+		defer b.wg.Done()
+		defer func() {
+			cancel()
+			b.mu.Lock()
+			delete(b.running, bld.ID)
+			b.mu.Unlock()
+			b.poke()
+		}()
+		b.run(ctx, cancel, bld)
+	}()
+}
+
+// Running returns how many builds this node is running.
+func (b *Builder) Running() int {
+	b.mu.Lock()
+	defer b.mu.Unlock()
+	return len(b.running)
+}
+
+// Close cancels running builds (they are recorded as failed) and waits.
+func (b *Builder) Close() {
+	b.mu.Lock()
+	for _, c := range b.running {
+		c()
+	}
+	b.mu.Unlock()
+	b.wg.Wait()
+}

@@ -1,0 +1,114 @@
+package node_test
+
+import (
+	"crypto/sha256"
+	"encoding/hex"
+	"encoding/json"
+	"fmt"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"strconv"
+	"strings"
+	"testing"
+
+	"github.com/warrenhq/warren/id"
+)
+
+// hostPrefix mirrors node.hostPrefix: the node's prefix for host objects.
+func hostPrefix(t testing.TB, dataDir string) string {
+	t.Helper()
+	b, err := os.ReadFile(filepath.Join(dataDir, "node-id"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	nid, err := id.ParseNodeID(strings.TrimSpace(string(b)))
+	if err != nil {
+		t.Fatal(err)
+	}
+	u := nid.UUID()
+	return fmt.Sprintf("w%02x%02x%x", u[13], u[14], u[15]>>4)
+}
+
+// hostObjects lists what the host holds for one sandbox, found by the names
+// the runtime gives them: rootfs mounts, loop devices over its disk file, its
+// netns, its veth, its cgroup dirs and processes rooted in its rootfs.
+type hostObjects struct {
+	Mounts, Loops, NetNS, Links, Cgroups, Procs []string
+}
+
+func (h hostObjects) empty() bool {
+	return len(h.Mounts)+len(h.Loops)+len(h.NetNS)+len(h.Links)+len(h.Cgroups)+len(h.Procs) == 0
+}
+
+// complete reports whether every kind of object is present (a live sandbox).
+func (h hostObjects) complete() bool {
+	return len(h.Mounts) > 0 && len(h.Loops) > 0 && len(h.NetNS) > 0 && len(h.Links) > 0 && len(h.Cgroups) > 0 && len(h.Procs) > 0
+}
+
+func (h hostObjects) String() string {
+	b, _ := json.Marshal(h)
+	return string(b)
+}
+
+func sandboxHostObjects(t testing.TB, dataDir, prefix, sb string) hostObjects {
+	t.Helper()
+	var h hostObjects
+	rootfs := filepath.Join(dataDir, "sandboxes", sb, "rootfs")
+	mounts, err := os.ReadFile("/proc/mounts")
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, line := range strings.Split(string(mounts), "\n") {
+		if f := strings.Fields(line); len(f) > 1 && strings.Contains(f[1], sb) {
+			h.Mounts = append(h.Mounts, f[1])
+		}
+	}
+	out, err := exec.Command("losetup", "--list", "--noheadings", "--output", "NAME,BACK-FILE").Output()
+	if err != nil {
+		t.Fatalf("losetup: %v", err)
+	}
+	for _, line := range strings.Split(string(out), "\n") {
+		if strings.Contains(line, prefix+"-"+sb) {
+			h.Loops = append(h.Loops, strings.TrimSpace(line))
+		}
+	}
+	if _, err := os.Stat(filepath.Join("/run/netns", prefix+"-"+sb)); err == nil {
+		h.NetNS = append(h.NetNS, prefix+"-"+sb)
+	}
+	sum := sha256.Sum256([]byte(sb))
+	veth := prefix + "-" + hex.EncodeToString(sum[:])[:15-len(prefix)-1]
+	if _, err := os.Stat(filepath.Join("/sys/class/net", veth)); err == nil {
+		h.Links = append(h.Links, veth)
+	}
+	cgs, _ := filepath.Glob(filepath.Join("/sys/fs/cgroup", "*", "warren-"+prefix, sb))
+	h.Cgroups = cgs
+	procs, _ := filepath.Glob("/proc/[0-9]*")
+	for _, p := range procs {
+		root, err := os.Readlink(filepath.Join(p, "root"))
+		if err == nil && (root == rootfs || strings.HasPrefix(root, rootfs+"/")) {
+			h.Procs = append(h.Procs, filepath.Base(p))
+		}
+	}
+	return h
+}
+
+// hostUID returns the host uid (real) of pid from /proc/<pid>/status.
+func hostUID(t testing.TB, pid string) int {
+	t.Helper()
+	b, err := os.ReadFile(filepath.Join("/proc", pid, "status"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, line := range strings.Split(string(b), "\n") {
+		if rest, ok := strings.CutPrefix(line, "Uid:"); ok {
+			uid, err := strconv.Atoi(strings.Fields(rest)[0])
+			if err != nil {
+				t.Fatal(err)
+			}
+			return uid
+		}
+	}
+	t.Fatalf("no Uid line in /proc/%s/status", pid)
+	return -1
+}
