@@ -61,7 +61,7 @@ func newEnv(t *testing.T) *env {
 	log := slog.New(slog.NewJSONHandler(logs, nil))
 	cfg := DefaultConfig()
 	cfg.LoginAttempts = 5
-	srv := New(cfg, st, log, nil, nil, nil)
+	srv := New(cfg, st, log, nil, nil, nil, nil)
 	hs := httptest.NewServer(srv.Handler())
 	t.Cleanup(hs.Close)
 	info, err := Bootstrap(context.Background(), st, "")

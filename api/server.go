@@ -52,6 +52,7 @@ type Sandboxes interface {
 	Agent(ctx context.Context, team id.TeamID, sb id.SandboxID) (*agent.Client, error)
 	IP(ctx context.Context, team id.TeamID, sb id.SandboxID) (string, error)
 	Snapshot(ctx context.Context, images service.Images, team id.TeamID, sb id.SandboxID, name string) (db.Template, error)
+	DeleteTemplate(ctx context.Context, images service.Images, team id.TeamID, admin bool, tid id.TemplateID) error
 }
 
 // Server serves the REST API.
@@ -59,6 +60,7 @@ type Server struct {
 	cfg       Config
 	sandboxes Sandboxes
 	builds    Builds
+	nodes     Nodes
 	images    service.Images
 	store     *store.Store
 	log       *slog.Logger
@@ -67,7 +69,7 @@ type Server struct {
 }
 
 // New builds the API server over st and the node's sandbox service.
-func New(cfg Config, st *store.Store, log *slog.Logger, sandboxes Sandboxes, images service.Images, builds Builds) *Server {
+func New(cfg Config, st *store.Store, log *slog.Logger, sandboxes Sandboxes, images service.Images, builds Builds, nodes Nodes) *Server {
 	def := DefaultConfig()
 	if cfg.MaxBodyBytes <= 0 {
 		cfg.MaxBodyBytes = def.MaxBodyBytes
@@ -90,7 +92,7 @@ func New(cfg Config, st *store.Store, log *slog.Logger, sandboxes Sandboxes, ima
 	if log == nil {
 		log = slog.Default()
 	}
-	s := &Server{cfg: cfg, store: st, log: log, logins: newLimiter(cfg.LoginAttempts, cfg.LoginWindow), sandboxes: sandboxes, images: images, builds: builds}
+	s := &Server{cfg: cfg, store: st, log: log, logins: newLimiter(cfg.LoginAttempts, cfg.LoginWindow), sandboxes: sandboxes, images: images, builds: builds, nodes: nodes}
 	s.routes = append(s.routes, s.systemRoutes()...)
 	s.routes = append(s.routes, s.authRoutes()...)
 	s.routes = append(s.routes, s.teamRoutes()...)
@@ -104,6 +106,9 @@ func New(cfg Config, st *store.Store, log *slog.Logger, sandboxes Sandboxes, ima
 	}
 	if builds != nil {
 		s.routes = append(s.routes, s.buildRoutes()...)
+	}
+	if nodes != nil && sandboxes != nil {
+		s.routes = append(s.routes, s.nodeRoutes()...)
 	}
 	return s
 }

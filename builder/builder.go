@@ -160,7 +160,7 @@ func (b *Builder) dispatchOnce(ctx context.Context, term uint64) {
 	b.mu.Lock()
 	free := b.cfg.Workers - len(b.running)
 	b.mu.Unlock()
-	if free <= 0 {
+	if free <= 0 || b.svc.Draining() {
 		return
 	}
 	queued, err := b.st.ListQueuedBuilds(ctx, int32(free))

@@ -101,19 +101,21 @@ func Open(ctx context.Context, cfg Config, log *slog.Logger) (n *Node, err error
 		}
 	}
 	host, _ := os.Hostname()
-	if _, err := st.UpsertNode(ctx, db.UpsertNodeParams{ID: n.ID, Name: host, HttpAddr: cfg.HTTPAddr, Role: "server"}); err != nil {
+	row, err := st.UpsertNode(ctx, db.UpsertNodeParams{ID: n.ID, Name: host, HttpAddr: cfg.HTTPAddr, Role: "server"})
+	if err != nil {
 		return nil, store.Map(err)
 	}
 	if err := n.openSandboxes(ctx, prefix); err != nil {
 		return nil, err
 	}
+	n.service.SetDraining(row.Draining)
 	if err := n.openBuilder(ctx); err != nil {
 		return nil, err
 	}
 	apiCfg := api.DefaultConfig()
 	apiCfg.NodeVersion = Version
 	apiCfg.NodeID = n.ID.String()
-	srv := api.New(apiCfg, st, log, n.service, n.pool, n.builder)
+	srv := api.New(apiCfg, st, log, n.service, n.pool, n.builder, nodes{n})
 	ln, err := net.Listen("tcp", cfg.HTTPAddr)
 	if err != nil {
 		return nil, fmt.Errorf("--http-addr: %w", err)

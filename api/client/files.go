@@ -2,20 +2,20 @@ package client
 
 import (
 	"context"
+	"encoding/json"
 	"fmt"
 	"io"
 	"net/http"
 	"net/url"
 	"strconv"
-	"encoding/json"
 )
 
 // Progress is called as bytes move: done so far, and total (-1 when unknown).
 type Progress func(done, total int64)
 
-// UploadOptions tune an upload. Size, when known (>= 0), is sent as the
-// Content-Length and as the progress total; -1 or 0 with a non-empty reader
-// streams chunked. Mode is the file's permissions (0 means 0644).
+// UploadOptions tune an upload. Size, when known (> 0), is sent as the
+// Content-Length and is the progress total; otherwise the body streams chunked.
+// Mode is the file's permissions (0 means 0644).
 type UploadOptions struct {
 	Size     int64
 	Mode     uint32
@@ -44,11 +44,8 @@ func (c *Client) Upload(ctx context.Context, sandboxID, path string, r io.Reader
 		return FileInfo{}, err
 	}
 	req.Header.Set("Content-Type", "application/octet-stream")
-	if total >= 0 {
-		req.ContentLength = total
-	} else if opts.Size == 0 {
-		// Size unknown: stream chunked.
-		req.ContentLength = -1
+	if total > 0 {
+		req.ContentLength = total // otherwise the body goes chunked
 	}
 	res, err := c.send(req)
 	if err != nil {

@@ -13,6 +13,7 @@ import (
 	"fmt"
 	"log/slog"
 	"sync"
+	"sync/atomic"
 	"time"
 
 	"github.com/warrenhq/warren/id"
@@ -57,6 +58,7 @@ type Service struct {
 	limits Limits
 	log    *slog.Logger
 
+	draining atomic.Bool
 	mu       sync.Mutex
 	creating int // creates in flight, counted against MaxSandboxes
 }
@@ -148,6 +150,9 @@ func (s *Service) fail(row db.Sandbox, cause error) (db.Sandbox, error) {
 
 // reserve counts a create against the node's capacity.
 func (s *Service) reserve(ctx context.Context) error {
+	if err := s.checkDraining(); err != nil {
+		return err
+	}
 	s.mu.Lock()
 	defer s.mu.Unlock()
 	if len(s.mgr.IDs())+s.creating >= s.limits.MaxSandboxes {

@@ -408,6 +408,24 @@ func (q *Queries) MarkNodeSandboxesLost(ctx context.Context, arg MarkNodeSandbox
 	return items, nil
 }
 
+const nodeLiveUsage = `-- name: NodeLiveUsage :one
+SELECT count(*)::int AS sandboxes, coalesce(sum(vcpus), 0)::float8 AS vcpus, coalesce(sum(memory_mb), 0)::bigint AS memory_mb
+FROM sandboxes WHERE node_id = $1 AND status IN ('creating', 'running', 'paused')
+`
+
+type NodeLiveUsageRow struct {
+	Sandboxes int32
+	Vcpus     float64
+	MemoryMb  int64
+}
+
+func (q *Queries) NodeLiveUsage(ctx context.Context, nodeID *uuid.UUID) (NodeLiveUsageRow, error) {
+	row := q.db.QueryRow(ctx, nodeLiveUsage, nodeID)
+	var i NodeLiveUsageRow
+	err := row.Scan(&i.Sandboxes, &i.Vcpus, &i.MemoryMb)
+	return i, err
+}
+
 const setSandboxRunning = `-- name: SetSandboxRunning :one
 UPDATE sandboxes SET status = 'running', ip = $2, updated_at = now(), started_at = now(),
     expires_at = now() + make_interval(secs => timeout_sec)

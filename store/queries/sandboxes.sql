@@ -63,3 +63,7 @@ RETURNING id;
 
 -- name: CountLiveSandboxesByTemplate :one
 SELECT count(*) FROM sandboxes WHERE template_id = $1 AND status IN ('creating', 'running', 'paused');
+
+-- name: NodeLiveUsage :one
+SELECT count(*)::int AS sandboxes, coalesce(sum(vcpus), 0)::float8 AS vcpus, coalesce(sum(memory_mb), 0)::bigint AS memory_mb
+FROM sandboxes WHERE node_id = $1 AND status IN ('creating', 'running', 'paused');

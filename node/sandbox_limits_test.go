@@ -1,0 +1,153 @@
+package node_test
+
+import (
+	"os"
+	"path/filepath"
+	"strconv"
+	"strings"
+	"testing"
+	"time"
+
+	"golang.org/x/sys/unix"
+
+	"github.com/warrenhq/warren/node/nodetest"
+)
+
+// dfBlocks returns the 1K-block total and available of / inside sandbox id.
+func dfBlocks(t *testing.T, a *api, id string) (total, avail int64) {
+	t.Helper()
+	out := a.sh(t, id, "df -k / | tail -n 1")
+	f := strings.Fields(out)
+	if len(f) < 4 {
+		t.Fatalf("df: %q", out)
+	}
+	total, err1 := strconv.ParseInt(f[1], 10, 64)
+	avail, err2 := strconv.ParseInt(f[3], 10, 64)
+	if err1 != nil || err2 != nil {
+		t.Fatalf("df: %q", out)
+	}
+	return total, avail
+}
+
+// TestSandboxLimits: disk_size_mb is the filesystem size and filling it gives
+// ENOSPC inside only; memory_mb and the pids limit kill inside the sandbox only.
+func TestSandboxLimits(t *testing.T) {
+	t.Parallel()
+	n := nodetest.Start(t)
+	a := newAPI(n)
+
+	t.Run("disk size", func(t *testing.T) {
+		t.Parallel()
+		for _, mb := range []int64{1024, 3072} {
+			sb := a.create(t, map[string]any{"disk_size_mb": mb})
+			if sb.DiskSizeMB != int(mb) {
+				t.Fatalf("disk_size_mb in the answer: %d, want %d", sb.DiskSizeMB, mb)
+			}
+			total, avail := dfBlocks(t, a, sb.ID)
+			want := mb << 10
+			t.Logf("disk_size_mb %d: df total %d KiB (%.1f%% of the request), available %d KiB", mb, total, 100*float64(total)/float64(want), avail)
+			if total > want || total < want*96/100 {
+				t.Errorf("disk_size_mb %d: df shows %d KiB, want within 4%% below %d", mb, total, want)
+			}
+			// Root in a user namespace cannot use ext4's reserved blocks:
+			// what it can write is what df calls available.
+			if avail < want*90/100 {
+				t.Errorf("disk_size_mb %d: only %d KiB available to the sandbox", mb, avail)
+			}
+		}
+	})
+
+	t.Run("fill the disk", func(t *testing.T) {
+		t.Parallel()
+		full := a.create(t, nil)
+		other := a.create(t, nil)
+		var before unix.Statfs_t
+		if err := unix.Statfs(n.DataDir, &before); err != nil {
+			t.Fatal(err)
+		}
+		res := a.exec(t, full.ID, "dd if=/dev/zero of=/fill bs=1M 2>&1; sync", 120)
+		if res.ExitCode == 0 || !strings.Contains(res.Stdout, "No space left on device") {
+			t.Fatalf("filling the disk: %+v", res)
+		}
+		if res := a.exec(t, full.ID, "echo more > /more", 10); res.ExitCode == 0 || !strings.Contains(res.Stderr, "No space left on device") {
+			t.Fatalf("a write to a full disk: %+v", res)
+		}
+		var after unix.Statfs_t
+		if err := unix.Statfs(n.DataDir, &after); err != nil {
+			t.Fatal(err)
+		}
+		used := (int64(before.Bavail) - int64(after.Bavail)) * before.Bsize
+		t.Logf("filling a 1024 MB sandbox disk took %d ms and used %d MB of the host filesystem", res.DurationMS, used>>20)
+		if used > 1100<<20 {
+			t.Errorf("the host lost %d MB for a 1024 MB sandbox disk", used>>20)
+		}
+		// The other sandbox and the full one still work.
+		if out := a.sh(t, other.ID, "echo ok > /home/user/f && cat /home/user/f && dd if=/dev/zero of=/tmp/x bs=1M count=20 2>/dev/null && echo written"); out != "ok\nwritten\n" {
+			t.Fatalf("the other sandbox: %q", out)
+		}
+		if out := a.sh(t, full.ID, "rm /fill && echo again > /more && cat /more"); out != "again\n" {
+			t.Fatalf("the full sandbox after rm: %q", out)
+		}
+	})
+
+	t.Run("memory", func(t *testing.T) {
+		t.Parallel()
+		sb := a.create(t, map[string]any{"memory_mb": 128})
+		// awk doubles a string until the cgroup's OOM killer ends it.
+		res := a.exec(t, sb.ID, `awk 'BEGIN { s = "x"; while (1) s = s s }'`, 60)
+		t.Logf("memory hog: exit %d after %d ms, stderr %q", res.ExitCode, res.DurationMS, res.Stderr)
+		if res.ExitCode != 128+9 || res.TimedOut {
+			t.Fatalf("allocating past memory_mb: %+v, want killed by SIGKILL (137)", res)
+		}
+		cg := filepath.Join("/sys/fs/cgroup/memory", "warren-"+hostPrefix(t, n.DataDir), sb.ID)
+		if b, err := os.ReadFile(filepath.Join(cg, "memory.limit_in_bytes")); err != nil || strings.TrimSpace(string(b)) != strconv.Itoa(128<<20) {
+			t.Fatalf("memory.limit_in_bytes: %q %v", b, err)
+		}
+		if b, err := os.ReadFile(filepath.Join(cg, "memory.failcnt")); err != nil || strings.TrimSpace(string(b)) == "0" {
+			t.Fatalf("memory.failcnt: %q %v: the limit was never hit", b, err)
+		}
+		if out := a.sh(t, sb.ID, "echo alive"); out != "alive\n" {
+			t.Fatalf("after the OOM kill: %q", out)
+		}
+	})
+
+	t.Run("fork bomb", func(t *testing.T) {
+		t.Parallel()
+		sb := a.create(t, nil)
+		cg := filepath.Join("/sys/fs/cgroup/pids", "warren-"+hostPrefix(t, n.DataDir), sb.ID)
+		if b, err := os.ReadFile(filepath.Join(cg, "pids.max")); err != nil || strings.TrimSpace(string(b)) != "1024" {
+			t.Fatalf("pids.max: %q %v", b, err)
+		}
+		s := time.Now()
+		res := a.exec(t, sb.ID, `bomb() { bomb | bomb & }; bomb`, 3)
+		t.Logf("fork bomb: %+v after %s", res, time.Since(s))
+		b, err := os.ReadFile(filepath.Join(cg, "pids.events"))
+		if err != nil || !strings.HasPrefix(string(b), "max ") || strings.TrimSpace(string(b)) == "max 0" {
+			t.Fatalf("pids.events: %q %v: the pids limit was never hit", b, err)
+		}
+		// The bomb's processes outlive its shell: wait for the sandbox to
+		// be usable and for them to be gone.
+		deadline := time.Now().Add(20 * time.Second)
+		for {
+			r := a.do(t, "POST", "/v1/sandboxes/"+sb.ID+"/exec", map[string]any{"cmd": "ps -o pid | wc -l", "timeout_sec": 5})
+			var er execResult
+			if r.status == 200 {
+				r.decode(t, &er)
+			}
+			if er.ExitCode == 0 && er.Stdout != "" {
+				if n, _ := strconv.Atoi(strings.TrimSpace(er.Stdout)); n < 10 {
+					break
+				}
+			}
+			if time.Now().After(deadline) {
+				cur, _ := os.ReadFile(filepath.Join(cg, "pids.current"))
+				t.Fatalf("20 s after the fork bomb: %s (pids.current %s)", r, cur)
+			}
+			time.Sleep(200 * time.Millisecond)
+		}
+		t.Logf("usable again %s after the bomb started", time.Since(s))
+		if out := a.sh(t, sb.ID, "echo alive"); out != "alive\n" {
+			t.Fatalf("after the fork bomb: %q", out)
+		}
+	})
+}
