@@ -9,7 +9,7 @@ DATA_DIR  ?=
 HTTP_ADDR ?= 127.0.0.1:8080
 GOTEST    ?= $(GO) test -race -count=1 -timeout 20m
 
-.PHONY: all deps build run test test-go test-dm lint proto sqlc bench clean ui
+.PHONY: all deps build run test test-go test-dm test-ui e2e-ui lint proto sqlc bench clean ui
 
 all: build
 
@@ -17,9 +17,10 @@ deps:
 	@scripts/deps --all
 
 ui:
-	@scripts/build-ui
+	@ui/scripts/build-if-stale.sh
 
 # The binary is static so it can be bind-mounted into sandboxes as their init.
+# It embeds ui/dist; without a built UI it serves a page saying how to build it.
 build:
 	CGO_ENABLED=0 $(GO) build -trimpath -ldflags '$(LDFLAGS)' -o $(BIN) .
 
@@ -33,7 +34,7 @@ lint:
 
 # Everything: lint, the Go suite (real Postgres, loop devices, runc, netns; as
 # root), and the device-mapper suite in a VM.
-test: deps lint test-go test-dm
+test: deps lint ui build test-go test-ui test-dm e2e-ui
 	@echo "make test: all suites passed"
 
 test-go:
@@ -41,6 +42,14 @@ test-go:
 
 test-dm:
 	@scripts/test-dm
+
+# Component tests of the web UI (Vitest).
+test-ui: ui
+	cd ui && npm test --silent
+
+# The UI in a real browser against a real node.
+e2e-ui: ui build
+	@scripts/e2e-ui
 
 proto:
 	@scripts/genproto

@@ -22,6 +22,7 @@ import (
 	"github.com/warrenhq/warren/store"
 	"github.com/warrenhq/warren/store/db"
 	"github.com/warrenhq/warren/store/embedpg"
+	"github.com/warrenhq/warren/ui"
 )
 
 // Version is the node's version, set at build time.
@@ -115,6 +116,7 @@ func Open(ctx context.Context, cfg Config, log *slog.Logger) (n *Node, err error
 	apiCfg := api.DefaultConfig()
 	apiCfg.NodeVersion = Version
 	apiCfg.NodeID = n.ID.String()
+	apiCfg.UI = ui.Handler()
 	srv := api.New(apiCfg, st, log, n.service, n.pool, n.builder, nodes{n})
 	ln, err := net.Listen("tcp", cfg.HTTPAddr)
 	if err != nil {

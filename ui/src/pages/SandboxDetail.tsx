@@ -1,0 +1,104 @@
+import { Fragment, useState } from 'react';
+import { del, errorMessage, get, post } from '../api';
+import { useLoad, usePolling } from '../hooks';
+import { Link } from '../router';
+import type { Sandbox } from '../types';
+import { Badge } from '../components/Badge';
+import { Confirm } from '../components/Dialog';
+import { ErrorBox, Loading } from '../components/States';
+import { mib, when } from '../format';
+import { ExecConsole } from './ExecConsole';
+import { FileBrowser } from './FileBrowser';
+
+const ended = new Set(['killed', 'expired', 'failed', 'lost']);
+
+export function SandboxDetail({ id }: { id: string }) {
+  const sb = useLoad((signal) => get<Sandbox>(`/v1/sandboxes/${encodeURIComponent(id)}`, signal), [id]);
+  const [busy, setBusy] = useState('');
+  const [actionError, setActionError] = useState('');
+  const [confirmKill, setConfirmKill] = useState(false);
+  usePolling(sb.reload, 3000, sb.data?.status === 'creating');
+
+  const act = async (what: string, call: () => Promise<Sandbox>) => {
+    setBusy(what);
+    setActionError('');
+    try {
+      sb.setData(await call());
+      setConfirmKill(false);
+    } catch (e) {
+      setActionError(errorMessage(e));
+    } finally {
+      setBusy('');
+    }
+  };
+  const path = `/v1/sandboxes/${encodeURIComponent(id)}`;
+
+  if (!sb.data) {
+    return sb.error ? <ErrorBox message={sb.error} onRetry={() => void sb.reload()} /> : <Loading what="the sandbox" />;
+  }
+  const s = sb.data;
+  return (
+    <section aria-labelledby="sbd-title">
+      <p className="small"><Link to="/sandboxes">← Sandboxes</Link></p>
+      <div className="page-head">
+        <h1 id="sbd-title" className="mono">{s.id}</h1>
+        <Badge status={s.status} />
+        <div className="toolbar">
+          {s.status === 'running' && (
+            <button type="button" disabled={!!busy} onClick={() => void act('pause', () => post<Sandbox>(`${path}/pause`))}>
+              {busy === 'pause' ? 'Pausing…' : 'Pause'}
+            </button>
+          )}
+          {s.status === 'paused' && (
+            <button type="button" disabled={!!busy} onClick={() => void act('resume', () => post<Sandbox>(`${path}/resume`))}>
+              {busy === 'resume' ? 'Resuming…' : 'Resume'}
+            </button>
+          )}
+          {!ended.has(s.status) && (
+            <button type="button" className="danger" disabled={!!busy} onClick={() => setConfirmKill(true)}>
+              Kill
+            </button>
+          )}
+          <button type="button" onClick={() => void sb.reload()} aria-label="Refresh sandbox">Refresh</button>
+        </div>
+      </div>
+      {actionError && !confirmKill && <ErrorBox message={actionError} />}
+      {sb.error && <ErrorBox message={sb.error} onRetry={() => void sb.reload()} />}
+      {s.error && <ErrorBox message={s.error} />}
+      <dl className="facts">
+        <dt>Template</dt><dd>{s.template}</dd>
+        <dt>vCPUs</dt><dd>{s.vcpus}</dd>
+        <dt>Memory</dt><dd>{mib(s.memory_mb)}</dd>
+        <dt>Disk</dt><dd>{mib(s.disk_size_mb)}</dd>
+        <dt>Timeout</dt><dd>{s.timeout_sec} s</dd>
+        <dt>Internet</dt><dd>{s.allow_internet_access ? 'allowed' : 'blocked'}</dd>
+        <dt>Node</dt><dd className="mono">{s.node_id || '—'}</dd>
+        <dt>Created</dt><dd>{when(s.created_at)}</dd>
+        <dt>Expires</dt><dd>{when(s.expires_at)}</dd>
+        {s.ended_at && (<><dt>Ended</dt><dd>{when(s.ended_at)}</dd></>)}
+        {Object.entries(s.metadata ?? {}).map(([k, v]) => (
+          <Fragment key={k}><dt>{k}</dt><dd>{v}</dd></Fragment>
+        ))}
+      </dl>
+      {s.status === 'running' ? (
+        <div className="split">
+          <ExecConsole sandboxId={s.id} />
+          <FileBrowser sandboxId={s.id} />
+        </div>
+      ) : (
+        <p className="muted">The console and files are available while the sandbox is running.</p>
+      )}
+      {confirmKill && (
+        <Confirm
+          title="Kill sandbox"
+          message={<>Kill <code>{s.id}</code>? Its processes stop and its disk is deleted.</>}
+          action="Kill"
+          busy={busy === 'kill'}
+          error={actionError}
+          onClose={() => { setConfirmKill(false); setActionError(''); }}
+          onConfirm={() => void act('kill', () => del<Sandbox>(path))}
+        />
+      )}
+    </section>
+  );
+}

@@ -1,0 +1,75 @@
+import { useState } from 'react';
+import { errorMessage, get, post } from '../../api';
+import { useLoad, usePolling } from '../../hooks';
+import type { ClusterNode, Nodes } from '../../types';
+import { Badge } from '../../components/Badge';
+import { ErrorBox, Show } from '../../components/States';
+import { bytes } from '../../format';
+
+function Capacity({ label, used, total, unit }: { label: string; used: number; total: number; unit: (n: number) => string }) {
+  const pct = total > 0 ? Math.round((used / total) * 100) : 0;
+  return (
+    <div className="capacity">
+      <div className="small"><span>{label}</span> <span className="muted">{unit(used)} / {unit(total)} used</span></div>
+      <meter min={0} max={total || 1} value={used} low={(total || 1) * 0.7} high={(total || 1) * 0.9} optimum={0} aria-label={`${label} used: ${pct}%`} />
+    </div>
+  );
+}
+
+/** NodesPage shows the cluster's members, its leader, each node's capacity, and drains nodes. */
+export function NodesPage() {
+  const nodes = useLoad((signal) => get<Nodes>('/v1/admin/nodes', signal), []);
+  usePolling(nodes.reload, 5000, true);
+  const [busy, setBusy] = useState('');
+  const [error, setError] = useState('');
+  const toggleDrain = async (n: ClusterNode) => {
+    setBusy(n.id);
+    setError('');
+    try {
+      await post(`/v1/admin/nodes/${encodeURIComponent(n.id)}/${n.draining ? 'undrain' : 'drain'}`);
+      await nodes.reload();
+    } catch (e) {
+      setError(errorMessage(e));
+    } finally {
+      setBusy('');
+    }
+  };
+  return (
+    <section aria-labelledby="nodes-title">
+      <div className="page-head">
+        <h1 id="nodes-title">Nodes</h1>
+        <div className="toolbar">
+          <button type="button" onClick={() => void nodes.reload()} aria-label="Refresh nodes">Refresh</button>
+        </div>
+      </div>
+      {error && <ErrorBox message={error} />}
+      <Show load={nodes} what="nodes" isEmpty={(d) => d.nodes.length === 0} empty={<p>No node has joined the cluster.</p>}>
+        {(d) => (
+          <div className="cards">
+            {d.nodes.map((n) => {
+              const c = n.capacity;
+              return (
+                <article key={n.id} className="card node" aria-labelledby={`node-${n.id}`} data-testid="node-card">
+                  <header className="node-head">
+                    <h2 id={`node-${n.id}`}>{n.name}</h2>
+                    {n.id === d.leader && <Badge status="leader" />}
+                    <Badge status={n.status} />
+                    {n.draining && <Badge status="draining" />}
+                  </header>
+                  <p className="small muted mono">{n.id} · {n.role} · {n.http_addr} · {n.version}</p>
+                  <Capacity label="vCPUs" used={c.vcpus_total - c.vcpus_free} total={c.vcpus_total} unit={String} />
+                  <Capacity label="Memory" used={c.memory_mb_total - c.memory_mb_free} total={c.memory_mb_total} unit={(x) => bytes(x * 1024 * 1024)} />
+                  <Capacity label="Sandboxes" used={c.sandboxes_running} total={c.sandboxes_max} unit={String} />
+                  <p className="small">Free disk: {bytes(c.disk_bytes_free)}</p>
+                  <button type="button" disabled={busy === n.id} onClick={() => void toggleDrain(n)} aria-label={`${n.draining ? 'Undrain' : 'Drain'} node ${n.name}`}>
+                    {n.draining ? 'Undrain' : 'Drain'}
+                  </button>
+                </article>
+              );
+            })}
+          </div>
+        )}
+      </Show>
+    </section>
+  );
+}
