@@ -118,7 +118,12 @@ func (r *Runc) Create(ctx context.Context, id, bundle string, spec *specs.Spec) 
 	logPath := filepath.Join(bundle, "runc.log")
 	_ = os.Remove(logPath)
 	cmd := exec.CommandContext(ctx, r.bin, "--root", r.root, "--log", logPath, "--log-format", "json",
-		"create", "--bundle", bundle, "--pid-file", filepath.Join(bundle, "init.pid"), id)
+		// --no-new-keyring: a session keyring per container counts against the
+		// kernel's per-uid key quota (kernel.keys.maxkeys, 200 by default), and
+		// every sandbox's root is the same host uid, so a node could hold only
+		// ~200 sandboxes. Sandboxes cannot use keyrings anyway: the seccomp
+		// profile refuses keyctl, add_key and request_key.
+		"create", "--no-new-keyring", "--bundle", bundle, "--pid-file", filepath.Join(bundle, "init.pid"), id)
 	cmd.Stdin, cmd.Stdout, cmd.Stderr = stdin, out, out
 	start := time.Now()
 	if err := cmd.Run(); err != nil {
