@@ -16,6 +16,8 @@ type BootstrapInfo struct {
 	Password string    `json:"password"`
 	APIKey   string    `json:"api_key"`
 	TeamID   id.TeamID `json:"team_id"`
+	// URL is where the node that bootstrapped serves the API (set by the node).
+	URL string `json:"url,omitempty"`
 }
 
 // bootstrapLockID serializes bootstraps of nodes starting together.

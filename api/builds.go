@@ -31,34 +31,37 @@ func (s *Server) buildRoutes() []route {
 }
 
 type buildView struct {
-	ID             id.BuildID         `json:"id"`
-	Name           string             `json:"name"`
-	BaseTemplate   string             `json:"base_template"`
-	Recipe         []string           `json:"recipe"`
-	Status         string             `json:"status"`
-	CurrentStep    int32              `json:"current_step"`
-	TotalSteps     int32              `json:"total_steps"`
-	StartCmd       string             `json:"start_cmd,omitempty"`
-	Healthcheck    json.RawMessage    `json:"healthcheck,omitempty"`
-	VCPUs          float32            `json:"vcpus"`
-	MemoryMB       int32              `json:"memory_mb"`
-	DiskSizeMB     int32              `json:"disk_size_mb"`
-	StepTimeoutSec int32              `json:"step_timeout_sec"`
-	Error          string             `json:"error,omitempty"`
-	TemplateID     *id.TemplateID     `json:"template_id,omitempty"`
-	SizeBytes      int64              `json:"size_bytes"`
-	NodeID         *id.NodeID         `json:"node_id,omitempty"`
-	SandboxID      *id.SandboxID      `json:"sandbox_id,omitempty"`
-	CreatedAt      time.Time          `json:"created_at"`
-	StartedAt      *time.Time         `json:"started_at"`
-	FinishedAt     *time.Time         `json:"finished_at"`
-	Logs           []builder.LogEntry `json:"logs,omitempty"`
+	ID             id.BuildID      `json:"id"`
+	Name           string          `json:"name"`
+	BaseTemplate   string          `json:"base_template"`
+	Recipe         []string        `json:"recipe"`
+	Status         string          `json:"status"`
+	CurrentStep    int32           `json:"current_step"`
+	TotalSteps     int32           `json:"total_steps"`
+	StartCmd       string          `json:"start_cmd,omitempty"`
+	Healthcheck    json.RawMessage `json:"healthcheck,omitempty"`
+	VCPUs          float32         `json:"vcpus"`
+	MemoryMB       int32           `json:"memory_mb"`
+	DiskSizeMB     int32           `json:"disk_size_mb"`
+	StepTimeoutSec int32           `json:"step_timeout_sec"`
+	Error          string          `json:"error,omitempty"`
+	// CancelRequested is set once a cancel is accepted; a running build
+	// takes a moment to stop.
+	CancelRequested bool               `json:"cancel_requested,omitempty"`
+	TemplateID      *id.TemplateID     `json:"template_id,omitempty"`
+	SizeBytes       int64              `json:"size_bytes"`
+	NodeID          *id.NodeID         `json:"node_id,omitempty"`
+	SandboxID       *id.SandboxID      `json:"sandbox_id,omitempty"`
+	CreatedAt       time.Time          `json:"created_at"`
+	StartedAt       *time.Time         `json:"started_at"`
+	FinishedAt      *time.Time         `json:"finished_at"`
+	Logs            []builder.LogEntry `json:"logs,omitempty"`
 }
 
 func viewBuild(b db.TemplateBuild, withLogs bool) buildView {
 	v := buildView{ID: b.ID, Name: b.Name, BaseTemplate: b.BaseTemplate, Status: b.Status, CurrentStep: b.CurrentStep,
 		TotalSteps: b.TotalSteps, StartCmd: b.StartCmd, Healthcheck: b.Healthcheck, VCPUs: b.Vcpus, MemoryMB: b.MemoryMb,
-		DiskSizeMB: b.DiskSizeMb, StepTimeoutSec: b.StepTimeoutSec, Error: b.Error, SizeBytes: b.SizeBytes,
+		DiskSizeMB: b.DiskSizeMb, StepTimeoutSec: b.StepTimeoutSec, Error: b.Error, CancelRequested: b.CancelRequested, SizeBytes: b.SizeBytes,
 		SandboxID: b.SandboxID, CreatedAt: b.CreatedAt, StartedAt: b.StartedAt, FinishedAt: b.FinishedAt}
 	_ = json.Unmarshal(b.Recipe, &v.Recipe)
 	if b.TemplateID != nil {

@@ -124,7 +124,9 @@ func (b *Builder) execute(ctx context.Context, bld db.TemplateBuild, sbOut **db.
 		return db.Template{}, fmt.Errorf("decoding recipe: %w", err)
 	}
 	vcpus, mem, disk := float64(bld.Vcpus), int64(bld.MemoryMb), int64(bld.DiskSizeMb)
-	timeout := int64(len(steps))*int64(bld.StepTimeoutSec) + 3600
+	// The build sandbox outlives every step's timeout by an hour, within the
+	// longest life a sandbox may have (a longer build is cut off there).
+	timeout := min(int64(len(steps))*int64(bld.StepTimeoutSec)+3600, b.svc.Limits().MaxTimeoutSec)
 	sb, err := b.svc.Create(ctx, service.CreateRequest{Team: bld.TeamID, Template: bld.BaseTemplate,
 		VCPUs: &vcpus, MemoryMB: &mem, DiskSizeMB: &disk, TimeoutSec: &timeout, IsBuild: true,
 		Metadata: map[string]string{"build": bld.ID.String()}})

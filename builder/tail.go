@@ -1,6 +1,9 @@
 package builder
 
-import "sync"
+import (
+	"strings"
+	"sync"
+)
 
 // MaxLogBytes is how much of each stream a step's log keeps: the last bytes.
 const MaxLogBytes = 64 << 10
@@ -26,8 +29,12 @@ func (t *tailBuffer) Write(p []byte) (int, error) {
 	return len(p), nil
 }
 
+// result is the kept output as valid UTF-8 without NUL (Postgres jsonb
+// refuses \u0000): NULs and invalid bytes, including a sequence the cut split,
+// become U+FFFD.
 func (t *tailBuffer) result() (string, bool) {
 	t.mu.Lock()
 	defer t.mu.Unlock()
-	return string(t.buf), t.truncated
+	s := strings.ToValidUTF8(string(t.buf), "\uFFFD")
+	return strings.ReplaceAll(s, "\x00", "\uFFFD"), t.truncated
 }

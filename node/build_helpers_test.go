@@ -84,21 +84,22 @@ type buildLog struct {
 
 // buildJSON is the build object as the API shows it.
 type buildJSON struct {
-	ID          string          `json:"id"`
-	Name        string          `json:"name"`
-	Status      string          `json:"status"`
-	CurrentStep int             `json:"current_step"`
-	TotalSteps  int             `json:"total_steps"`
-	StartCmd    string          `json:"start_cmd"`
-	Healthcheck json.RawMessage `json:"healthcheck"`
-	Error       string          `json:"error"`
-	TemplateID  string          `json:"template_id"`
-	SizeBytes   int64           `json:"size_bytes"`
-	SandboxID   string          `json:"sandbox_id"`
-	CreatedAt   time.Time       `json:"created_at"`
-	StartedAt   *time.Time      `json:"started_at"`
-	FinishedAt  *time.Time      `json:"finished_at"`
-	Logs        []buildLog      `json:"logs"`
+	ID              string          `json:"id"`
+	Name            string          `json:"name"`
+	Status          string          `json:"status"`
+	CurrentStep     int             `json:"current_step"`
+	TotalSteps      int             `json:"total_steps"`
+	StartCmd        string          `json:"start_cmd"`
+	Healthcheck     json.RawMessage `json:"healthcheck"`
+	Error           string          `json:"error"`
+	CancelRequested bool            `json:"cancel_requested"`
+	TemplateID      string          `json:"template_id"`
+	SizeBytes       int64           `json:"size_bytes"`
+	SandboxID       string          `json:"sandbox_id"`
+	CreatedAt       time.Time       `json:"created_at"`
+	StartedAt       *time.Time      `json:"started_at"`
+	FinishedAt      *time.Time      `json:"finished_at"`
+	Logs            []buildLog      `json:"logs"`
 }
 
 func (b buildJSON) done() bool {

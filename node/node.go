@@ -96,11 +96,6 @@ func Open(ctx context.Context, cfg Config, log *slog.Logger) (n *Node, err error
 	if n.Bootstrap, err = api.Bootstrap(ctx, st, cfg.AdminEmail); err != nil {
 		return nil, err
 	}
-	if n.Bootstrap != nil {
-		if err := writeBootstrap(cfg.DataDir, n.Bootstrap); err != nil {
-			return nil, err
-		}
-	}
 	host, _ := os.Hostname()
 	row, err := st.UpsertNode(ctx, db.UpsertNodeParams{ID: n.ID, Name: host, HttpAddr: cfg.HTTPAddr, Role: "server"})
 	if err != nil {
@@ -123,6 +118,12 @@ func Open(ctx context.Context, cfg Config, log *slog.Logger) (n *Node, err error
 		return nil, fmt.Errorf("--http-addr: %w", err)
 	}
 	n.listener = ln
+	if n.Bootstrap != nil {
+		n.Bootstrap.URL = "http://" + ln.Addr().String()
+		if err := writeBootstrap(cfg.DataDir, n.Bootstrap); err != nil {
+			return nil, err
+		}
+	}
 	n.http = &http.Server{Handler: srv.Handler(), ReadHeaderTimeout: 10 * time.Second}
 	go func() { n.serveErr <- n.http.Serve(ln) }()
 	n.closers = append(n.closers, func(ctx context.Context) error { return n.http.Shutdown(ctx) })

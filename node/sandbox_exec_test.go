@@ -24,6 +24,24 @@ func TestSandboxExecAndFiles(t *testing.T) {
 	sb := a.create(t, nil)
 	t.Logf("create → running: %s", time.Since(start))
 
+	t.Run("create latency", func(t *testing.T) {
+		// 20480 is the size stored images are grown to (no resize); any
+		// other size costs an offline resize2fs of the clone.
+		for _, mb := range []int{20480, 1024} {
+			var lat []time.Duration
+			for range 5 {
+				s := time.Now()
+				sb := a.create(t, map[string]any{"disk_size_mb": mb})
+				lat = append(lat, time.Since(s))
+				if r := a.do(t, "DELETE", "/v1/sandboxes/"+sb.ID, nil); r.status != 200 {
+					t.Fatalf("delete: %s", r)
+				}
+			}
+			sort.Slice(lat, func(i, j int) bool { return lat[i] < lat[j] })
+			t.Logf("create → running over REST, disk_size_mb %d, sequential: p50 %s, max %s", mb, lat[len(lat)/2], lat[len(lat)-1])
+		}
+	})
+
 	t.Run("exec", func(t *testing.T) {
 		t.Parallel()
 		if res := a.exec(t, sb.ID, "echo hi", 0); res.Stdout != "hi\n" || res.Stderr != "" || res.ExitCode != 0 || res.TimedOut {

@@ -32,7 +32,7 @@ func hostPrefix(t testing.TB, dataDir string) string {
 
 // hostObjects lists what the host holds for one sandbox, found by the names
 // the runtime gives them: rootfs mounts, loop devices over its disk file, its
-// netns, its veth, its cgroup dirs and processes rooted in its rootfs.
+// netns, its veth, its cgroup dirs and the processes in them.
 type hostObjects struct {
 	Mounts, Loops, NetNS, Links, Cgroups, Procs []string
 }
@@ -54,7 +54,6 @@ func (h hostObjects) String() string {
 func sandboxHostObjects(t testing.TB, dataDir, prefix, sb string) hostObjects {
 	t.Helper()
 	var h hostObjects
-	rootfs := filepath.Join(dataDir, "sandboxes", sb, "rootfs")
 	mounts, err := os.ReadFile("/proc/mounts")
 	if err != nil {
 		t.Fatal(err)
@@ -83,11 +82,14 @@ func sandboxHostObjects(t testing.TB, dataDir, prefix, sb string) hostObjects {
 	}
 	cgs, _ := filepath.Glob(filepath.Join("/sys/fs/cgroup", "*", "warren-"+prefix, sb))
 	h.Cgroups = cgs
-	procs, _ := filepath.Glob("/proc/[0-9]*")
-	for _, p := range procs {
-		root, err := os.Readlink(filepath.Join(p, "root"))
-		if err == nil && (root == rootfs || strings.HasPrefix(root, rootfs+"/")) {
-			h.Procs = append(h.Procs, filepath.Base(p))
+	seen := map[string]bool{}
+	for _, cg := range cgs {
+		b, _ := os.ReadFile(filepath.Join(cg, "cgroup.procs"))
+		for _, pid := range strings.Fields(string(b)) {
+			if !seen[pid] {
+				seen[pid] = true
+				h.Procs = append(h.Procs, pid)
+			}
 		}
 	}
 	return h
@@ -111,4 +113,28 @@ func hostUID(t testing.TB, pid string) int {
 	}
 	t.Fatalf("no Uid line in /proc/%s/status", pid)
 	return -1
+}
+
+// alive describes the pids that still run. Zombies do not count: a
+// container's init is reparented to the host's init, which reaps it in its
+// own time (here with a delay of seconds).
+func alive(pids []string) []string {
+	var out []string
+	for _, pid := range pids {
+		b, err := os.ReadFile(filepath.Join("/proc", pid, "status"))
+		if err != nil {
+			continue
+		}
+		if strings.Contains(string(b), "\nState:\tZ") {
+			continue
+		}
+		desc := pid
+		for _, line := range strings.Split(string(b), "\n") {
+			if strings.HasPrefix(line, "Name:") || strings.HasPrefix(line, "State:") || strings.HasPrefix(line, "PPid:") {
+				desc += " " + strings.Join(strings.Fields(line), " ")
+			}
+		}
+		out = append(out, desc)
+	}
+	return out
 }

@@ -46,12 +46,16 @@ func TestSandboxLimits(t *testing.T) {
 			total, avail := dfBlocks(t, a, sb.ID)
 			want := mb << 10
 			t.Logf("disk_size_mb %d: df total %d KiB (%.1f%% of the request), available %d KiB", mb, total, 100*float64(total)/float64(want), avail)
-			if total > want || total < want*96/100 {
-				t.Errorf("disk_size_mb %d: df shows %d KiB, want within 4%% below %d", mb, total, want)
+			// ext4 metadata (inode tables, journal) is not in df's total.
+			// 92%: the busybox base image is made with mke2fs's "small"
+			// profile (1 KiB blocks, an inode per 4 KiB), whose inode tables
+			// cost 6.6% once grown; with -b 4096 -i 16384 it is 2-3%.
+			if total > want || total < want*92/100 {
+				t.Errorf("disk_size_mb %d: df shows %d KiB, want within 8%% below %d", mb, total, want)
 			}
 			// Root in a user namespace cannot use ext4's reserved blocks:
 			// what it can write is what df calls available.
-			if avail < want*90/100 {
+			if avail < want*91/100 {
 				t.Errorf("disk_size_mb %d: only %d KiB available to the sandbox", mb, avail)
 			}
 		}
@@ -65,12 +69,16 @@ func TestSandboxLimits(t *testing.T) {
 		if err := unix.Statfs(n.DataDir, &before); err != nil {
 			t.Fatal(err)
 		}
-		res := a.exec(t, full.ID, "dd if=/dev/zero of=/fill bs=1M 2>&1; sync", 120)
+		res := a.exec(t, full.ID, "dd if=/dev/zero of=/fill bs=1M 2>&1; rc=$?; sync; exit $rc", 120)
 		if res.ExitCode == 0 || !strings.Contains(res.Stdout, "No space left on device") {
 			t.Fatalf("filling the disk: %+v", res)
 		}
-		if res := a.exec(t, full.ID, "echo more > /more", 10); res.ExitCode == 0 || !strings.Contains(res.Stderr, "No space left on device") {
+		if res := a.exec(t, full.ID, "dd if=/dev/zero of=/more bs=1M count=8", 10); res.ExitCode == 0 || !strings.Contains(res.Stderr, "No space left on device") {
 			t.Fatalf("a write to a full disk: %+v", res)
+		}
+		r := a.do(t, "PUT", "/v1/sandboxes/"+full.ID+"/files?path=/upload.bin", make([]byte, 4<<20))
+		if r.status != 507 || !strings.Contains(r.apiErr(t).Error.Message, "no space left") {
+			t.Fatalf("an upload to a full disk: %s", r)
 		}
 		var after unix.Statfs_t
 		if err := unix.Statfs(n.DataDir, &after); err != nil {
@@ -103,8 +111,10 @@ func TestSandboxLimits(t *testing.T) {
 		if b, err := os.ReadFile(filepath.Join(cg, "memory.limit_in_bytes")); err != nil || strings.TrimSpace(string(b)) != strconv.Itoa(128<<20) {
 			t.Fatalf("memory.limit_in_bytes: %q %v", b, err)
 		}
-		if b, err := os.ReadFile(filepath.Join(cg, "memory.failcnt")); err != nil || strings.TrimSpace(string(b)) == "0" {
-			t.Fatalf("memory.failcnt: %q %v: the limit was never hit", b, err)
+		// memory.failcnt stays 0 on this kernel; the OOM kill counter is
+		// the proof that the cgroup's own OOM killer acted.
+		if b, err := os.ReadFile(filepath.Join(cg, "memory.oom_control")); err != nil || !strings.Contains(string(b), "oom_kill 1") {
+			t.Fatalf("memory.oom_control: %q %v: want one OOM kill in the sandbox's cgroup", b, err)
 		}
 		if out := a.sh(t, sb.ID, "echo alive"); out != "alive\n" {
 			t.Fatalf("after the OOM kill: %q", out)
@@ -120,31 +130,36 @@ func TestSandboxLimits(t *testing.T) {
 		}
 		s := time.Now()
 		res := a.exec(t, sb.ID, `bomb() { bomb | bomb & }; bomb`, 3)
-		t.Logf("fork bomb: %+v after %s", res, time.Since(s))
+		t.Logf("fork bomb exec: exit %d, timed_out %v, %d ms", res.ExitCode, res.TimedOut, res.DurationMS)
+		time.Sleep(time.Second)
 		b, err := os.ReadFile(filepath.Join(cg, "pids.events"))
 		if err != nil || !strings.HasPrefix(string(b), "max ") || strings.TrimSpace(string(b)) == "max 0" {
 			t.Fatalf("pids.events: %q %v: the pids limit was never hit", b, err)
 		}
-		// The bomb's processes outlive its shell: wait for the sandbox to
-		// be usable and for them to be gone.
+		cur, _ := os.ReadFile(filepath.Join(cg, "pids.current"))
+		t.Logf("1 s later: pids.current %s, pids.events %q", strings.TrimSpace(string(cur)), strings.TrimSpace(string(b)))
+		// The bomb's processes outlive its shell (the exec ended when the
+		// shell did): kill them from inside, retrying while the sandbox is
+		// at its pids limit and the agent cannot fork.
 		deadline := time.Now().Add(20 * time.Second)
+		statuses := map[int]int{}
 		for {
-			r := a.do(t, "POST", "/v1/sandboxes/"+sb.ID+"/exec", map[string]any{"cmd": "ps -o pid | wc -l", "timeout_sec": 5})
+			r := a.do(t, "POST", "/v1/sandboxes/"+sb.ID+"/exec", map[string]any{"cmd": "kill -9 -1; sleep 0.2; ps -o pid | wc -l", "timeout_sec": 5})
+			statuses[r.status]++
 			var er execResult
 			if r.status == 200 {
 				r.decode(t, &er)
 			}
-			if er.ExitCode == 0 && er.Stdout != "" {
-				if n, _ := strconv.Atoi(strings.TrimSpace(er.Stdout)); n < 10 {
-					break
-				}
+			if n, err := strconv.Atoi(strings.TrimSpace(er.Stdout)); r.status == 200 && err == nil && n < 10 {
+				break
 			}
 			if time.Now().After(deadline) {
 				cur, _ := os.ReadFile(filepath.Join(cg, "pids.current"))
 				t.Fatalf("20 s after the fork bomb: %s (pids.current %s)", r, cur)
 			}
-			time.Sleep(200 * time.Millisecond)
+			time.Sleep(100 * time.Millisecond)
 		}
+		t.Logf("exec answers while cleaning up (status: count): %v", statuses)
 		t.Logf("usable again %s after the bomb started", time.Since(s))
 		if out := a.sh(t, sb.ID, "echo alive"); out != "alive\n" {
 			t.Fatalf("after the fork bomb: %q", out)

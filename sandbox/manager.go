@@ -10,6 +10,8 @@ import (
 	"sync"
 	"time"
 
+	"golang.org/x/sys/unix"
+
 	"github.com/warrenhq/warren/blockdev"
 	"github.com/warrenhq/warren/sandbox/agent"
 	"github.com/warrenhq/warren/sandbox/netns"
@@ -103,7 +105,7 @@ func New(cfg Config, pool Pool, net *netns.Manager) (*Manager, error) {
 	if err := os.Chmod(cfg.Dir, 0o711); err != nil {
 		return nil, fmt.Errorf("sandbox: %w", err)
 	}
-	rc, err := runc.New(runc.Config{Root: filepath.Join(cfg.Dir, ".runc"), CgroupParent: "/warren-" + cfg.Prefix, Logger: cfg.Logger})
+	rc, err := runc.New(runc.Config{Root: filepath.Join(cfg.Dir, ".runc"), CgroupParent: cgroupParent(cfg.Prefix), Logger: cfg.Logger})
 	if err != nil {
 		return nil, err
 	}
@@ -226,7 +228,8 @@ func (m *Manager) Snapshot(ctx context.Context, id, dst string) (blockdev.ImageI
 }
 
 // Close releases agent connections; sandboxes keep running (a restarted node
-// removes them with CleanupStale).
+// removes them with CleanupStale). When no sandbox is left it also removes the
+// node's cgroup parent, which runc makes again on the next create.
 func (m *Manager) Close() error {
 	m.mu.Lock()
 	defer m.mu.Unlock()
@@ -236,8 +239,29 @@ func (m *Manager) Close() error {
 			errs = append(errs, b.agent.Close())
 		}
 	}
+	if len(m.boxes) == 0 {
+		m.removeCgroupParent()
+	}
 	return errors.Join(errs...)
 }
+
+// removeCgroupParent removes the empty /warren-<prefix> directories of every
+// cgroup hierarchy. One that is not empty holds a sandbox this manager does
+// not know of; CleanupStale handles it at the next start.
+func (m *Manager) removeCgroupParent() {
+	dirs, err := runc.CgroupDirs(cgroupParent(m.cfg.Prefix))
+	if err != nil {
+		m.log.Warn("listing the cgroup parent", "err", err)
+		return
+	}
+	for _, d := range dirs {
+		if err := unix.Rmdir(d); err != nil && !errors.Is(err, unix.ENOENT) {
+			m.log.Warn("removing the cgroup parent", "dir", d, "err", err)
+		}
+	}
+}
+
+func cgroupParent(prefix string) string { return "/warren-" + prefix }
 
 func validPrefix(p string) bool {
 	if len(p) == 0 || len(p) > 16 {

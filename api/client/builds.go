@@ -42,6 +42,7 @@ type BuildLog struct {
 	StdoutTruncated bool      `json:"stdout_truncated"`
 	StderrTruncated bool      `json:"stderr_truncated"`
 	ExitCode        int       `json:"exit_code"`
+	TimedOut        bool      `json:"timed_out,omitempty"`
 	StartedAt       time.Time `json:"started_at"`
 	ElapsedMS       int64     `json:"elapsed_ms"`
 }
