@@ -21,7 +21,8 @@ type Builds interface {
 func (s *Server) buildRoutes() []route {
 	return []route{
 		{method: "POST", pattern: "/v1/admin/builds", access: admin, summary: "Queue a template build from a recipe. With start_cmd and healthcheck the result is a snapshot template; without, an image-only template. Built templates are platform templates.",
-			req: builder.Request{}, resp: buildView{}, status: http.StatusCreated, handler: s.submitBuild},
+			req: builder.Request{}, resp: buildView{}, status: http.StatusCreated, handler: s.submitBuild,
+			maxBody: (builder.MaxSteps*builder.MaxStepBytes)*2 + 1<<20}, // escaped JSON of the largest recipe
 		{method: "GET", pattern: "/v1/admin/builds", access: admin, summary: "List builds, newest first (logs omitted).",
 			query: []param{{"status", "queued, running, succeeded, failed or cancelled"}, {"cursor", "next_cursor of the previous page"}, {"limit", "1-200, default 50"}},
 			resp:  listResponse[buildView]{}, handler: s.listBuilds},

@@ -133,6 +133,7 @@ type route struct {
 	query           []param
 	rawBody         string // a non-JSON request body's media type (file uploads)
 	rawResp         string // a non-JSON answer's media type
+	maxBody         int64  // a JSON body limit above Config.MaxBodyBytes, when set
 	handler         http.HandlerFunc
 }
 
@@ -152,7 +153,7 @@ func (s *Server) Handler() http.Handler {
 	})
 	r.Get("/v1/openapi.json", s.openAPI)
 	for _, rt := range s.routes {
-		limit := s.cfg.MaxBodyBytes
+		limit := max(s.cfg.MaxBodyBytes, rt.maxBody)
 		if rt.rawBody != "" {
 			limit = s.cfg.MaxUploadBytes
 		}

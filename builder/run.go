@@ -53,7 +53,7 @@ func (b *Builder) fail(ctx context.Context, bld db.TemplateBuild, cause error) {
 	status, msg := "failed", ""
 	var se *stepError
 	switch {
-	case ctx.Err() != nil && b.cancelRequested(bld.ID):
+	case b.cancelRequested(bld.ID):
 		status, msg = "cancelled", "cancelled"
 	case errors.As(cause, &se):
 		msg = se.Error()

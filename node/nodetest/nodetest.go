@@ -47,21 +47,29 @@ var (
 func Binary(t testing.TB) string {
 	t.Helper()
 	buildOnce.Do(func() {
-		dir, err := os.MkdirTemp("", "warren-bin-")
-		if err != nil {
+		// One fixed place shared by every test binary (go build is incremental):
+		// each build writes a file of its own and renames it into place, so
+		// concurrent test binaries never see a half-written binary and nothing
+		// accumulates in /tmp. Its parents stay traversable for sandbox root.
+		dir := filepath.Join(os.TempDir(), "warren-nodetest-bin")
+		if err := os.MkdirAll(dir, 0o755); err != nil {
 			buildErr = err
 			return
 		}
 		_ = os.Chmod(dir, 0o755)
 		binPath = filepath.Join(dir, "warren")
+		tmp := fmt.Sprintf("%s.%d.tmp", binPath, os.Getpid())
 		_, file, _, _ := runtime.Caller(0)
 		root := filepath.Join(filepath.Dir(file), "..", "..")
-		cmd := exec.Command("go", "build", "-o", binPath, ".")
+		cmd := exec.Command("go", "build", "-o", tmp, ".")
 		cmd.Dir = root
 		cmd.Env = append(os.Environ(), "CGO_ENABLED=0")
 		if out, err := cmd.CombinedOutput(); err != nil {
+			_ = os.Remove(tmp)
 			buildErr = fmt.Errorf("building warren: %v\n%s", err, out)
+			return
 		}
+		buildErr = os.Rename(tmp, binPath)
 	})
 	if buildErr != nil {
 		t.Fatal(buildErr)

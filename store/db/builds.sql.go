@@ -229,7 +229,7 @@ func (q *Queries) FailBuild(ctx context.Context, arg FailBuildParams) (TemplateB
 
 const finishBuild = `-- name: FinishBuild :one
 UPDATE template_builds SET status = 'succeeded', template_id = $2, size_bytes = $3, finished_at = now()
-WHERE id = $1 AND status = 'running'
+WHERE id = $1 AND status = 'running' AND NOT cancel_requested
 RETURNING id, name, team_id, base_template, recipe, logs, status, current_step, total_steps, start_cmd, healthcheck, vcpus, memory_mb, disk_size_mb, step_timeout_sec, error, sandbox_id, node_id, leader_term, template_id, size_bytes, cancel_requested, created_by, created_at, started_at, finished_at
 `
 

@@ -39,7 +39,7 @@ RETURNING cancel_requested;
 
 -- name: FinishBuild :one
 UPDATE template_builds SET status = 'succeeded', template_id = $2, size_bytes = $3, finished_at = now()
-WHERE id = $1 AND status = 'running'
+WHERE id = $1 AND status = 'running' AND NOT cancel_requested
 RETURNING *;
 
 -- name: FailBuild :one
