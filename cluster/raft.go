@@ -1,0 +1,150 @@
+package cluster
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"net"
+	"os"
+	"path/filepath"
+	"time"
+
+	"github.com/hashicorp/raft"
+	raftboltdb "github.com/hashicorp/raft-boltdb/v2"
+)
+
+// startRaft opens the raft stores under DataDir/raft, binds the raft transport and
+// starts raft. On error nothing is left open.
+func (c *Cluster) startRaft() (err error) {
+	dir := filepath.Join(c.cfg.DataDir, "raft")
+	if err := os.MkdirAll(dir, 0o700); err != nil {
+		return fmt.Errorf("create raft dir %s: %w", dir, err)
+	}
+	hl := hcLogger(c.log, "raft")
+	var closers []func() error
+	defer func() {
+		if err != nil {
+			for i := len(closers) - 1; i >= 0; i-- {
+				closers[i]()
+			}
+		}
+	}()
+	store, err := raftboltdb.New(raftboltdb.Options{Path: filepath.Join(dir, "raft.db")})
+	if err != nil {
+		return fmt.Errorf("open raft store in %s: %w", dir, err)
+	}
+	closers = append(closers, store.Close)
+	snaps, err := raft.NewFileSnapshotStoreWithLogger(dir, 2, hl)
+	if err != nil {
+		return fmt.Errorf("open raft snapshots in %s: %w", dir, err)
+	}
+	stream, err := newStreamLayer(c.cfg.RaftAddr, c.cfg.AdvertiseRaft)
+	if err != nil {
+		return err
+	}
+	trans := raft.NewNetworkTransportWithConfig(&raft.NetworkTransportConfig{
+		Stream: stream, MaxPool: 3, Timeout: 5 * time.Second, Logger: hl,
+	})
+	closers = append(closers, trans.Close)
+	logs, err := raft.NewLogCache(512, store)
+	if err != nil {
+		return fmt.Errorf("raft log cache: %w", err)
+	}
+
+	rc := raft.DefaultConfig()
+	rc.LocalID = raft.ServerID(c.cfg.NodeID)
+	rc.HeartbeatTimeout = c.cfg.RaftHeartbeatTimeout
+	rc.ElectionTimeout = c.cfg.RaftElectionTimeout
+	rc.LeaderLeaseTimeout = c.cfg.RaftLeaderLeaseTimeout
+	rc.CommitTimeout = 20 * time.Millisecond
+	rc.Logger = hl
+	rc.NotifyCh = c.leaderCh
+	if err := raft.ValidateConfig(rc); err != nil {
+		return fmt.Errorf("%w: raft config: %v", ErrInvalid, err)
+	}
+	r, err := raft.NewRaft(rc, c.fsm, logs, store, snaps, trans)
+	if err != nil {
+		return fmt.Errorf("start raft on %s: %w", c.cfg.RaftAddr, err)
+	}
+	c.raft, c.raftStore, c.raftTrans = r, store, trans
+	c.raftAdvertise = string(trans.LocalAddr())
+	return nil
+}
+
+func (c *Cluster) stopRaft() {
+	if c.raft == nil {
+		return
+	}
+	if err := c.raft.Shutdown().Error(); err != nil {
+		c.log.Warn("raft shutdown", "err", err)
+	}
+	c.raftTrans.Close()
+	if err := c.raftStore.Close(); err != nil {
+		c.log.Warn("close raft store", "err", err)
+	}
+}
+
+// raftMember reports whether this server belongs to a raft configuration.
+func (c *Cluster) raftMember() bool {
+	f := c.raft.GetConfiguration()
+	return f.Error() == nil && len(f.Configuration().Servers) > 0
+}
+
+// waitFuture waits for a raft future or the context, whichever ends first.
+func waitFuture(ctx context.Context, f raft.Future) error {
+	ch := make(chan error, 1)
+	go func() { ch <- f.Error() }()
+	select {
+	case err := <-ch:
+		return err
+	case <-ctx.Done():
+		return ctx.Err()
+	}
+}
+
+// notLeader maps raft's leadership errors to ErrNotLeader.
+func notLeader(err error) error {
+	if errors.Is(err, raft.ErrNotLeader) || errors.Is(err, raft.ErrLeadershipLost) ||
+		errors.Is(err, raft.ErrLeadershipTransferInProgress) || errors.Is(err, raft.ErrRaftShutdown) {
+		return fmt.Errorf("%w: %v", ErrNotLeader, err)
+	}
+	return err
+}
+
+// streamLayer is raft's TCP stream layer; outgoing connections leave from the bind
+// IP when it is specific (see boundTransport).
+type streamLayer struct {
+	net.Listener
+	advertise net.Addr
+	local     net.IP
+}
+
+func newStreamLayer(bind, advertise string) (*streamLayer, error) {
+	ln, err := net.Listen("tcp", bind)
+	if err != nil {
+		return nil, fmt.Errorf("raft listen on %s: %w", bind, err)
+	}
+	s := &streamLayer{Listener: ln, advertise: ln.Addr()}
+	if advertise != "" {
+		a, err := net.ResolveTCPAddr("tcp", advertise)
+		if err != nil {
+			ln.Close()
+			return nil, fmt.Errorf("%w: --advertise (raft) %q: %v", ErrInvalid, advertise, err)
+		}
+		s.advertise = a
+	}
+	if ta, ok := ln.Addr().(*net.TCPAddr); ok && !ta.IP.IsUnspecified() {
+		s.local = ta.IP
+	}
+	return s, nil
+}
+
+func (s *streamLayer) Addr() net.Addr { return s.advertise }
+
+func (s *streamLayer) Dial(addr raft.ServerAddress, timeout time.Duration) (net.Conn, error) {
+	d := net.Dialer{Timeout: timeout}
+	if s.local != nil {
+		d.LocalAddr = &net.TCPAddr{IP: s.local}
+	}
+	return d.Dial("tcp", string(addr))
+}
