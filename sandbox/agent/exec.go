@@ -200,7 +200,9 @@ func (s *server) control(stream agentv1.Agent_ExecServer, p *process, stdin *os.
 	var queue chan []byte
 	if stdin != nil {
 		queue = make(chan []byte, stdinQueue)
-		go func() {
+		// The channel is passed in: closeStdin sets queue to nil, possibly
+		// before this goroutine first runs, and ranging over nil blocks forever.
+		go func(queue <-chan []byte) {
 			broken := false
 			for b := range queue {
 				if broken {
@@ -212,7 +214,7 @@ func (s *server) control(stream agentv1.Agent_ExecServer, p *process, stdin *os.
 				}
 			}
 			stdin.Close()
-		}()
+		}(queue)
 	}
 	closeStdin := func() {
 		if queue != nil {

@@ -77,6 +77,22 @@ func TestExecStdin(t *testing.T) {
 	}
 }
 
+// A one-chunk stdin and its close can both arrive before the agent's stdin
+// writer first runs; the close must still reach the process (it once did not:
+// the writer ranged over a channel variable already set to nil).
+func TestExecSmallStdin(t *testing.T) {
+	a := startAgent(t)
+	for i := range 40 {
+		res, err := a.ExecCollect(testCtx(t), ExecOptions{Argv: []string{"cat"}, Stdin: strings.NewReader("hello\n"), Timeout: 5 * time.Second})
+		if err != nil {
+			t.Fatal(err)
+		}
+		if res.TimedOut || string(res.Stdout) != "hello\n" {
+			t.Fatalf("run %d: stdout %q timed out %v", i, res.Stdout, res.TimedOut)
+		}
+	}
+}
+
 func TestExecEnvAndCwd(t *testing.T) {
 	a := startAgent(t)
 	dir := t.TempDir()
