@@ -72,6 +72,8 @@ func newNodeCmd() *cobra.Command {
 		},
 	}
 	nodeFlags(cmd, &cfg)
+	// `warren node ls|drain|undrain` are client commands under the daemon's name.
+	cmd.AddCommand(nodeClientCmds()...)
 	return cmd
 }
 
