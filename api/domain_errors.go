@@ -45,7 +45,12 @@ func mapDomain(err error) error {
 		case codes.PermissionDenied:
 			return &Error{Status: http.StatusForbidden, Code: "permission_denied", Message: msg}
 		case codes.ResourceExhausted:
-			return &Error{Status: http.StatusInsufficientStorage, Code: "resource_exhausted", Message: msg}
+			if strings.Contains(msg, "no space") || strings.Contains(msg, "quota") || strings.Contains(msg, "too large") {
+				return &Error{Status: http.StatusInsufficientStorage, Code: "resource_exhausted", Message: msg}
+			}
+			// Process, memory or file limits of the sandbox: retry once it has
+			// room again.
+			return &Error{Status: http.StatusTooManyRequests, Code: "resource_exhausted", Message: msg, RetryAfter: 1}
 		case codes.Unavailable:
 			return &Error{Status: http.StatusServiceUnavailable, Code: "unavailable", Message: "the sandbox's agent is not answering", RetryAfter: 1}
 		}

@@ -3,6 +3,7 @@ package node_test
 import (
 	"encoding/json"
 	"net/http"
+	"os"
 	"strings"
 	"testing"
 
@@ -42,6 +43,20 @@ func TestDevNodeServesSandboxes(t *testing.T) {
 	}
 	if code := call("POST", "/v1/sandboxes/"+sb.ID+"/exec", `{"cmd":"echo hi"}`, &ex); code != 200 || ex.Stdout != "hi\n" || ex.ExitCode != 0 {
 		t.Fatalf("exec: %d %+v", code, ex)
+	}
+	// A sandbox with internet access resolves names through the host's
+	// (non-loopback) resolvers.
+	if code := call("POST", "/v1/sandboxes/"+sb.ID+"/exec", `{"cmd":"cat /etc/resolv.conf"}`, &ex); code != 200 {
+		t.Fatalf("resolv.conf: %d", code)
+	}
+	hostConf, _ := os.ReadFile("/etc/resolv.conf")
+	for _, line := range strings.Split(string(hostConf), "\n") {
+		f := strings.Fields(line)
+		if len(f) == 2 && f[0] == "nameserver" && !strings.HasPrefix(f[1], "127.") && strings.Contains(f[1], ".") {
+			if !strings.Contains(ex.Stdout, "nameserver "+f[1]) {
+				t.Errorf("sandbox resolv.conf %q lacks the host's nameserver %s", ex.Stdout, f[1])
+			}
+		}
 	}
 	if code := call("DELETE", "/v1/sandboxes/"+sb.ID, "", &sb); code != 200 || sb.Status != "killed" {
 		t.Fatalf("kill: %d %+v", code, sb)

@@ -57,6 +57,12 @@ func TestSandboxExecAndFiles(t *testing.T) {
 		if r.status != 200 || res.Stdout != "a b $HOME\n" {
 			t.Fatalf("argv exec: %s", r)
 		}
+		r = a.do(t, "POST", "/v1/sandboxes/"+sb.ID+"/exec", map[string]any{"cmd": "cat; echo \" $FOO\"; pwd; id -u",
+			"stdin": "in", "env": map[string]string{"FOO": "bar"}, "cwd": "/tmp", "user": "user", "timeout_sec": 10})
+		r.decode(t, &res)
+		if r.status != 200 || res.Stdout != "in bar\n/tmp\n1000\n" {
+			t.Fatalf("stdin, env, cwd and user: %s", r)
+		}
 		var lat []time.Duration
 		for range 20 {
 			s := time.Now()
@@ -89,7 +95,7 @@ func TestSandboxExecAndFiles(t *testing.T) {
 			strings.NewReader(`{"cmd":"echo a; sleep 1; echo b >&2; echo c; exit 4"}`))
 		req.Header.Set("Authorization", "Bearer "+a.key)
 		s := time.Now()
-		res, err := http.DefaultClient.Do(req)
+		res, err := httpClient.Do(req)
 		if err != nil {
 			t.Fatal(err)
 		}

@@ -21,6 +21,10 @@ type api struct {
 
 func newAPI(n *nodetest.Node) *api { return &api{url: n.URL, key: n.APIKey} }
 
+// httpClient bounds every call, so a hung node fails the test instead of
+// stalling it.
+var httpClient = &http.Client{Timeout: 2 * time.Minute}
+
 // resp is an answer: status, headers and the whole body.
 type resp struct {
 	status int
@@ -94,7 +98,7 @@ func (a *api) try(method, path string, body any, key ...string) (resp, error) {
 		k = key[0]
 	}
 	req.Header.Set("Authorization", "Bearer "+k)
-	res, err := http.DefaultClient.Do(req)
+	res, err := httpClient.Do(req)
 	if err != nil {
 		return resp{}, fmt.Errorf("%s %s: %w", method, path, err)
 	}
@@ -242,7 +246,7 @@ func (a *api) teamKey(t testing.TB, name string) string {
 	req, _ := http.NewRequest("POST", a.url+"/v1/api-keys", strings.NewReader(`{"name":"b"}`))
 	req.Header.Set("Cookie", cookie)
 	req.Header.Set("X-CSRF-Token", login.CSRF)
-	res, err := http.DefaultClient.Do(req)
+	res, err := httpClient.Do(req)
 	if err != nil {
 		t.Fatal(err)
 	}

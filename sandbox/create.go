@@ -93,6 +93,11 @@ func (m *Manager) Create(ctx context.Context, s Spec) (info Info, err error) {
 	if diskErr != nil {
 		return Info{}, diskErr
 	}
+	if s.AllowInternet {
+		if err := writeResolvConf(b.rootfs, m.nameservers, int(m.cfg.IDMap.HostID)); err != nil {
+			return Info{}, fmt.Errorf("sandbox %s: resolver config: %w", s.ID, err)
+		}
+	}
 	spec, err := runc.Spec(runc.SpecOptions{
 		ID:          s.ID,
 		Rootfs:      b.rootfs,

@@ -57,6 +57,10 @@ type Manager struct {
 	runc *runc.Runc
 	log  *slog.Logger
 
+	// nameservers are the host's resolvers that sandboxes with internet
+	// access use (read once at start).
+	nameservers []string
+
 	mu    sync.Mutex
 	boxes map[string]*box
 }
@@ -109,7 +113,8 @@ func New(cfg Config, pool Pool, net *netns.Manager) (*Manager, error) {
 	if err != nil {
 		return nil, err
 	}
-	return &Manager{cfg: cfg, pool: pool, net: net, runc: rc, log: cfg.Logger, boxes: map[string]*box{}}, nil
+	return &Manager{cfg: cfg, pool: pool, net: net, runc: rc, log: cfg.Logger, boxes: map[string]*box{},
+		nameservers: hostNameservers("/etc/resolv.conf")}, nil
 }
 
 // get returns the live sandbox id.

@@ -55,7 +55,8 @@ func codeOf(err error) codes.Code {
 		return codes.InvalidArgument
 	case unix.ENOTEMPTY, unix.EBUSY, unix.ETXTBSY:
 		return codes.FailedPrecondition
-	case unix.ENOSPC, unix.EDQUOT, unix.EMFILE, unix.ENFILE, unix.EFBIG:
+	case unix.ENOSPC, unix.EDQUOT, unix.EMFILE, unix.ENFILE, unix.EFBIG,
+		unix.EAGAIN, unix.ENOMEM: // EAGAIN from fork: the sandbox is at its pids limit
 		return codes.ResourceExhausted
 	case unix.ESRCH:
 		return codes.NotFound

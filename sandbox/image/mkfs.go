@@ -72,6 +72,11 @@ func makeExt4(ctx context.Context, tree, dst string, sizeBytes int64, m IDMap, l
 	cmd := exec.CommandContext(ctx, "mkfs.ext4", "-q", "-F",
 		"-L", label,
 		"-m", "0", // no blocks reserved for root: the sandbox sees all of its disk
+		// 4 KiB blocks and one inode per 16 KiB whatever the image's own size:
+		// images are small when made and grown to every disk size later, and
+		// mke2fs's "small" profile (1 KiB blocks, an inode per 4 KiB) would cost
+		// each grown disk ~7% of its space in inode tables.
+		"-b", "4096", "-i", "16384",
 		"-d", tree,
 		"-E", fmt.Sprintf("root_owner=%d:%d", m.HostUID, m.HostGID),
 		tmp)
