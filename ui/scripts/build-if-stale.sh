@@ -11,7 +11,10 @@ if ! command -v npm >/dev/null; then
 fi
 
 if [ ! -d node_modules ] || [ package-lock.json -nt node_modules/.package-lock.json ]; then
-  npm ci --no-audit --no-fund
+  # `npm install` (which follows the lock file) rather than `npm ci`: vite's
+  # Windows-only optional dependency is absent from the lock file, and npm ci
+  # refuses a lock file that lacks any optional dependency.
+  npm install --no-audit --no-fund
 fi
 
 stale=${FORCE:-}
