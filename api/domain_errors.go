@@ -19,7 +19,10 @@ func mapDomain(err error) error {
 	}
 	var fe *sandbox.FieldError
 	var ce *sandbox.CapacityError
+	var ue *sandbox.UnavailableError
 	switch {
+	case errors.As(err, &ue):
+		return &Error{Status: http.StatusServiceUnavailable, Code: "unavailable", Message: ue.Message, RetryAfter: 2}
 	case errors.As(err, &fe):
 		return errInvalid(fe.Field, "%s", fe.Message)
 	case errors.As(err, &ce):

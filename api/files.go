@@ -23,7 +23,7 @@ func (s *Server) fileRoutes() []route {
 		{method: "DELETE", pattern: "/v1/sandboxes/{id}/files", access: team, summary: "Remove a file or directory (recursive=true for non-empty directories).",
 			query: []param{pathQ, {"recursive", "true to remove a directory tree"}}, status: http.StatusNoContent, handler: s.removeFile},
 		{method: "GET", pattern: "/v1/sandboxes/{id}/files/list", access: team, summary: "List a directory down to depth levels (default 1).",
-			query: []param{pathQ, {"depth", "1-10, default 1"}}, resp: listResponse[fileView]{}, handler: s.listFiles},
+			query: []param{pathQ, {"depth", "1-10, default 1"}}, resp: fileListResponse{}, handler: s.listFiles},
 		{method: "GET", pattern: "/v1/sandboxes/{id}/files/stat", access: team, summary: "Describe a path (symlinks are not followed).", query: []param{pathQ}, resp: fileView{}, handler: s.statFile},
 		{method: "POST", pattern: "/v1/sandboxes/{id}/files/mkdir", access: team, summary: "Make a directory and its parents (mkdir -p).", req: mkdirRequest{}, resp: fileView{}, status: http.StatusCreated, handler: s.mkdir},
 	}
@@ -180,11 +180,18 @@ func (s *Server) listFiles(w http.ResponseWriter, r *http.Request) {
 		writeError(w, r, s.log, mapDomain(err))
 		return
 	}
-	out := listResponse[fileView]{Items: make([]fileView, 0, len(res.Entries))}
+	out := fileListResponse{Items: make([]fileView, 0, len(res.Entries)), Truncated: res.Truncated}
 	for _, e := range res.Entries {
 		out.Items = append(out.Items, viewFile(e))
 	}
 	writeJSON(w, http.StatusOK, out)
+}
+
+// fileListResponse is a directory listing; Truncated says the agent stopped
+// at its entry or size cap (10000 entries by default) before the end.
+type fileListResponse struct {
+	Items     []fileView `json:"items"`
+	Truncated bool       `json:"truncated,omitempty"`
 }
 
 func (s *Server) statFile(w http.ResponseWriter, r *http.Request) {

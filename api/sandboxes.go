@@ -140,6 +140,11 @@ func (s *Server) listSandboxes(w http.ResponseWriter, r *http.Request) {
 		}
 	}
 	if t := q.Get("template"); t != "" {
+		// Filters reach Postgres, which refuses NUL and invalid UTF-8.
+		if err := checkText("template", t, 1, 128, false); err != nil {
+			writeError(w, r, s.log, err)
+			return
+		}
 		params.TemplateName = &t
 	}
 	if md := q["metadata"]; len(md) > 0 {
@@ -148,6 +153,10 @@ func (s *Server) listSandboxes(w http.ResponseWriter, r *http.Request) {
 			k, v, ok := strings.Cut(kv, "=")
 			if !ok || k == "" {
 				writeError(w, r, s.log, errInvalid("metadata", "must be key=value"))
+				return
+			}
+			if err := checkText("metadata", k+v, 1, 1152, false); err != nil {
+				writeError(w, r, s.log, err)
 				return
 			}
 			m[k] = v

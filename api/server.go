@@ -4,6 +4,7 @@ import (
 	"context"
 	"log/slog"
 	"net/http"
+	"strings"
 	"time"
 
 	"github.com/go-chi/chi/v5"
@@ -27,7 +28,23 @@ type Config struct {
 	NodeID         string        // shown in /healthz
 	NodeVersion    string
 	UI             http.Handler // serves the web UI at "/"; nil serves nothing there
+	// Forward sends sandbox-scoped requests to the node that runs the
+	// sandbox; nil serves every sandbox here.
+	Forward Forwarder
 }
+
+// Forwarder moves a request to the node that owns a sandbox.
+type Forwarder interface {
+	// Local reports whether owner is this node.
+	Local(owner id.NodeID) bool
+	// Forward serves r through owner's REST endpoint; an error is answered
+	// to the client as it is.
+	Forward(w http.ResponseWriter, r *http.Request, owner id.NodeID) error
+}
+
+// ForwardedHeader marks a request a node forwarded to the sandbox's owner; the
+// owner serves it without forwarding again.
+const ForwardedHeader = "X-Warren-Forwarded-By"
 
 // DefaultConfig returns the defaults.
 func DefaultConfig() Config {
@@ -158,6 +175,9 @@ func (s *Server) Handler() http.Handler {
 			limit = s.cfg.MaxUploadBytes
 		}
 		h := limitBody(s, limit, rt.handler)
+		if strings.HasPrefix(rt.pattern, "/v1/sandboxes/{id}") && s.cfg.Forward != nil {
+			h = s.forward(h)
+		}
 		switch rt.access {
 		case admin:
 			h = s.authenticate(s.requireAdmin(h))
@@ -183,5 +203,30 @@ func limitBody(s *Server, limit int64, next http.Handler) http.Handler {
 			r.Body = http.MaxBytesReader(w, r.Body, limit)
 		}
 		next.ServeHTTP(w, r)
+	})
+}
+
+// forward sends a sandbox-scoped request to the sandbox's node when that is
+// another node (after authentication, so only the sandbox's team learns
+// where it runs).
+func (s *Server) forward(next http.Handler) http.Handler {
+	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		if r.Header.Get(ForwardedHeader) != "" {
+			next.ServeHTTP(w, r)
+			return
+		}
+		sb, err := id.ParseSandboxID(chi.URLParam(r, "id"))
+		if err != nil {
+			next.ServeHTTP(w, r) // the handler answers the malformed ID
+			return
+		}
+		row, err := s.store.GetSandboxByTeam(r.Context(), db.GetSandboxByTeamParams{ID: sb, TeamID: principalFrom(r.Context()).TeamID})
+		if err != nil || row.NodeID == nil || s.cfg.Forward.Local(id.NodeID(*row.NodeID)) {
+			next.ServeHTTP(w, r) // not found, or ours: the handler answers
+			return
+		}
+		if err := s.cfg.Forward.Forward(w, r, id.NodeID(*row.NodeID)); err != nil {
+			writeError(w, r, s.log, mapDomain(err))
+		}
 	})
 }

@@ -22,10 +22,19 @@ import (
 type Config struct {
 	// Workers is how many builds this node runs at once (default 2).
 	Workers int
+	// Targets, used by the dispatcher (the leader), lists the nodes that may
+	// take builds and their free worker slots. Nil: this node alone.
+	Targets func(ctx context.Context) []Target
 	// Poll is how often the dispatcher looks for queued builds and workers look
 	// for cancel requests made on other nodes (default 500 ms).
 	Poll   time.Duration
 	Logger *slog.Logger
+}
+
+// Target is a node with free build slots, as the leader sees it.
+type Target struct {
+	Node id.NodeID
+	Free int
 }
 
 // Builder queues builds, dispatches them (as the leader) and runs them (as a
@@ -41,6 +50,7 @@ type Builder struct {
 
 	mu      sync.Mutex
 	running map[id.BuildID]context.CancelFunc
+	started map[id.BuildID]bool // every build this process ran: never twice
 	wg      sync.WaitGroup
 }
 
@@ -56,7 +66,7 @@ func New(cfg Config, st *store.Store, svc *service.Service, images service.Image
 		cfg.Logger = slog.Default()
 	}
 	return &Builder{cfg: cfg, st: st, svc: svc, images: images, node: node, log: cfg.Logger,
-		wake: make(chan struct{}, 1), running: map[id.BuildID]context.CancelFunc{}}
+		wake: make(chan struct{}, 1), running: map[id.BuildID]context.CancelFunc{}, started: map[id.BuildID]bool{}}
 }
 
 // Submit validates req and queues it as a build by team's user creator.
@@ -135,6 +145,21 @@ func (b *Builder) Recover(ctx context.Context) error {
 	return nil
 }
 
+// FailNodeBuilds fails the running builds of node, which the cluster lost.
+func (b *Builder) FailNodeBuilds(ctx context.Context, node id.NodeID, msg string) (int, error) {
+	rows, err := b.st.ListNodeRunningBuilds(ctx, nodePtr(node))
+	if err != nil {
+		return 0, store.Map(err)
+	}
+	n := 0
+	for _, r := range rows {
+		if _, err := b.st.FailBuild(ctx, db.FailBuildParams{ID: r.ID, Status: "failed", Error: msg}); err == nil {
+			n++
+		}
+	}
+	return n, nil
+}
+
 func nodePtr(n id.NodeID) *uuid.UUID {
 	u := n.UUID()
 	return &u
@@ -157,13 +182,15 @@ func (b *Builder) Dispatch(ctx context.Context, term uint64) {
 }
 
 func (b *Builder) dispatchOnce(ctx context.Context, term uint64) {
-	b.mu.Lock()
-	free := b.cfg.Workers - len(b.running)
-	b.mu.Unlock()
-	if free <= 0 || b.svc.Draining() {
+	targets := b.targets(ctx)
+	total := 0
+	for _, t := range targets {
+		total += t.Free
+	}
+	if total <= 0 {
 		return
 	}
-	queued, err := b.st.ListQueuedBuilds(ctx, int32(free))
+	queued, err := b.st.ListQueuedBuilds(ctx, int32(total))
 	if err != nil {
 		if ctx.Err() == nil {
 			b.log.Warn("dispatcher: listing queued builds", "err", err)
@@ -171,18 +198,79 @@ func (b *Builder) dispatchOnce(ctx context.Context, term uint64) {
 		return
 	}
 	for _, q := range queued {
-		bld, err := b.st.ClaimBuild(ctx, db.ClaimBuildParams{ID: q.ID, NodeID: nodePtr(b.node), LeaderTerm: int64(term)})
-		if err != nil {
-			continue // claimed by someone else, or cancelled meanwhile
+		// The node with the most free slots takes the next build.
+		best := -1
+		for i, t := range targets {
+			if t.Free > 0 && (best < 0 || t.Free > targets[best].Free) {
+				best = i
+			}
 		}
-		b.start(bld)
+		if best < 0 {
+			return
+		}
+		target := targets[best].Node
+		bld, err := b.st.ClaimBuild(ctx, db.ClaimBuildParams{ID: q.ID, NodeID: nodePtr(target), LeaderTerm: int64(term)})
+		if err != nil {
+			continue // claimed by someone else, cancelled meanwhile, or a newer leader's
+		}
+		targets[best].Free--
+		if target == b.node {
+			b.start(bld)
+		}
+		// Another node's worker loop (RunAssigned) picks up what was claimed for it.
 	}
 }
 
-// start runs a claimed build on a worker slot.
+// targets returns the nodes that may take builds now.
+func (b *Builder) targets(ctx context.Context) []Target {
+	if b.cfg.Targets != nil {
+		return b.cfg.Targets(ctx)
+	}
+	if b.svc.Draining() {
+		return nil
+	}
+	return []Target{{Node: b.node, Free: b.FreeSlots()}}
+}
+
+// FreeSlots is how many more builds this node can run now.
+func (b *Builder) FreeSlots() int {
+	b.mu.Lock()
+	defer b.mu.Unlock()
+	return max(0, b.cfg.Workers-len(b.running))
+}
+
+// RunAssigned starts the builds the leader claimed for this node, polling until
+// ctx is done. Every node runs it; the leader also starts its own at once.
+func (b *Builder) RunAssigned(ctx context.Context) {
+	t := time.NewTicker(b.cfg.Poll)
+	defer t.Stop()
+	for {
+		select {
+		case <-ctx.Done():
+			return
+		case <-t.C:
+		}
+		rows, err := b.st.ListNodeRunningBuilds(ctx, nodePtr(b.node))
+		if err != nil {
+			continue
+		}
+		for _, r := range rows {
+			b.start(r)
+		}
+	}
+}
+
+// start runs a claimed build on a worker slot, unless this process already
+// ran it.
 func (b *Builder) start(bld db.TemplateBuild) {
 	ctx, cancel := context.WithCancel(context.Background())
 	b.mu.Lock()
+	if b.started[bld.ID] {
+		b.mu.Unlock()
+		cancel()
+		return
+	}
+	b.started[bld.ID] = true
 	b.running[bld.ID] = cancel
 	b.mu.Unlock()
 	b.wg.Add(1)

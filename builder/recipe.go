@@ -15,6 +15,7 @@ package builder
 import (
 	"fmt"
 	"strings"
+	"unicode"
 	"unicode/utf8"
 
 	"github.com/warrenhq/warren/sandbox"
@@ -54,6 +55,11 @@ func (r *Request) Normalize(l service.Limits) error {
 	}
 	if len(r.BaseTemplate) > 128 {
 		return sandbox.Fieldf("base_template", "must be at most 128 characters")
+	}
+	// A template name or tpl- ID: printable text only (a NUL would reach
+	// Postgres, which refuses it with an internal error).
+	if !utf8.ValidString(r.BaseTemplate) || strings.IndexFunc(r.BaseTemplate, unicode.IsControl) >= 0 {
+		return sandbox.Fieldf("base_template", "must be a template name or ID without control characters")
 	}
 	if len(r.Recipe) == 0 {
 		return sandbox.Fieldf("recipe", "must have at least one step")

@@ -11,6 +11,7 @@ import (
 
 	"github.com/spf13/cobra"
 
+	"github.com/warrenhq/warren/cluster"
 	"github.com/warrenhq/warren/node"
 )
 
@@ -42,6 +43,16 @@ func nodeFlags(cmd *cobra.Command, cfg *node.Config) {
 	f.Int64Var(&cfg.Limits.MaxDiskMB, "max-disk-size", cfg.Limits.MaxDiskMB, "largest disk_size_mb a sandbox may ask for")
 	f.Int64Var(&cfg.Limits.MaxTimeoutSec, "max-timeout", cfg.Limits.MaxTimeoutSec, "largest timeout_sec a sandbox may ask for")
 	f.IntVar(&cfg.BuildWorkers, "build-workers", cfg.BuildWorkers, "template builds this node runs at once")
+	cc := &cfg.Cluster
+	f.BoolVar(&cc.Server, "server", cc.Server, "run raft and take part in leader election")
+	f.IntVar(&cc.BootstrapExpect, "bootstrap-expect", cc.BootstrapExpect, "servers: bootstrap the cluster once this many servers are seen")
+	f.StringSliceVar(&cc.Join, "join", cc.Join, "gossip addresses (host:port) of cluster members to join")
+	f.StringVar(&cc.Advertise, "advertise", cc.Advertise, "IP or host name peers reach this node at")
+	f.StringVar(&cc.GossipAddr, "gossip-addr", cc.GossipAddr, "gossip bind address (UDP and TCP)")
+	f.StringVar(&cc.RaftAddr, "raft-addr", cc.RaftAddr, "raft bind address (servers)")
+	f.StringVar(&cc.GRPCAddr, "grpc-addr", cc.GRPCAddr, "node-to-node gRPC bind address")
+	f.StringVar(&cc.Key, "cluster-key", os.Getenv("WARREN_CLUSTER_KEY"), "base64 cluster key from `warren node keygen` (env WARREN_CLUSTER_KEY; default: <data-dir>/cluster.key, made on first start)")
+	f.IntVar(&cc.MaxConcurrentStarts, "max-concurrent-starts", cc.MaxConcurrentStarts, "sandbox starts the scheduler places on one node at once")
 	f.IntVar(&cfg.Limits.MaxSandboxes, "max-sandboxes", cfg.Limits.MaxSandboxes, "live sandboxes this node holds at most")
 }
 
@@ -74,6 +85,15 @@ func newNodeCmd() *cobra.Command {
 	nodeFlags(cmd, &cfg)
 	// `warren node ls|drain|undrain` are client commands under the daemon's name.
 	cmd.AddCommand(nodeClientCmds()...)
+	cmd.AddCommand(&cobra.Command{
+		Use:   "keygen",
+		Short: "Print a new cluster key (gossip encryption and node-to-node mTLS)",
+		Args:  cobra.NoArgs,
+		RunE: func(cmd *cobra.Command, _ []string) error {
+			fmt.Fprintln(cmd.OutOrStdout(), cluster.GenerateKey())
+			return nil
+		},
+	})
 	return cmd
 }
 

@@ -26,6 +26,7 @@ type Capacity struct {
 	FreeDiskBytes    uint64
 	RunningSandboxes uint32
 	MaxSandboxes     uint32
+	FreeBuildSlots   uint32 // build workers not running a build
 }
 
 // Meta is what a node gossips about itself. The gossip address is the member's own
@@ -83,7 +84,8 @@ func EncodeMeta(m Meta) ([]byte, error) {
 		b = append(b, s...)
 	}
 	for _, u := range []uint64{m.Capacity.FreeMilliCPU, m.Capacity.FreeMemoryMB, m.Capacity.FreeDiskBytes,
-		uint64(m.Capacity.RunningSandboxes), uint64(m.Capacity.MaxSandboxes), uint64(m.BootstrapExpect), m.Term} {
+		uint64(m.Capacity.RunningSandboxes), uint64(m.Capacity.MaxSandboxes), uint64(m.BootstrapExpect), m.Term,
+		uint64(m.Capacity.FreeBuildSlots)} {
 		b = binary.AppendUvarint(b, u)
 	}
 	if len(b) > MetaMaxSize {
@@ -118,7 +120,7 @@ func DecodeMeta(b []byte) (Meta, error) {
 		*s = string(b[k : k+int(n)])
 		b = b[k+int(n):]
 	}
-	var u [7]uint64
+	var u [8]uint64
 	for i := range u {
 		v, k := binary.Uvarint(b)
 		if k <= 0 {
@@ -128,7 +130,7 @@ func DecodeMeta(b []byte) (Meta, error) {
 		b = b[k:]
 	}
 	m.Capacity = Capacity{FreeMilliCPU: u[0], FreeMemoryMB: u[1], FreeDiskBytes: u[2],
-		RunningSandboxes: uint32(u[3]), MaxSandboxes: uint32(u[4])}
+		RunningSandboxes: uint32(u[3]), MaxSandboxes: uint32(u[4]), FreeBuildSlots: uint32(u[7])}
 	m.BootstrapExpect = int(u[5])
 	m.Term = u[6]
 	return m, nil

@@ -6,10 +6,13 @@ import (
 	"github.com/warrenhq/warren/builder"
 )
 
-// openBuilder starts the node's build workers and, as this node leads (a single
-// node is its own leader, term 1, until the cluster elects one), the dispatcher.
+// openBuilder starts the node's build workers. The dispatcher is a leader task
+// (registered in openCluster); every node's RunAssigned loop starts the builds
+// the leader claimed for it.
 func (n *Node) openBuilder(ctx context.Context) error {
-	b := builder.New(builder.Config{Workers: n.cfg.BuildWorkers, Logger: n.log}, n.store, n.service, n.pool, n.ID)
+	b := builder.New(builder.Config{Workers: n.cfg.BuildWorkers, Logger: n.log,
+		Targets: func(ctx context.Context) []builder.Target { return n.cluster.buildTargets(ctx) },
+	}, n.store, n.service, n.pool, n.ID)
 	if err := b.Recover(ctx); err != nil {
 		return err
 	}
@@ -18,7 +21,7 @@ func (n *Node) openBuilder(ctx context.Context) error {
 	done := make(chan struct{})
 	go func() {
 		defer close(done)
-		b.Dispatch(bg, 1)
+		b.RunAssigned(bg)
 	}()
 	n.closers = append(n.closers, func(context.Context) error {
 		cancel()

@@ -53,8 +53,28 @@ type Config struct {
 	TeardownNetwork bool
 	// BuildWorkers is how many builds this node runs at once.
 	BuildWorkers int
+	// Cluster is how this node joins the others.
+	Cluster ClusterConfig
 	// Limits bound sandbox requests.
 	Limits service.Limits
+}
+
+// ClusterConfig is the node's part in the cluster. `warren dev` is a single
+// server that bootstraps itself on loopback ports.
+type ClusterConfig struct {
+	Server          bool     // run raft; may lead
+	BootstrapExpect int      // servers: bootstrap once this many servers are seen
+	Join            []string // gossip addresses of members to join
+	Advertise       string   // the IP or host peers reach this node at
+	GossipAddr      string   // bind address for gossip
+	RaftAddr        string   // bind address for raft (servers)
+	GRPCAddr        string   // bind address for node-to-node gRPC
+	// Key is the base64 cluster key (`warren node keygen`). Empty: the key in
+	// <data-dir>/cluster.key, made on first start.
+	Key string
+	// MaxConcurrentStarts bounds sandbox starts the scheduler places on one
+	// node at once.
+	MaxConcurrentStarts int
 }
 
 // DefaultDataDir is ~/.local/share/warren, or /var/lib/warren as root.
@@ -82,7 +102,9 @@ func DefaultConfig() Config {
 		Subnet:            "10.88.0.0/16",
 		BaseImage:         "auto",
 		BuildWorkers:      2,
-		Limits:            service.DefaultLimits(),
+		Cluster: ClusterConfig{Server: true, BootstrapExpect: 1, GossipAddr: "127.0.0.1:0",
+			RaftAddr: "127.0.0.1:0", GRPCAddr: "127.0.0.1:0", MaxConcurrentStarts: 4},
+		Limits: service.DefaultLimits(),
 	}
 }
 
@@ -122,6 +144,9 @@ func (c *Config) Validate() error {
 	}
 	if c.BuildWorkers < 1 || c.BuildWorkers > 64 {
 		errs = append(errs, fmt.Errorf("--build-workers: must be between 1 and 64, got %d", c.BuildWorkers))
+	}
+	if c.Cluster.MaxConcurrentStarts < 1 {
+		errs = append(errs, fmt.Errorf("--max-concurrent-starts: must be at least 1"))
 	}
 	if _, err := netip.ParsePrefix(c.Subnet); err != nil {
 		errs = append(errs, fmt.Errorf("--subnet: %w", err))

@@ -39,6 +39,7 @@ type Node struct {
 	sandboxes *sandbox.Manager
 	service   *service.Service
 	builder   *builder.Builder
+	cluster   *clusterNode
 	cancel    context.CancelFunc
 	bg        sync.WaitGroup
 	http      *http.Server
@@ -108,16 +109,21 @@ func Open(ctx context.Context, cfg Config, log *slog.Logger) (n *Node, err error
 	if err := n.openBuilder(ctx); err != nil {
 		return nil, err
 	}
-	apiCfg := api.DefaultConfig()
-	apiCfg.NodeVersion = Version
-	apiCfg.NodeID = n.ID.String()
-	apiCfg.UI = ui.Handler()
-	srv := api.New(apiCfg, st, log, n.service, n.pool, n.builder, nodes{n})
 	ln, err := net.Listen("tcp", cfg.HTTPAddr)
 	if err != nil {
 		return nil, fmt.Errorf("--http-addr: %w", err)
 	}
 	n.listener = ln
+	n.closers = append(n.closers, func(context.Context) error { ln.Close(); return nil })
+	if err := n.openCluster(ctx, advertised(ln.Addr(), cfg.Cluster.Advertise)); err != nil {
+		return nil, err
+	}
+	apiCfg := api.DefaultConfig()
+	apiCfg.NodeVersion = Version
+	apiCfg.NodeID = n.ID.String()
+	apiCfg.UI = ui.Handler()
+	apiCfg.Forward = forwarder{n.cluster}
+	srv := api.New(apiCfg, st, log, n.service, n.pool, n.builder, nodes{n})
 	if n.Bootstrap != nil {
 		n.Bootstrap.URL = "http://" + ln.Addr().String()
 		if err := writeBootstrap(cfg.DataDir, n.Bootstrap); err != nil {

@@ -7,14 +7,16 @@ import (
 	"path/filepath"
 
 	"github.com/warrenhq/warren/api"
+	"github.com/warrenhq/warren/cluster"
 	"github.com/warrenhq/warren/id"
+	"github.com/warrenhq/warren/sandbox/service"
 	"github.com/warrenhq/warren/store"
 	"github.com/warrenhq/warren/store/db"
 )
 
-// nodes answers the admin node routes. Until the cluster lands, a node knows
-// only itself: it is its own leader, and other rows in the nodes table are shown
-// with status "unknown".
+// nodes answers the admin node routes from gossip (members, roles, status,
+// capacity, the leader) and Postgres (drain flags, nodes seen before but no
+// longer members).
 type nodes struct{ n *Node }
 
 var _ api.Nodes = nodes{}
@@ -24,31 +26,48 @@ func (v nodes) Nodes(ctx context.Context) (api.NodesView, error) {
 	if err != nil {
 		return api.NodesView{}, store.Map(err)
 	}
-	leader := v.n.ID
-	out := api.NodesView{Leader: &leader, Nodes: []api.NodeView{}}
+	byID := map[id.NodeID]db.Node{}
 	for _, r := range rows {
-		nv, err := v.view(ctx, r)
-		if err != nil {
-			return out, err
+		byID[r.ID] = r
+	}
+	out := api.NodesView{Nodes: []api.NodeView{}}
+	c := v.n.cluster.c
+	if leader, ok := c.Leader(); ok {
+		if lid, err := id.ParseNodeID(leader); err == nil {
+			out.Leader = &lid
 		}
-		out.Nodes = append(out.Nodes, nv)
+	}
+	seen := map[id.NodeID]bool{}
+	for _, m := range c.Members() {
+		nid, err := id.ParseNodeID(m.ID)
+		if err != nil {
+			continue
+		}
+		seen[nid] = true
+		out.Nodes = append(out.Nodes, v.fromMember(ctx, nid, m, byID[nid]))
+	}
+	for _, r := range rows {
+		if !seen[r.ID] {
+			out.Nodes = append(out.Nodes, api.NodeView{ID: r.ID, Name: r.Name, Role: r.Role, Status: "unknown", HTTPAddr: r.HttpAddr, Draining: r.Draining})
+		}
 	}
 	return out, nil
 }
 
-func (v nodes) view(ctx context.Context, r db.Node) (api.NodeView, error) {
-	nv := api.NodeView{ID: r.ID, Name: r.Name, Role: r.Role, Status: "unknown", HTTPAddr: r.HttpAddr, Draining: r.Draining}
-	if r.ID != v.n.ID {
-		return nv, nil
+func (v nodes) fromMember(ctx context.Context, nid id.NodeID, m cluster.Member, row db.Node) api.NodeView {
+	c := m.Meta.Capacity
+	nv := api.NodeView{ID: nid, Name: m.Meta.Name, Role: string(m.Meta.Role), Status: string(m.Status),
+		HTTPAddr: m.Meta.HTTPAddr, Draining: row.Draining || m.Meta.Drain, Version: m.Meta.Version,
+		Sandboxes: int(c.RunningSandboxes)}
+	nv.Capacity = service.Capacity{VCPUsFree: float64(c.FreeMilliCPU) / 1000, MemoryMBFree: int64(c.FreeMemoryMB),
+		DiskBytesFree: int64(c.FreeDiskBytes), SandboxesRunning: int(c.RunningSandboxes), SandboxesMax: int(c.MaxSandboxes)}
+	if nid == v.n.ID {
+		// This node knows its totals as well.
+		if local, err := v.n.service.Capacity(ctx, filepath.Join(v.n.cfg.DataDir, "pool")); err == nil {
+			nv.Capacity, nv.Sandboxes = local, local.SandboxesRunning
+		}
 	}
-	c, err := v.n.service.Capacity(ctx, filepath.Join(v.n.cfg.DataDir, "pool"))
-	if err != nil {
-		return nv, err
-	}
-	nv.Status, nv.Version, nv.Capacity, nv.Sandboxes = "alive", Version, c, c.SandboxesRunning
-	nv.HTTPAddr = v.n.HTTPAddr()
-	nv.Draining = v.n.service.Draining()
-	return nv, nil
+	return nv
 }
 
 func (v nodes) SetDraining(ctx context.Context, nid id.NodeID, on bool) (api.NodeView, error) {
@@ -61,6 +80,12 @@ func (v nodes) SetDraining(ctx context.Context, nid id.NodeID, on bool) (api.Nod
 	}
 	if nid == v.n.ID {
 		v.n.service.SetDraining(on)
+		v.n.cluster.c.SetDrain(on)
 	}
-	return v.view(ctx, r)
+	if m, ok := v.n.cluster.c.Member(nid.String()); ok {
+		nv := v.fromMember(ctx, nid, m, r)
+		nv.Draining = on
+		return nv, nil
+	}
+	return api.NodeView{ID: r.ID, Name: r.Name, Role: r.Role, Status: "unknown", HTTPAddr: r.HttpAddr, Draining: r.Draining}, nil
 }

@@ -32,3 +32,10 @@ type CapacityError struct{ Message string }
 
 func (e *CapacityError) Error() string        { return e.Message }
 func (e *CapacityError) Is(target error) bool { return target == ErrUnavailable }
+
+// UnavailableError says a needed part of the platform is down for now (no
+// cluster leader, the owning node unreachable); clients retry later.
+type UnavailableError struct{ Message string }
+
+func (e *UnavailableError) Error() string       { return e.Message }
+func (e *UnavailableError) Is(target error) bool { return target == ErrUnavailable }

@@ -58,6 +58,7 @@ type Service struct {
 	limits Limits
 	log    *slog.Logger
 
+	cluster  Cluster
 	draining atomic.Bool
 	mu       sync.Mutex
 	creating int // creates in flight, counted against MaxSandboxes
@@ -85,8 +86,32 @@ type CreateRequest struct {
 	IsBuild       bool
 }
 
-// Create validates req, records the sandbox as creating, starts it and records
-// it as running — or as failed, with everything it made removed.
+// Cluster is what the service needs of the cluster: placement by the
+// leader's scheduler, starting a sandbox on another node, and fetching a
+// template image this node lacks. Without one the node places everything on
+// itself.
+type Cluster interface {
+	Place(ctx context.Context, p Placement) (id.NodeID, error)
+	StartOn(ctx context.Context, node id.NodeID, row db.Sandbox, env map[string]string) error
+	EnsureImage(ctx context.Context, tpl id.TemplateID) error
+}
+
+// Placement is what the scheduler needs to know about a new sandbox.
+type Placement struct {
+	Team       id.TeamID
+	Template   id.TemplateID
+	VCPUs      float64
+	MemoryMB   int64
+	DiskSizeMB int64
+	IsBuild    bool
+}
+
+// SetCluster makes the service place sandboxes through c.
+func (s *Service) SetCluster(c Cluster) { s.cluster = c }
+
+// Create validates req, records the sandbox as creating, starts it — on the
+// node the scheduler picks — and records it as running, or as failed with
+// everything it made removed.
 func (s *Service) Create(ctx context.Context, req CreateRequest) (db.Sandbox, error) {
 	tpl, err := s.resolveTemplate(ctx, req.Team, req.Template)
 	if err != nil {
@@ -96,6 +121,27 @@ func (s *Service) Create(ctx context.Context, req CreateRequest) (db.Sandbox, er
 	if err != nil {
 		return db.Sandbox{}, err
 	}
+	target := s.node
+	if s.cluster != nil {
+		target, err = s.cluster.Place(ctx, Placement{Team: req.Team, Template: tpl.ID, VCPUs: float64(p.Vcpus),
+			MemoryMB: int64(p.MemoryMb), DiskSizeMB: int64(p.DiskSizeMb), IsBuild: req.IsBuild})
+		if err != nil {
+			return db.Sandbox{}, err
+		}
+	}
+	if target != s.node {
+		node := target.UUID()
+		p.NodeID = &node
+		row, err := s.st.CreateSandbox(ctx, p)
+		if err != nil {
+			return db.Sandbox{}, store.Map(err)
+		}
+		if err := s.cluster.StartOn(ctx, target, row, req.Env); err != nil {
+			return s.fail(row, err)
+		}
+		row, err = s.st.GetSandbox(ctx, row.ID)
+		return row, store.Map(err)
+	}
 	if err := s.reserve(ctx); err != nil {
 		return db.Sandbox{}, err
 	}
@@ -104,17 +150,47 @@ func (s *Service) Create(ctx context.Context, req CreateRequest) (db.Sandbox, er
 	if err != nil {
 		return db.Sandbox{}, store.Map(err)
 	}
+	return s.start(ctx, row, tpl, req.Env)
+}
+
+// StartLocal starts a sandbox whose row another node recorded for this node
+// (the node RPC's CreateSandbox).
+func (s *Service) StartLocal(ctx context.Context, sb id.SandboxID, env map[string]string) (db.Sandbox, error) {
+	row, err := s.st.GetSandbox(ctx, sb)
+	if err != nil {
+		return row, store.Map(err)
+	}
+	if row.NodeID == nil || id.NodeID(*row.NodeID) != s.node || row.Status != string(sandbox.StatusCreating) {
+		return row, fmt.Errorf("sandbox %s: %w: not a creating sandbox of this node", sb, sandbox.ErrConflict)
+	}
+	if row.TemplateID == nil {
+		return s.fail(row, fmt.Errorf("sandbox %s has no template", sb))
+	}
+	tpl, err := s.st.GetTemplate(ctx, id.TemplateID(*row.TemplateID))
+	if err != nil {
+		return s.fail(row, store.Map(err))
+	}
+	if err := s.reserve(ctx); err != nil {
+		return s.fail(row, err)
+	}
+	defer s.release()
+	return s.start(ctx, row, tpl, env)
+}
+
+// start runs a recorded sandbox on this node and records it running.
+func (s *Service) start(ctx context.Context, row db.Sandbox, tpl db.Template, env map[string]string) (db.Sandbox, error) {
+	if s.cluster != nil {
+		if err := s.cluster.EnsureImage(ctx, tpl.ID); err != nil {
+			return s.fail(row, fmt.Errorf("template image: %w", err))
+		}
+	}
 	hc, err := sandbox.ParseHealthcheck(tpl.Healthcheck)
 	if err != nil {
 		return s.fail(row, err)
 	}
-	env := map[string]string{}
-	for k, v := range req.Env {
-		env[k] = v
-	}
 	info, err := s.mgr.Create(ctx, sandbox.Spec{
-		ID: row.ID.String(), Image: tpl.ID.String(), VCPUs: float64(p.Vcpus), MemoryMB: int64(p.MemoryMb),
-		DiskSizeMB: int64(p.DiskSizeMb), Env: env, AllowInternet: p.AllowInternetAccess,
+		ID: row.ID.String(), Image: tpl.ID.String(), VCPUs: float64(row.Vcpus), MemoryMB: int64(row.MemoryMb),
+		DiskSizeMB: int64(row.DiskSizeMb), Env: env, AllowInternet: row.AllowInternetAccess,
 		StartCmd: tpl.StartCmd, Healthcheck: hc,
 	})
 	if err != nil {

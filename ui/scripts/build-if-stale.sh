@@ -1,6 +1,6 @@
 #!/usr/bin/env bash
 # Builds the UI into ui/dist when dist has no index.html or any source is newer
-# than it; installs node_modules with `npm ci` when they are missing or older
+# than it; installs node_modules with `npm install` when they are missing or older
 # than package-lock.json. `make ui` runs this; FORCE=1 rebuilds anyway.
 set -euo pipefail
 cd "$(dirname "$0")/.."
