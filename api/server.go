@@ -10,6 +10,7 @@ import (
 	"github.com/go-chi/chi/v5"
 
 	"github.com/warrenhq/warren/id"
+	"github.com/warrenhq/warren/sandbox"
 	"github.com/warrenhq/warren/sandbox/agent"
 	"github.com/warrenhq/warren/sandbox/service"
 	"github.com/warrenhq/warren/store"
@@ -175,7 +176,9 @@ func (s *Server) Handler() http.Handler {
 			limit = s.cfg.MaxUploadBytes
 		}
 		h := limitBody(s, limit, rt.handler)
-		if strings.HasPrefix(rt.pattern, "/v1/sandboxes/{id}") && s.cfg.Forward != nil {
+		// Calls that reach the sandbox go to its node; reading its row does not.
+		if strings.HasPrefix(rt.pattern, "/v1/sandboxes/{id}") && s.cfg.Forward != nil &&
+			!(rt.method == http.MethodGet && rt.pattern == "/v1/sandboxes/{id}") {
 			h = s.forward(h)
 		}
 		switch rt.access {
@@ -221,8 +224,8 @@ func (s *Server) forward(next http.Handler) http.Handler {
 			return
 		}
 		row, err := s.store.GetSandboxByTeam(r.Context(), db.GetSandboxByTeamParams{ID: sb, TeamID: principalFrom(r.Context()).TeamID})
-		if err != nil || row.NodeID == nil || s.cfg.Forward.Local(id.NodeID(*row.NodeID)) {
-			next.ServeHTTP(w, r) // not found, or ours: the handler answers
+		if err != nil || row.NodeID == nil || s.cfg.Forward.Local(id.NodeID(*row.NodeID)) || !sandbox.Status(row.Status).Live() {
+			next.ServeHTTP(w, r) // not found, ours, or ended: the handler answers
 			return
 		}
 		if err := s.cfg.Forward.Forward(w, r, id.NodeID(*row.NodeID)); err != nil {

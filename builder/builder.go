@@ -255,6 +255,14 @@ func (b *Builder) RunAssigned(ctx context.Context) {
 			continue
 		}
 		for _, r := range rows {
+			// Never more than Workers at once, even if the leader's view of
+			// our free slots was stale: the rest wait for a slot.
+			b.mu.Lock()
+			full := len(b.running) >= b.cfg.Workers && !b.started[r.ID]
+			b.mu.Unlock()
+			if full {
+				break
+			}
 			b.start(r)
 		}
 	}

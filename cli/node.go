@@ -53,6 +53,8 @@ func nodeFlags(cmd *cobra.Command, cfg *node.Config) {
 	f.StringVar(&cc.GRPCAddr, "grpc-addr", cc.GRPCAddr, "node-to-node gRPC bind address")
 	f.StringVar(&cc.Key, "cluster-key", os.Getenv("WARREN_CLUSTER_KEY"), "base64 cluster key from `warren node keygen` (env WARREN_CLUSTER_KEY; default: <data-dir>/cluster.key, made on first start)")
 	f.IntVar(&cc.MaxConcurrentStarts, "max-concurrent-starts", cc.MaxConcurrentStarts, "sandbox starts the scheduler places on one node at once")
+	f.Float64Var(&cfg.Limits.CPUOvercommit, "cpu-overcommit", cfg.Limits.CPUOvercommit, "vCPUs sandboxes may be promised per CPU of the host")
+	f.Float64Var(&cfg.Limits.MemoryOvercommit, "memory-overcommit", cfg.Limits.MemoryOvercommit, "memory sandboxes may be promised per MB of the host")
 	f.IntVar(&cfg.Limits.MaxSandboxes, "max-sandboxes", cfg.Limits.MaxSandboxes, "live sandboxes this node holds at most")
 }
 

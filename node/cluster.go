@@ -205,8 +205,12 @@ func (cn *clusterNode) Place(ctx context.Context, p service.Placement) (id.NodeI
 				var cl nodev1.NodeClient
 				if cl, err = cn.client(lid); err == nil {
 					var resp *nodev1.PlaceResponse
-					resp, err = cl.Place(ctx, &nodev1.PlaceRequest{TeamId: p.Team.String(), TemplateId: p.Template.String(),
-						Vcpus: p.VCPUs, MemoryMb: p.MemoryMB, DiskSizeMb: p.DiskSizeMB, IsBuild: p.IsBuild})
+					req := &nodev1.PlaceRequest{TeamId: p.Team.String(), TemplateId: p.Template.String(),
+						Vcpus: p.VCPUs, MemoryMb: p.MemoryMB, DiskSizeMb: p.DiskSizeMB, IsBuild: p.IsBuild}
+					for _, x := range p.Exclude {
+						req.ExcludeNodeIds = append(req.ExcludeNodeIds, x.String())
+					}
+					resp, err = cl.Place(ctx, req)
 					if err == nil {
 						return id.ParseNodeID(resp.NodeId)
 					}

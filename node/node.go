@@ -55,11 +55,12 @@ func Open(ctx context.Context, cfg Config, log *slog.Logger) (n *Node, err error
 		return nil, err
 	}
 	n = &Node{cfg: cfg, log: log, serveErr: make(chan error, 1)}
+	started := n // the named result is nil by the time a failing return runs the defer
 	defer func() {
 		if err != nil {
 			cctx, cancel := context.WithTimeout(context.Background(), time.Minute)
 			defer cancel()
-			_ = n.Close(cctx)
+			_ = started.Close(cctx)
 			n = nil
 		}
 	}()
@@ -135,6 +136,18 @@ func Open(ctx context.Context, cfg Config, log *slog.Logger) (n *Node, err error
 	n.closers = append(n.closers, func(ctx context.Context) error { return n.http.Shutdown(ctx) })
 	log.Info("node ready", "http", "http://"+ln.Addr().String(), "data_dir", cfg.DataDir, "version", Version)
 	return n, nil
+}
+
+// GossipAddr returns the address other nodes join this one at.
+func (n *Node) GossipAddr() string { return n.cluster.c.GossipAddr() }
+
+// Kill stops the node abruptly, as a crash would: gossip and raft stop without
+// leaving, the API stops answering, and sandboxes keep running until the next
+// start's cleanup. For tests of node failure; Close is still called after.
+func (n *Node) Kill() {
+	_ = n.cluster.c.Shutdown()
+	n.cluster.srv.Stop()
+	_ = n.http.Close()
 }
 
 // HTTPAddr returns the address the API listens on.

@@ -55,7 +55,13 @@ func (r nodeRPC) Place(ctx context.Context, req *nodev1.PlaceRequest) (*nodev1.P
 	if err := errors.Join(err1, err2); err != nil {
 		return nil, status.Error(codes.InvalidArgument, err.Error())
 	}
-	node, err := r.cn.schedule(ctx, service.Placement{Team: team, Template: tpl, VCPUs: req.Vcpus, MemoryMB: req.MemoryMb, DiskSizeMB: req.DiskSizeMb, IsBuild: req.IsBuild})
+	p := service.Placement{Team: team, Template: tpl, VCPUs: req.Vcpus, MemoryMB: req.MemoryMb, DiskSizeMB: req.DiskSizeMb, IsBuild: req.IsBuild}
+	for _, x := range req.ExcludeNodeIds {
+		if nid, err := id.ParseNodeID(x); err == nil {
+			p.Exclude = append(p.Exclude, nid)
+		}
+	}
+	node, err := r.cn.schedule(ctx, p)
 	if err != nil {
 		return nil, grpcError(err)
 	}
@@ -115,8 +121,13 @@ func (cn *clusterNode) StartOn(ctx context.Context, node id.NodeID, row db.Sandb
 		req.TemplateId = id.TemplateID(*row.TemplateID).String()
 	}
 	if _, err := cl.CreateSandbox(ctx, req); err != nil {
-		if st, ok := status.FromError(err); ok && st.Code() == codes.ResourceExhausted {
-			return &sandbox.CapacityError{Message: st.Message()}
+		if st, ok := status.FromError(err); ok {
+			switch st.Code() {
+			case codes.ResourceExhausted:
+				return &sandbox.CapacityError{Message: st.Message()}
+			case codes.Unavailable, codes.DeadlineExceeded:
+				return &sandbox.UnavailableError{Message: fmt.Sprintf("node %s did not answer", node)}
+			}
 		}
 		return fmt.Errorf("starting sandbox %s on node %s: %w", row.ID, node, err)
 	}

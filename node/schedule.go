@@ -21,7 +21,34 @@ import (
 // otherwise the one with the most free memory, with at most
 // MaxConcurrentStarts recent placements per node.
 func (cn *clusterNode) schedule(ctx context.Context, p service.Placement) (id.NodeID, error) {
+	// A node at its bound of concurrent starts makes the placement wait for a
+	// slot (briefly), not fail: the bound paces starts.
+	deadline := time.Now().Add(10 * time.Second)
+	for {
+		node, busy, err := cn.pick(ctx, p)
+		if err != nil || !busy {
+			return node, err
+		}
+		if time.Now().After(deadline) {
+			return id.NodeID{}, &sandbox.CapacityError{Message: "every node with room is busy starting sandboxes; retry shortly"}
+		}
+		t := time.NewTimer(50 * time.Millisecond)
+		select {
+		case <-ctx.Done():
+			t.Stop()
+			return id.NodeID{}, ctx.Err()
+		case <-t.C:
+		}
+	}
+}
+
+// pick chooses a node, or reports busy when nodes have room but all are at
+// their bound of concurrent starts.
+func (cn *clusterNode) pick(ctx context.Context, p service.Placement) (id.NodeID, bool, error) {
 	drained := cn.drainedNodes(ctx)
+	for _, x := range p.Exclude {
+		drained[x] = true
+	}
 	holders := map[id.NodeID]bool{}
 	if reps, err := cn.n.store.ListTemplateReplicas(ctx, p.Template); err == nil {
 		for _, r := range reps {
@@ -34,6 +61,7 @@ func (cn *clusterNode) schedule(ctx context.Context, p service.Placement) (id.No
 		freeMB int64
 	}
 	var cands []cand
+	busy := false
 	cn.mu.Lock()
 	defer cn.mu.Unlock()
 	for _, m := range cn.c.Members() {
@@ -43,18 +71,23 @@ func (cn *clusterNode) schedule(ctx context.Context, p service.Placement) (id.No
 		}
 		c := m.Meta.Capacity
 		pending := int64(cn.inflight[nid])
-		if pending >= int64(cn.n.cfg.Cluster.MaxConcurrentStarts) {
-			continue
-		}
 		freeMB := int64(c.FreeMemoryMB) - pending*p.MemoryMB
 		freeCPU := int64(c.FreeMilliCPU) - pending*int64(p.VCPUs*1000)
-		if freeMB < p.MemoryMB || freeCPU < int64(p.VCPUs*1000) || int64(c.RunningSandboxes)+pending >= int64(c.MaxSandboxes) {
+		// The node itself enforces its sandbox count exactly; here only what gossip says.
+		if freeMB < p.MemoryMB || freeCPU < int64(p.VCPUs*1000) || c.RunningSandboxes >= c.MaxSandboxes {
+			continue
+		}
+		if pending >= int64(cn.n.cfg.Cluster.MaxConcurrentStarts) {
+			busy = true
 			continue
 		}
 		cands = append(cands, cand{node: nid, holds: holders[nid], freeMB: freeMB})
 	}
 	if len(cands) == 0 {
-		return id.NodeID{}, &sandbox.CapacityError{Message: fmt.Sprintf(
+		if busy {
+			return id.NodeID{}, true, nil
+		}
+		return id.NodeID{}, false, &sandbox.CapacityError{Message: fmt.Sprintf(
 			"no node has room for %g vCPU and %d MB now; retry later", p.VCPUs, p.MemoryMB)}
 	}
 	sort.Slice(cands, func(i, j int) bool {
@@ -65,16 +98,17 @@ func (cn *clusterNode) schedule(ctx context.Context, p service.Placement) (id.No
 	})
 	best := cands[0].node
 	cn.inflight[best]++
-	// Gossip reports the new sandbox within a couple of seconds; until then
-	// the placement counts here.
-	time.AfterFunc(3*time.Second, func() {
+	// Gossip reports the new sandbox within about a second (capacity is
+	// re-read every second and changes are broadcast at once); until then the
+	// placement counts here.
+	time.AfterFunc(1500*time.Millisecond, func() {
 		cn.mu.Lock()
 		defer cn.mu.Unlock()
 		if cn.inflight[best]--; cn.inflight[best] <= 0 {
 			delete(cn.inflight, best)
 		}
 	})
-	return best, nil
+	return best, false, nil
 }
 
 // placeError turns the leader's answer to Place into a final error for the

@@ -37,5 +37,5 @@ func (e *CapacityError) Is(target error) bool { return target == ErrUnavailable 
 // cluster leader, the owning node unreachable); clients retry later.
 type UnavailableError struct{ Message string }
 
-func (e *UnavailableError) Error() string       { return e.Message }
+func (e *UnavailableError) Error() string        { return e.Message }
 func (e *UnavailableError) Is(target error) bool { return target == ErrUnavailable }

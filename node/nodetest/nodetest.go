@@ -8,8 +8,10 @@ package nodetest
 import (
 	"context"
 	"crypto/rand"
+	"crypto/sha256"
 	"encoding/hex"
 	"fmt"
+	"io"
 	"log/slog"
 	"os"
 	"os/exec"
@@ -47,18 +49,18 @@ var (
 func Binary(t testing.TB) string {
 	t.Helper()
 	buildOnce.Do(func() {
-		// One fixed place shared by every test binary (go build is incremental):
-		// each build writes a file of its own and renames it into place, so
-		// concurrent test binaries never see a half-written binary and nothing
-		// accumulates in /tmp. Its parents stay traversable for sandbox root.
+		// Test binaries of several packages run at once and share one
+		// directory. A built binary is named by its content and never
+		// replaced: a node of another test binary may be bind-mounting it into
+		// a sandbox at that moment, and a file renamed over cannot be mounted
+		// any more. Its parents stay traversable for sandbox root.
 		dir := filepath.Join(os.TempDir(), "warren-nodetest-bin")
 		if err := os.MkdirAll(dir, 0o755); err != nil {
 			buildErr = err
 			return
 		}
 		_ = os.Chmod(dir, 0o755)
-		binPath = filepath.Join(dir, "warren")
-		tmp := fmt.Sprintf("%s.%d.tmp", binPath, os.Getpid())
+		tmp := filepath.Join(dir, fmt.Sprintf(".build-%d", os.Getpid()))
 		_, file, _, _ := runtime.Caller(0)
 		root := filepath.Join(filepath.Dir(file), "..", "..")
 		cmd := exec.Command("go", "build", "-o", tmp, ".")
@@ -69,7 +71,23 @@ func Binary(t testing.TB) string {
 			buildErr = fmt.Errorf("building warren: %v\n%s", err, out)
 			return
 		}
-		buildErr = os.Rename(tmp, binPath)
+		sum, err := fileSum(tmp)
+		if err != nil {
+			buildErr = err
+			return
+		}
+		binPath = filepath.Join(dir, "warren-"+sum[:16])
+		if _, err := os.Stat(binPath); err == nil {
+			buildErr = os.Remove(tmp) // the same binary is already there
+			return
+		}
+		// Link, not rename: it fails instead of replacing when a concurrent
+		// build of the same content won the race.
+		if err := os.Link(tmp, binPath); err != nil && !os.IsExist(err) {
+			buildErr = err
+		}
+		_ = os.Remove(tmp)
+		removeOldBinaries(dir, binPath)
 	})
 	if buildErr != nil {
 		t.Fatal(buildErr)
@@ -79,6 +97,22 @@ func Binary(t testing.TB) string {
 
 // Option adjusts a test node's config.
 type Option func(*node.Config)
+
+// WithDatabase makes the node use url instead of a fresh database (nodes of
+// one cluster share their database).
+func WithDatabase(url string) Option { return func(c *node.Config) { c.DatabaseURL = url } }
+
+// WithCluster makes the node a member of a multi-node cluster: key is the
+// shared cluster key, join the gossip addresses of members already up.
+func WithCluster(key string, server bool, bootstrapExpect int, join ...string) Option {
+	return func(c *node.Config) {
+		c.Cluster.Key, c.Cluster.Server, c.Cluster.Join = key, server, join
+		c.Cluster.BootstrapExpect = bootstrapExpect
+		if !server {
+			c.Cluster.BootstrapExpect = 0
+		}
+	}
+}
 
 // Start starts a node for t. The test binary's TestMain must call
 // storetest.Main.
@@ -96,7 +130,6 @@ func Start(t testing.TB, opts ...Option) *Node {
 	cfg := node.DefaultConfig()
 	cfg.Dev = true
 	cfg.DataDir = dir
-	cfg.DatabaseURL = storetest.NewDatabase(t)
 	cfg.HTTPAddr = "127.0.0.1:0"
 	cfg.BaseImage = "busybox"
 	cfg.AgentBinary = Binary(t)
@@ -104,6 +137,9 @@ func Start(t testing.TB, opts ...Option) *Node {
 	cfg.Bridge, cfg.Subnet = uniqueNetwork()
 	for _, o := range opts {
 		o(&cfg)
+	}
+	if cfg.DatabaseURL == "" {
+		cfg.DatabaseURL = storetest.NewDatabase(t)
 	}
 	log := slog.New(slog.NewTextHandler(testWriter{t}, &slog.HandlerOptions{Level: slog.LevelWarn}))
 	ctx, cancel := context.WithTimeout(context.Background(), 2*time.Minute)
@@ -119,10 +155,11 @@ func Start(t testing.TB, opts ...Option) *Node {
 			t.Errorf("nodetest: closing the node: %v", err)
 		}
 	})
-	if n.Bootstrap == nil {
-		t.Fatal("nodetest: the node did not bootstrap an admin")
+	out := &Node{Node: n, URL: "http://" + n.HTTPAddr(), DataDir: dir, Config: cfg}
+	if n.Bootstrap != nil {
+		out.APIKey = n.Bootstrap.APIKey
 	}
-	return &Node{Node: n, URL: "http://" + n.HTTPAddr(), APIKey: n.Bootstrap.APIKey, DataDir: dir, Config: cfg}
+	return out
 }
 
 // uniqueNetwork picks a bridge name and a /24 no other test node in this
@@ -144,4 +181,32 @@ type testWriter struct{ t testing.TB }
 func (w testWriter) Write(p []byte) (int, error) {
 	w.t.Log(strings.TrimRight(string(p), "\n"))
 	return len(p), nil
+}
+
+func fileSum(path string) (string, error) {
+	f, err := os.Open(path)
+	if err != nil {
+		return "", err
+	}
+	defer f.Close()
+	h := sha256.New()
+	if _, err := io.Copy(h, f); err != nil {
+		return "", err
+	}
+	return hex.EncodeToString(h.Sum(nil)), nil
+}
+
+// removeOldBinaries deletes binaries of earlier code versions, a day old or
+// more (no test runs that long), so the directory does not grow without end.
+func removeOldBinaries(dir, keep string) {
+	entries, err := os.ReadDir(dir)
+	if err != nil {
+		return
+	}
+	for _, e := range entries {
+		p := filepath.Join(dir, e.Name())
+		if info, err := e.Info(); err == nil && p != keep && time.Since(info.ModTime()) > 24*time.Hour {
+			_ = os.Remove(p)
+		}
+	}
 }

@@ -14,7 +14,9 @@ import (
 	"github.com/warrenhq/warren/store"
 )
 
-// Capacity is what this node has and what its live sandboxes reserve.
+// Capacity is what this node has and what its live sandboxes reserve. Free
+// figures are what may still be promised: the totals scaled by the
+// overcommit factors, less the limits of live sandboxes.
 type Capacity struct {
 	VCPUsTotal       float64 `json:"vcpus_total"`
 	VCPUsFree        float64 `json:"vcpus_free"`
@@ -32,8 +34,8 @@ func (s *Service) Capacity(ctx context.Context, poolDir string) (Capacity, error
 		return Capacity{}, store.Map(err)
 	}
 	c := Capacity{VCPUsTotal: float64(runtime.NumCPU()), MemoryMBTotal: memTotalMB(), SandboxesRunning: int(u.Sandboxes), SandboxesMax: s.limits.MaxSandboxes}
-	c.VCPUsFree = c.VCPUsTotal - u.Vcpus
-	c.MemoryMBFree = c.MemoryMBTotal - u.MemoryMb
+	c.VCPUsFree = c.VCPUsTotal*max(1, s.limits.CPUOvercommit) - u.Vcpus
+	c.MemoryMBFree = int64(float64(c.MemoryMBTotal)*max(1, s.limits.MemoryOvercommit)) - u.MemoryMb
 	var st unix.Statfs_t
 	if err := unix.Statfs(poolDir, &st); err == nil {
 		c.DiskBytesFree = int64(st.Bavail) * st.Bsize

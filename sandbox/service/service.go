@@ -37,6 +37,11 @@ type Limits struct {
 	MaxSandboxes      int // live sandboxes on this node, builds included
 	MaxMetadata       int // keys
 	MaxEnv            int // variables
+	// CPUOvercommit and MemoryOvercommit scale the node's CPUs and memory
+	// into what sandboxes may be promised: vcpus and memory_mb are limits,
+	// not reservations, and idle sandboxes use a few MB.
+	CPUOvercommit    float64
+	MemoryOvercommit float64
 }
 
 // DefaultLimits returns the defaults.
@@ -47,6 +52,7 @@ func DefaultLimits() Limits {
 		DefaultDiskMB: 20480, MinDiskMB: 1024, MaxDiskMB: 204800,
 		DefaultTimeoutSec: 300, MaxTimeoutSec: 7 * 24 * 3600,
 		MaxSandboxes: 1000, MaxMetadata: 64, MaxEnv: 256,
+		CPUOvercommit: 16, MemoryOvercommit: 8,
 	}
 }
 
@@ -104,6 +110,7 @@ type Placement struct {
 	MemoryMB   int64
 	DiskSizeMB int64
 	IsBuild    bool
+	Exclude    []id.NodeID // nodes that just failed to start it
 }
 
 // SetCluster makes the service place sandboxes through c.
@@ -122,30 +129,42 @@ func (s *Service) Create(ctx context.Context, req CreateRequest) (db.Sandbox, er
 		return db.Sandbox{}, err
 	}
 	target := s.node
-	if s.cluster != nil {
+	var exclude []id.NodeID
+	for attempt := 1; s.cluster != nil; attempt++ {
 		target, err = s.cluster.Place(ctx, Placement{Team: req.Team, Template: tpl.ID, VCPUs: float64(p.Vcpus),
-			MemoryMB: int64(p.MemoryMb), DiskSizeMB: int64(p.DiskSizeMb), IsBuild: req.IsBuild})
+			MemoryMB: int64(p.MemoryMb), DiskSizeMB: int64(p.DiskSizeMb), IsBuild: req.IsBuild, Exclude: exclude})
 		if err != nil {
 			return db.Sandbox{}, err
 		}
-	}
-	if target != s.node {
+		if target == s.node {
+			break
+		}
 		node := target.UUID()
 		p.NodeID = &node
+		p.ID = id.NewSandboxID()
 		row, err := s.st.CreateSandbox(ctx, p)
 		if err != nil {
 			return db.Sandbox{}, store.Map(err)
 		}
-		if err := s.cluster.StartOn(ctx, target, row, req.Env); err != nil {
-			return s.fail(row, err)
+		err = s.cluster.StartOn(ctx, target, row, req.Env)
+		if err == nil {
+			row, err = s.st.GetSandbox(ctx, row.ID)
+			return row, store.Map(err)
 		}
-		row, err = s.st.GetSandbox(ctx, row.ID)
-		return row, store.Map(err)
+		failedRow, ferr := s.fail(row, err)
+		// A node that did not answer (it died and gossip has not said so
+		// yet): place the sandbox again elsewhere, with a new row.
+		if !errors.Is(err, sandbox.ErrUnavailable) || attempt == 3 {
+			return failedRow, ferr
+		}
+		exclude = append(exclude, target)
 	}
 	if err := s.reserve(ctx); err != nil {
 		return db.Sandbox{}, err
 	}
 	defer s.release()
+	p.NodeID = nodePtr(s.node)
+	p.ID = id.NewSandboxID() // a failed attempt elsewhere used the first one
 	row, err := s.st.CreateSandbox(ctx, p)
 	if err != nil {
 		return db.Sandbox{}, store.Map(err)

@@ -195,15 +195,17 @@ func (x *CreateSandboxResponse) GetNodeId() string {
 }
 
 type PlaceRequest struct {
-	state         protoimpl.MessageState `protogen:"open.v1"`
-	TeamId        string                 `protobuf:"bytes,1,opt,name=team_id,json=teamId,proto3" json:"team_id,omitempty"`
-	TemplateId    string                 `protobuf:"bytes,2,opt,name=template_id,json=templateId,proto3" json:"template_id,omitempty"`
-	Vcpus         float64                `protobuf:"fixed64,3,opt,name=vcpus,proto3" json:"vcpus,omitempty"`
-	MemoryMb      int64                  `protobuf:"varint,4,opt,name=memory_mb,json=memoryMb,proto3" json:"memory_mb,omitempty"`
-	DiskSizeMb    int64                  `protobuf:"varint,5,opt,name=disk_size_mb,json=diskSizeMb,proto3" json:"disk_size_mb,omitempty"`
-	IsBuild       bool                   `protobuf:"varint,6,opt,name=is_build,json=isBuild,proto3" json:"is_build,omitempty"` // a build sandbox: counts against capacity like any other
-	unknownFields protoimpl.UnknownFields
-	sizeCache     protoimpl.SizeCache
+	state      protoimpl.MessageState `protogen:"open.v1"`
+	TeamId     string                 `protobuf:"bytes,1,opt,name=team_id,json=teamId,proto3" json:"team_id,omitempty"`
+	TemplateId string                 `protobuf:"bytes,2,opt,name=template_id,json=templateId,proto3" json:"template_id,omitempty"`
+	Vcpus      float64                `protobuf:"fixed64,3,opt,name=vcpus,proto3" json:"vcpus,omitempty"`
+	MemoryMb   int64                  `protobuf:"varint,4,opt,name=memory_mb,json=memoryMb,proto3" json:"memory_mb,omitempty"`
+	DiskSizeMb int64                  `protobuf:"varint,5,opt,name=disk_size_mb,json=diskSizeMb,proto3" json:"disk_size_mb,omitempty"`
+	IsBuild    bool                   `protobuf:"varint,6,opt,name=is_build,json=isBuild,proto3" json:"is_build,omitempty"` // a build sandbox: counts against capacity like any other
+	// Nodes not to choose: ones that just failed to start this sandbox.
+	ExcludeNodeIds []string `protobuf:"bytes,7,rep,name=exclude_node_ids,json=excludeNodeIds,proto3" json:"exclude_node_ids,omitempty"`
+	unknownFields  protoimpl.UnknownFields
+	sizeCache      protoimpl.SizeCache
 }
 
 func (x *PlaceRequest) Reset() {
@@ -276,6 +278,13 @@ func (x *PlaceRequest) GetIsBuild() bool {
 		return x.IsBuild
 	}
 	return false
+}
+
+func (x *PlaceRequest) GetExcludeNodeIds() []string {
+	if x != nil {
+		return x.ExcludeNodeIds
+	}
+	return nil
 }
 
 type PlaceResponse struct {
@@ -760,7 +769,7 @@ const file_node_v1_node_proto_rawDesc = "" +
 	"\x05value\x18\x02 \x01(\tR\x05value:\x028\x01\"@\n" +
 	"\x15CreateSandboxResponse\x12\x0e\n" +
 	"\x02ip\x18\x01 \x01(\tR\x02ip\x12\x17\n" +
-	"\anode_id\x18\x02 \x01(\tR\x06nodeId\"\xb8\x01\n" +
+	"\anode_id\x18\x02 \x01(\tR\x06nodeId\"\xe2\x01\n" +
 	"\fPlaceRequest\x12\x17\n" +
 	"\ateam_id\x18\x01 \x01(\tR\x06teamId\x12\x1f\n" +
 	"\vtemplate_id\x18\x02 \x01(\tR\n" +
@@ -769,7 +778,8 @@ const file_node_v1_node_proto_rawDesc = "" +
 	"\tmemory_mb\x18\x04 \x01(\x03R\bmemoryMb\x12 \n" +
 	"\fdisk_size_mb\x18\x05 \x01(\x03R\n" +
 	"diskSizeMb\x12\x19\n" +
-	"\bis_build\x18\x06 \x01(\bR\aisBuild\"(\n" +
+	"\bis_build\x18\x06 \x01(\bR\aisBuild\x12(\n" +
+	"\x10exclude_node_ids\x18\a \x03(\tR\x0eexcludeNodeIds\"(\n" +
 	"\rPlaceResponse\x12\x17\n" +
 	"\anode_id\x18\x01 \x01(\tR\x06nodeId\"&\n" +
 	"\x10PullImageRequest\x12\x12\n" +
