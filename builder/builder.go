@@ -7,6 +7,7 @@ import (
 	"fmt"
 	"log/slog"
 	"sync"
+	"sync/atomic"
 	"time"
 
 	"github.com/google/uuid"
@@ -48,6 +49,7 @@ type Builder struct {
 	log    *slog.Logger
 	wake   chan struct{}
 
+	crashed atomic.Bool // Crash was called: record nothing more
 	mu      sync.Mutex
 	running map[id.BuildID]context.CancelFunc
 	started map[id.BuildID]bool // every build this process ran: never twice
@@ -250,6 +252,9 @@ func (b *Builder) RunAssigned(ctx context.Context) {
 			return
 		case <-t.C:
 		}
+		if b.crashed.Load() {
+			return
+		}
 		rows, err := b.st.ListNodeRunningBuilds(ctx, nodePtr(b.node))
 		if err != nil {
 			continue
@@ -300,6 +305,14 @@ func (b *Builder) Running() int {
 	b.mu.Lock()
 	defer b.mu.Unlock()
 	return len(b.running)
+}
+
+// Crash stops every worker as a crash would: running builds are abandoned
+// without a word to Postgres (their rows stay running until the leader sees
+// the node dead) and nothing new starts. For failure tests.
+func (b *Builder) Crash() {
+	b.crashed.Store(true)
+	b.Close()
 }
 
 // Close cancels running builds (they are recorded as failed) and waits.

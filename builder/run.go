@@ -34,6 +34,9 @@ func (b *Builder) run(ctx context.Context, cancel context.CancelFunc, bld db.Tem
 
 	var sb *db.Sandbox
 	tpl, err := b.execute(ctx, bld, &sb)
+	if b.crashed.Load() {
+		return // a crashed node records nothing; the leader fails the build
+	}
 	if sb != nil {
 		// Detached: the build sandbox goes on every path.
 		if _, kerr := b.svc.Kill(context.Background(), sb.TeamID, sb.ID); kerr != nil && !errors.Is(kerr, sandbox.ErrConflict) {

@@ -5,6 +5,7 @@ import (
 	"crypto/rand"
 	"io"
 	"net/http"
+	"strings"
 	"testing"
 	"time"
 
@@ -237,9 +238,37 @@ func TestCluster(t *testing.T) {
 		clients[s3].do(t, "DELETE", "/v1/sandboxes/"+sb.ID, nil)
 	}
 
-	// Losing the leader: a new leader within 5 s; creates keep working.
+	// Losing the leader: a new leader within 5 s; creates keep working; a
+	// build the leader was running fails cleanly (never stays running).
 	leader := *view(s3).Leader
 	old := byID[leader]
+	others := []string{}
+	for _, n := range []*nodetest.Node{s1, s2, s3, c1} {
+		if n != old {
+			others = append(others, n.ID.String())
+		}
+	}
+	for _, o := range others { // builds go to the leader only, for now
+		clients[s3].do(t, "POST", "/v1/admin/nodes/"+o+"/drain", nil)
+	}
+	r = clients[old].do(t, "POST", "/v1/admin/builds", map[string]any{"name": "interrupted", "recipe": []string{"sleep 30"}})
+	if r.status != 201 {
+		t.Fatalf("build: %s", r)
+	}
+	var cut struct {
+		ID     string `json:"id"`
+		Status string `json:"status"`
+		NodeID string `json:"node_id"`
+		Error  string `json:"error"`
+	}
+	r.decode(t, &cut)
+	eventually(t, 20*time.Second, "the build to run on the leader", func() bool {
+		clients[old].do(t, "GET", "/v1/admin/builds/"+cut.ID, nil).decode(t, &cut)
+		return cut.Status == "running" && cut.NodeID == leader
+	})
+	for _, o := range others {
+		clients[s3].do(t, "POST", "/v1/admin/nodes/"+o+"/undrain", nil)
+	}
 	old.Kill()
 	killed = time.Now()
 	survivors := []*nodetest.Node{}
@@ -257,10 +286,17 @@ func TestCluster(t *testing.T) {
 	if r.status != 201 {
 		t.Fatalf("create after the leader died: %s", r)
 	}
+	took = eventually(t, 20*time.Second, "the dead leader's build to fail", func() bool {
+		clients[survivors[0]].do(t, "GET", "/v1/admin/builds/"+cut.ID, nil).decode(t, &cut)
+		return cut.Status != "running" && cut.Status != "queued"
+	})
+	if cut.Status != "failed" || !strings.Contains(cut.Error, "lost") {
+		t.Fatalf("the dead leader's build: %s %q", cut.Status, cut.Error)
+	}
+	t.Logf("the dead leader's build failed %s after the kill: %q", time.Since(killed), cut.Error)
 	var after clusterSandbox
 	r.decode(t, &after)
 	clients[survivors[0]].do(t, "DELETE", "/v1/sandboxes/"+after.ID, nil)
-	_ = time.Since(killed)
 }
 
 func counts(m map[string][]string) map[string]int {

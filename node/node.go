@@ -145,6 +145,7 @@ func (n *Node) GossipAddr() string { return n.cluster.c.GossipAddr() }
 // leaving, the API stops answering, and sandboxes keep running until the next
 // start's cleanup. For tests of node failure; Close is still called after.
 func (n *Node) Kill() {
+	n.builder.Crash()
 	_ = n.cluster.c.Shutdown()
 	n.cluster.srv.Stop()
 	_ = n.http.Close()
