@@ -105,3 +105,28 @@ func baseImage(ctx context.Context, dataDir, mode string, log *slog.Logger) (str
 	}
 	return "", fmt.Errorf("building the base image: %w", errors.Join(errs...))
 }
+
+// removeOrphanImages deletes stored images whose template no longer exists:
+// a template deleted while this node was down. Images with other names are
+// left alone.
+func removeOrphanImages(ctx context.Context, st *store.Store, pool blockdev.Pool, log *slog.Logger) error {
+	imgs, err := pool.Images(ctx)
+	if err != nil {
+		return err
+	}
+	for _, img := range imgs {
+		tid, err := id.ParseTemplateID(img.Name)
+		if err != nil {
+			continue
+		}
+		if _, err := st.GetTemplate(ctx, tid); !errors.Is(store.Map(err), store.ErrNotFound) {
+			continue
+		}
+		if err := pool.RemoveImage(ctx, img.Name); err != nil {
+			log.Warn("removing the image of a deleted template", "image", img.Name, "err", err)
+			continue
+		}
+		log.Info("removed the image of a deleted template", "image", img.Name)
+	}
+	return nil
+}

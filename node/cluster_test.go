@@ -5,6 +5,8 @@ import (
 	"crypto/rand"
 	"io"
 	"net/http"
+	"os"
+	"path/filepath"
 	"strings"
 	"testing"
 	"time"
@@ -203,6 +205,24 @@ func TestCluster(t *testing.T) {
 	}
 	clients[s1].do(t, "DELETE", "/v1/sandboxes/"+pulled.ID, nil)
 	clients[s1].do(t, "POST", "/v1/admin/nodes/"+bld.NodeID+"/undrain", nil)
+	// Deleting the template removes its image from every node that holds it.
+	images := []string{
+		filepath.Join(builtOn.DataDir, "pool", "images", bld.TemplateID+".img"),
+		filepath.Join(byID[pulled.NodeID].DataDir, "pool", "images", bld.TemplateID+".img"),
+	}
+	for _, p := range images {
+		if _, err := os.Stat(p); err != nil {
+			t.Fatalf("replica image %s: %v", p, err)
+		}
+	}
+	if r := clients[c1].do(t, "DELETE", "/v1/templates/"+bld.TemplateID, nil); r.status != 204 {
+		t.Fatalf("delete template: %s", r)
+	}
+	for _, p := range images {
+		if _, err := os.Stat(p); !os.IsNotExist(err) {
+			t.Fatalf("image %s still there after the template was deleted (%v)", p, err)
+		}
+	}
 
 	// Losing a non-server node: its sandboxes become lost within 10 s and
 	// nothing new is placed on it.

@@ -203,3 +203,13 @@ func (cn *clusterNode) EnsureImage(ctx context.Context, tpl id.TemplateID) error
 	}
 	return fmt.Errorf("template %s: pulling its image failed: %w", tpl, errors.Join(errs...))
 }
+
+// DeleteImage removes a deleted template's image from a peer.
+func (cn *clusterNode) DeleteImage(ctx context.Context, node id.NodeID, tpl id.TemplateID) error {
+	cl, err := cn.client(node)
+	if err != nil {
+		return err
+	}
+	_, err = cl.DeleteImage(ctx, &nodev1.DeleteImageRequest{Name: tpl.String()})
+	return err
+}

@@ -53,6 +53,9 @@ func (n *Node) openSandboxes(ctx context.Context, prefix string) error {
 	if err := ensureBase(ctx, n.store, pool, n.service, n.ID, cfg.DataDir, cfg.BaseImage, log); err != nil {
 		return err
 	}
+	if err := removeOrphanImages(ctx, n.store, pool, log); err != nil {
+		return fmt.Errorf("removing images of deleted templates: %w", err)
+	}
 	if err := pool.EnsureImageSizes(ctx, cfg.DefaultDiskSizeMB<<20); err != nil {
 		return fmt.Errorf("growing stored images: %w", err)
 	}

@@ -100,6 +100,7 @@ type Cluster interface {
 	Place(ctx context.Context, p Placement) (id.NodeID, error)
 	StartOn(ctx context.Context, node id.NodeID, row db.Sandbox, env map[string]string) error
 	EnsureImage(ctx context.Context, tpl id.TemplateID) error
+	DeleteImage(ctx context.Context, node id.NodeID, tpl id.TemplateID) error
 }
 
 // Placement is what the scheduler needs to know about a new sandbox.

@@ -38,14 +38,32 @@ func (s *Service) DeleteTemplate(ctx context.Context, images Images, team id.Tea
 	if live > 0 {
 		return fmt.Errorf("template %s: %w: %d live sandboxes use it", tid, sandbox.ErrConflict, live)
 	}
+	reps, err := s.st.ListTemplateReplicas(ctx, tid)
+	if err != nil {
+		return store.Map(err)
+	}
 	if _, err := s.st.DeleteTemplateByID(ctx, tid); err != nil {
 		return store.Map(err)
 	}
-	// The row is gone, so nothing new starts from the image; remove it.
+	// The row is gone, so nothing new starts from the image; remove it here
+	// and on every other node that holds a replica.
 	cctx, cancel := context.WithTimeout(context.Background(), time.Minute)
 	defer cancel()
 	if err := images.RemoveImage(cctx, tid.String()); err != nil && !errors.Is(err, blockdev.ErrNotFound) {
 		s.log.Error("removing a deleted template's image", "template", tid, "err", err)
+	}
+	if s.cluster != nil {
+		for _, r := range reps {
+			if r.NodeID == s.node {
+				continue
+			}
+			if err := s.cluster.DeleteImage(cctx, r.NodeID, tid); err != nil {
+				// The image is orphaned there; that node's next start
+				// removes images without a template (see the node's
+				// startup), so a down node does not block the delete.
+				s.log.Warn("removing a deleted template's image on a peer", "template", tid, "node", r.NodeID, "err", err)
+			}
+		}
 	}
 	return nil
 }
