@@ -71,6 +71,13 @@ func (p *Pool) grow(ctx context.Context, name string, size int64) error {
 	if err := ext4.Resize(ctx, tmp, size); err != nil {
 		return fmt.Errorf("grow image %s: %w", name, err)
 	}
+	// Keep the form from before the grow for smaller disks (a clone: free).
+	// Best effort: without it those disks shrink the grown image instead.
+	compact := p.compactPath(name)
+	_ = os.Remove(compact)
+	if err := fsutil.Clone(compact, path); err != nil {
+		p.log.Warn("keeping the compact form of an image", "image", name, "err", err)
+	}
 	if err := os.Rename(tmp, path); err != nil {
 		return fmt.Errorf("grow image %s: %w", name, err)
 	}

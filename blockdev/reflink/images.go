@@ -157,6 +157,7 @@ func (p *Pool) RemoveImage(ctx context.Context, name string) error {
 		delete(p.imgBusy, name)
 		p.mu.Unlock()
 	}()
+	_ = os.Remove(p.compactPath(name))
 	err := os.Remove(p.imagePath(name))
 	if errors.Is(err, os.ErrNotExist) {
 		return fmt.Errorf("remove image %s: %w", name, blockdev.ErrNotFound)

@@ -51,6 +51,7 @@ func (c Config) Validate() error {
 type Pool struct {
 	dir, prefix string
 	images      string // dir/images
+	compact     string // dir/compact: images as they were before growing
 	snapshots   string // dir/snapshots
 	tmp         string // dir/tmp
 	log         *slog.Logger
@@ -94,6 +95,7 @@ func Open(ctx context.Context, cfg Config) (*Pool, error) {
 	p := &Pool{
 		dir: dir, prefix: cfg.Prefix,
 		images:     filepath.Join(dir, "images"),
+		compact:    filepath.Join(dir, "compact"),
 		snapshots:  filepath.Join(dir, "snapshots"),
 		tmp:        filepath.Join(dir, "tmp"),
 		log:        log.With("pool", "reflink", "dir", dir),
@@ -101,7 +103,7 @@ func Open(ctx context.Context, cfg Config) (*Pool, error) {
 		originRefs: make(map[string]int),
 		imgBusy:    make(map[string]string),
 	}
-	for _, d := range []string{p.images, p.snapshots, p.tmp} {
+	for _, d := range []string{p.images, p.compact, p.snapshots, p.tmp} {
 		if err := os.MkdirAll(d, 0o700); err != nil {
 			return nil, fmt.Errorf("open reflink pool %s: %w", dir, err)
 		}
@@ -128,6 +130,11 @@ func (p *Pool) Close() error {
 }
 
 func (p *Pool) imagePath(name string) string { return filepath.Join(p.images, name+".img") }
+
+// compactPath is where an image's form from before EnsureImageSizes grew it
+// is kept (a reflink clone: no extra blocks). Disks smaller than the grown
+// image start from it and grow, which is far cheaper than shrinking.
+func (p *Pool) compactPath(name string) string { return filepath.Join(p.compact, name+".img") }
 func (p *Pool) snapPath(name string) string {
 	return filepath.Join(p.snapshots, p.prefix+"-"+name+".img")
 }

@@ -166,3 +166,50 @@ func TestRemoveMounted(t *testing.T) {
 		t.Fatalf("remove after unmount: %v", err)
 	}
 }
+
+// A disk smaller than a grown image starts from the image's compact form and
+// grows to exactly the size asked; removing the image removes that form too.
+func TestSmallerDiskFromGrownImage(t *testing.T) {
+	ctx := context.Background()
+	dir := t.TempDir()
+	t.Cleanup(func() { pooltest.AssertNoLeaks(t, dir) })
+	p := openPool(t, dir, "c1")
+	t.Cleanup(func() { p.Close() })
+	src := filepath.Join(t.TempDir(), "base.img")
+	pooltest.MakeImage(t, src, 64<<20)
+	if _, err := p.ImportImage(ctx, "base", src); err != nil {
+		t.Fatal(err)
+	}
+	if err := p.EnsureImageSizes(ctx, 512<<20); err != nil {
+		t.Fatal(err)
+	}
+	compact := filepath.Join(dir, "pool", "compact", "base.img")
+	if _, err := os.Stat(compact); err != nil {
+		t.Fatalf("no compact form after growing: %v", err)
+	}
+	for _, size := range []int64{96 << 20, 64 << 20, 512 << 20} {
+		s, err := p.CreateSnapshot(ctx, "sb-small", "base", size)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if s.SizeBytes != size {
+			t.Errorf("asked %d bytes, got a filesystem of %d", size, s.SizeBytes)
+		}
+		mnt := filepath.Join(dir, "mnt")
+		if err := os.MkdirAll(mnt, 0o755); err != nil {
+			t.Fatal(err)
+		}
+		pooltest.Mount(t, s.Device, mnt)
+		pooltest.CheckKnownFiles(t, mnt)
+		pooltest.Unmount(t, mnt)
+		if err := p.Remove(ctx, "sb-small"); err != nil {
+			t.Fatal(err)
+		}
+	}
+	if err := p.RemoveImage(ctx, "base"); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := os.Stat(compact); !os.IsNotExist(err) {
+		t.Fatalf("compact form left after RemoveImage: %v", err)
+	}
+}

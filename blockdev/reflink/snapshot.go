@@ -72,6 +72,16 @@ func (p *Pool) create(ctx context.Context, s *snap, size int64) (err error) {
 	if _, err := os.Stat(src); errors.Is(err, os.ErrNotExist) {
 		return fmt.Errorf("image %s: %w", s.info.Origin, blockdev.ErrNotFound)
 	}
+	// A disk smaller than the (grown) image starts from the image's compact
+	// form and grows: resize2fs grows in tens of milliseconds but shrinks in
+	// most of a second.
+	if small := p.compactPath(s.info.Origin); size > 0 {
+		if full, err := ext4.ReadSuperblock(src); err == nil && full.Bytes() > size {
+			if c, err := ext4.ReadSuperblock(small); err == nil && c.Bytes() <= size {
+				src = small
+			}
+		}
+	}
 	if err := fsutil.Clone(file, src); err != nil {
 		if errors.Is(err, os.ErrExist) {
 			return fmt.Errorf("stale file %s (run CleanupStale): %w", file, blockdev.ErrExists)
