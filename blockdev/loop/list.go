@@ -8,6 +8,7 @@ import (
 	"sort"
 	"strconv"
 	"strings"
+	"syscall"
 )
 
 // Device is an attached loop device.
@@ -37,8 +38,8 @@ func List() ([]Device, error) {
 			continue
 		}
 		b, err := os.ReadFile(filepath.Join(sysBlock, name, "loop", "backing_file"))
-		if errors.Is(err, os.ErrNotExist) {
-			continue // not attached
+		if detached(err) {
+			continue // not attached, or detached while we looked
 		}
 		if err != nil {
 			return nil, fmt.Errorf("list loop devices: %s: %w", name, err)
@@ -68,11 +69,18 @@ func BackingFile(dev string) (string, error) {
 		return "", err
 	}
 	b, err := os.ReadFile(filepath.Join(sysBlock, "loop"+strconv.Itoa(n), "loop", "backing_file"))
-	if errors.Is(err, os.ErrNotExist) {
+	if detached(err) {
 		return "", nil
 	}
 	if err != nil {
 		return "", fmt.Errorf("backing file of %s: %w", dev, err)
 	}
 	return strings.TrimSuffix(strings.TrimSuffix(string(b), "\n"), " (deleted)"), nil
+}
+
+// detached reports whether reading a loop device's backing_file failed
+// because the device has no backing file: never attached (ENOENT), or detached
+// by another process between listing /sys/block and the read (ENODEV, ENXIO).
+func detached(err error) bool {
+	return errors.Is(err, os.ErrNotExist) || errors.Is(err, syscall.ENODEV) || errors.Is(err, syscall.ENXIO)
 }
