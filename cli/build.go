@@ -38,22 +38,12 @@ func newBuildListCmd(f *clientFlags) *cobra.Command {
 			if err != nil {
 				return err
 			}
-			if limit < 0 {
-				return fmt.Errorf("--limit: must be 0 (all) or more, got %d", limit)
+			if opts.Limit, err = pageSize(limit); err != nil {
+				return err
 			}
-			opts.Limit = 200
-			if limit > 0 && limit < 200 {
-				opts.Limit = limit
-			}
-			out := []client.Build{}
-			for b, err := range c.Builds(cmd.Context(), opts) {
-				if err != nil {
-					return err
-				}
-				out = append(out, b)
-				if limit > 0 && len(out) == limit {
-					break
-				}
+			out, err := collect(c.Builds(cmd.Context(), opts), limit)
+			if err != nil {
+				return err
 			}
 			if f.json() {
 				return printJSON(cmd.OutOrStdout(), out)

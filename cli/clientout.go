@@ -4,6 +4,7 @@ import (
 	"encoding/json"
 	"fmt"
 	"io"
+	"iter"
 	"os"
 	"strings"
 	"text/tabwriter"
@@ -179,4 +180,31 @@ func (p *progressBar) done() {
 		fmt.Fprintln(p.w)
 		p.drawn = false
 	}
+}
+
+// pageSize checks --limit (0: all) and returns the page size to ask for.
+func pageSize(limit int) (int, error) {
+	if limit < 0 {
+		return 0, fmt.Errorf("--limit: must be 0 (all) or more, got %d", limit)
+	}
+	if limit > 0 && limit < 200 {
+		return limit, nil
+	}
+	return 200, nil
+}
+
+// collect reads items from a paginated listing until it ends or limit items
+// (0: no limit) are read.
+func collect[T any](seq iter.Seq2[T, error], limit int) ([]T, error) {
+	out := []T{}
+	for item, err := range seq {
+		if err != nil {
+			return nil, err
+		}
+		out = append(out, item)
+		if limit > 0 && len(out) == limit {
+			break
+		}
+	}
+	return out, nil
 }

@@ -121,22 +121,12 @@ func newSandboxListCmd(f *clientFlags) *cobra.Command {
 			if opts.Metadata, err = parseKV("metadata", metadata); err != nil {
 				return err
 			}
-			if limit < 0 {
-				return fmt.Errorf("--limit: must be 0 (all) or more, got %d", limit)
+			if opts.Limit, err = pageSize(limit); err != nil {
+				return err
 			}
-			opts.Limit = 200
-			if limit > 0 && limit < 200 {
-				opts.Limit = limit
-			}
-			out := []client.Sandbox{}
-			for sb, err := range c.Sandboxes(cmd.Context(), opts) {
-				if err != nil {
-					return err
-				}
-				out = append(out, sb)
-				if limit > 0 && len(out) == limit {
-					break
-				}
+			out, err := collect(c.Sandboxes(cmd.Context(), opts), limit)
+			if err != nil {
+				return err
 			}
 			if f.json() {
 				return printJSON(cmd.OutOrStdout(), out)
