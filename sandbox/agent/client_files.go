@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"google.golang.org/grpc/status"
 	"io"
 	"io/fs"
 	"syscall"
@@ -113,18 +114,27 @@ func (c *Client) Upload(ctx context.Context, path string, mode fs.FileMode, r io
 	sendErr := stream.Send(&agentv1.WriteFileRequest{Msg: &agentv1.WriteFileRequest_Header{
 		Header: &agentv1.WriteFileHeader{Path: path, Mode: perm, MkdirParents: true},
 	}})
-	buf := make([]byte, ChunkSize)
+	// The source is read on its own goroutine so a cancelled ctx ends the
+	// upload even while a Read blocks (that goroutine then lingers until the
+	// Read returns).
+	chunks := make(chan readChunk, 1)
+	go readChunks(ctx, r, chunks)
 	for sendErr == nil {
-		n, err := r.Read(buf)
-		if n > 0 {
-			// Send copies the message into the transport before returning.
-			sendErr = stream.Send(&agentv1.WriteFileRequest{Msg: &agentv1.WriteFileRequest_Data{Data: buf[:n]}})
+		var ch readChunk
+		select {
+		case <-ctx.Done():
+			return fail(status.FromContextError(ctx.Err()).Err())
+		case ch = <-chunks:
 		}
-		if errors.Is(err, io.EOF) {
+		if len(ch.data) > 0 {
+			// Send copies the message into the transport before returning.
+			sendErr = stream.Send(&agentv1.WriteFileRequest{Msg: &agentv1.WriteFileRequest_Data{Data: ch.data}})
+		}
+		if errors.Is(ch.err, io.EOF) {
 			break
 		}
-		if err != nil {
-			return fail(fmt.Errorf("reading source: %w", err))
+		if ch.err != nil {
+			return fail(fmt.Errorf("reading source: %w", ch.err))
 		}
 	}
 	// A failed Send means the server ended the stream; CloseAndRecv gets why.
@@ -133,6 +143,29 @@ func (c *Client) Upload(ctx context.Context, path string, mode fs.FileMode, r io
 		return fail(err)
 	}
 	return resp.Size, nil
+}
+
+// readChunk is one Read of an upload's source.
+type readChunk struct {
+	data []byte
+	err  error
+}
+
+// readChunks reads r into fresh ChunkSize buffers until it fails (io.EOF
+// included) or ctx ends.
+func readChunks(ctx context.Context, r io.Reader, out chan<- readChunk) {
+	for {
+		buf := make([]byte, ChunkSize)
+		n, err := r.Read(buf)
+		select {
+		case out <- readChunk{data: buf[:n], err: err}:
+		case <-ctx.Done():
+			return
+		}
+		if err != nil {
+			return
+		}
+	}
 }
 
 // Download copies the regular file path to w and returns its description.

@@ -7,6 +7,8 @@ import (
 	"net"
 	"os"
 	"path/filepath"
+	"runtime"
+	"sync"
 	"time"
 
 	"golang.org/x/sys/unix"
@@ -32,6 +34,7 @@ func Run(ctx context.Context, cfg Config) error {
 	pid1 := os.Getpid() == 1
 	if pid1 {
 		setInitEnv()
+		reserveThreads(32)
 	}
 	rt, err := openRoot(cfg.Root)
 	if err != nil {
@@ -123,4 +126,25 @@ func setInitEnv() {
 		os.Setenv("HOME", "/root")
 	}
 	unix.Umask(0o022)
+}
+
+// reserveThreads makes the Go runtime start n OS threads now and keep them
+// idle for later use. Threads count against the sandbox's pids limit, and the
+// runtime aborts when it cannot create one it needs: without spares, a fork
+// bomb that fills the limit would take the agent (PID 1, so the sandbox) down.
+// Idle threads are kept by the runtime and cost no CPU.
+func reserveThreads(n int) {
+	var started sync.WaitGroup
+	release := make(chan struct{})
+	for range n {
+		started.Add(1)
+		go func() {
+			runtime.LockOSThread() // a locked goroutine holds its own thread
+			started.Done()
+			<-release
+			runtime.UnlockOSThread() // the thread goes idle, not away
+		}()
+	}
+	started.Wait()
+	close(release)
 }
