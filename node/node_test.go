@@ -1,11 +1,13 @@
 package node_test
 
 import (
+	"context"
 	"encoding/json"
 	"net/http"
 	"os"
 	"strings"
 	"testing"
+	"time"
 
 	"github.com/warrenhq/warren/node/nodetest"
 	"github.com/warrenhq/warren/store/storetest"
@@ -60,5 +62,46 @@ func TestDevNodeServesSandboxes(t *testing.T) {
 	}
 	if code := call("DELETE", "/v1/sandboxes/"+sb.ID, "", &sb); code != 200 || sb.Status != "killed" {
 		t.Fatalf("kill: %d %+v", code, sb)
+	}
+}
+
+// A live row of this node with no sandbox behind it — a create whose last
+// write failed while Postgres was down, or a sandbox that vanished — is ended
+// by the node's reconcile loop.
+func TestRowsWithoutSandboxesAreReconciled(t *testing.T) {
+	n := nodetest.Start(t)
+	ctx := context.Background()
+	st := n.Store()
+	var team, tpl string
+	if err := st.Pool.QueryRow(ctx, `SELECT team_id::text, id::text FROM templates LIMIT 1`).Scan(&team, &tpl); err != nil {
+		t.Fatal(err)
+	}
+	ids := map[string]string{} // sandbox id (uuid) -> the status it starts in
+	for _, status := range []string{"creating", "running"} {
+		var sid string
+		err := st.Pool.QueryRow(ctx, `INSERT INTO sandboxes (id, team_id, node_id, template_id, template_name, status, vcpus, memory_mb, timeout_sec, created_at)
+			VALUES (gen_random_uuid(), $1, $2, $3, 'base', $4, 1, 64, 300, now() - interval '1 minute') RETURNING id::text`,
+			team, n.ID.UUID(), tpl, status).Scan(&sid)
+		if err != nil {
+			t.Fatal(err)
+		}
+		ids[sid] = status
+	}
+	want := map[string]string{"creating": "failed", "running": "lost"}
+	deadline := time.Now().Add(15 * time.Second)
+	for sid, from := range ids {
+		for {
+			var status string
+			if err := st.Pool.QueryRow(ctx, `SELECT status FROM sandboxes WHERE id = $1`, sid).Scan(&status); err != nil {
+				t.Fatal(err)
+			}
+			if status == want[from] {
+				break
+			}
+			if time.Now().After(deadline) {
+				t.Fatalf("a %s row without a sandbox is still %s", from, status)
+			}
+			time.Sleep(200 * time.Millisecond)
+		}
 	}
 }

@@ -31,16 +31,53 @@ func (s *Service) Reconcile(ctx context.Context) error {
 }
 
 // RunReaper ends sandboxes whose timeout has passed, checking every interval
-// until ctx is done.
+// until ctx is done; every tenth round it also reconciles this node's live
+// rows with what the runtime holds.
 func (s *Service) RunReaper(ctx context.Context, interval time.Duration) {
 	t := time.NewTicker(interval)
 	defer t.Stop()
-	for {
+	for round := 1; ; round++ {
 		select {
 		case <-ctx.Done():
 			return
 		case <-t.C:
 			s.reapOnce(ctx)
+			if round%10 == 0 {
+				s.reconcileRows(ctx)
+			}
+		}
+	}
+}
+
+// orphanGrace is how long a creating row may exist before this node starts it:
+// another node records the row, then asks this one.
+const orphanGrace = 30 * time.Second
+
+// reconcileRows ends live rows of this node that have no sandbox behind them:
+// a create whose final write failed (Postgres was down) leaves its row
+// creating, and a sandbox that vanished leaves it running. Rows being started
+// now, and rows recorded moments ago by another node, are left alone.
+func (s *Service) reconcileRows(ctx context.Context) {
+	rows, err := s.st.ListNodeLiveSandboxes(ctx, nodePtr(s.node))
+	if err != nil {
+		return
+	}
+	for _, r := range rows {
+		s.mu.Lock()
+		_, starting := s.starting[r.ID]
+		s.mu.Unlock()
+		if starting || s.mgr.Has(r.ID.String()) {
+			continue
+		}
+		status, msg := sandbox.StatusLost, "the sandbox's processes are gone"
+		if r.Status == string(sandbox.StatusCreating) {
+			if time.Since(r.CreatedAt) < orphanGrace {
+				continue
+			}
+			status, msg = sandbox.StatusFailed, "the sandbox failed to start"
+		}
+		if _, err := s.setStatus(ctx, r.ID, status, msg); err == nil {
+			s.log.Warn("reconciled a row without a sandbox", "sandbox", r.ID, "was", r.Status, "now", status)
 		}
 	}
 }

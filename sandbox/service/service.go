@@ -67,12 +67,13 @@ type Service struct {
 	cluster  Cluster
 	draining atomic.Bool
 	mu       sync.Mutex
-	creating int // creates in flight, counted against MaxSandboxes
+	creating int                       // creates in flight, counted against MaxSandboxes
+	starting map[id.SandboxID]struct{} // rows this node is starting now
 }
 
 // New returns a Service for node over st and mgr.
 func New(st *store.Store, mgr *sandbox.Manager, node id.NodeID, limits Limits, log *slog.Logger) *Service {
-	return &Service{st: st, mgr: mgr, node: node, limits: limits, log: log}
+	return &Service{st: st, mgr: mgr, node: node, limits: limits, log: log, starting: map[id.SandboxID]struct{}{}}
 }
 
 // Limits returns the service's limits.
@@ -199,6 +200,14 @@ func (s *Service) StartLocal(ctx context.Context, sb id.SandboxID, env map[strin
 
 // start runs a recorded sandbox on this node and records it running.
 func (s *Service) start(ctx context.Context, row db.Sandbox, tpl db.Template, env map[string]string) (db.Sandbox, error) {
+	s.mu.Lock()
+	s.starting[row.ID] = struct{}{}
+	s.mu.Unlock()
+	defer func() {
+		s.mu.Lock()
+		delete(s.starting, row.ID)
+		s.mu.Unlock()
+	}()
 	if s.cluster != nil {
 		if err := s.cluster.EnsureImage(ctx, tpl.ID); err != nil {
 			return s.fail(row, fmt.Errorf("template image: %w", err))
