@@ -9,7 +9,7 @@ DATA_DIR  ?=
 HTTP_ADDR ?= 127.0.0.1:8080
 GOTEST    ?= $(GO) test -race -count=1 -timeout 20m
 
-.PHONY: all deps build run test test-go test-dm test-ui e2e-ui lint proto sqlc bench clean ui
+.PHONY: all deps build run test test-go test-dm test-ui e2e-ui test-adversarial lint proto sqlc bench clean ui
 
 all: build
 
@@ -34,11 +34,18 @@ lint:
 
 # Everything: lint, the Go suite (real Postgres, loop devices, runc, netns; as
 # root), and the device-mapper suite in a VM.
-test: deps lint ui build test-go test-ui test-dm e2e-ui
+test: deps lint ui build test-go test-ui test-dm e2e-ui test-adversarial
 	@echo "make test: all suites passed"
 
+# Every Go package but the adversarial suite, which test-adversarial runs
+# with its summary.
 test-go:
-	$(GOTEST) ./...
+	$(GOTEST) $$($(GO) list ./... | grep -v /hardening$$)
+
+# Escape attempts, API abuse, load and faults against real nodes; prints a
+# summary with counts (see hardening/doc.go).
+test-adversarial:
+	@scripts/test-adversarial
 
 test-dm:
 	@scripts/test-dm
