@@ -32,7 +32,7 @@ type clusterNode struct {
 	rpcs *rpc.Pool
 
 	mu       sync.Mutex
-	inflight map[id.NodeID]int             // starts the leader placed recently, per node
+	inflight map[id.NodeID][]*slot         // starts the leader placed and not yet ended, per node
 	pulls    map[id.TemplateID]*sync.Mutex // one image pull per template at a time
 }
 
@@ -75,7 +75,7 @@ func (n *Node) openCluster(ctx context.Context, httpAddr string) error {
 	if err != nil {
 		return fmt.Errorf("--cluster-key: %w", err)
 	}
-	cn := &clusterNode{n: n, inflight: map[id.NodeID]int{}, pulls: map[id.TemplateID]*sync.Mutex{}}
+	cn := &clusterNode{n: n, inflight: map[id.NodeID][]*slot{}, pulls: map[id.TemplateID]*sync.Mutex{}}
 	// Image pulls a crash cut short.
 	if stale, err := rpc.RemoveStaleTemps(filepath.Join(n.cfg.DataDir, "pulls")); err == nil && len(stale) > 0 {
 		n.log.Warn("removed half-pulled images", "files", stale)

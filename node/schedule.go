@@ -70,7 +70,7 @@ func (cn *clusterNode) pick(ctx context.Context, p service.Placement) (id.NodeID
 			continue
 		}
 		c := m.Meta.Capacity
-		pending := int64(cn.inflight[nid])
+		pending := int64(len(cn.inflight[nid]))
 		freeMB := int64(c.FreeMemoryMB) - pending*p.MemoryMB
 		freeCPU := int64(c.FreeMilliCPU) - pending*int64(p.VCPUs*1000)
 		// The node itself enforces its sandbox count exactly; here only what gossip says.
@@ -97,18 +97,45 @@ func (cn *clusterNode) pick(ctx context.Context, p service.Placement) (id.NodeID
 		return cands[i].freeMB > cands[j].freeMB
 	})
 	best := cands[0].node
-	cn.inflight[best]++
-	// Gossip reports the new sandbox within about a second (capacity is
-	// re-read every second and changes are broadcast at once); until then the
-	// placement counts here.
-	time.AfterFunc(1500*time.Millisecond, func() {
-		cn.mu.Lock()
-		defer cn.mu.Unlock()
-		if cn.inflight[best]--; cn.inflight[best] <= 0 {
-			delete(cn.inflight, best)
-		}
-	})
+	sl := &slot{}
+	cn.inflight[best] = append(cn.inflight[best], sl)
+	// The start's end frees the slot (Started) when it ends on a node that
+	// tells this leader; otherwise gossip reports the new sandbox within about
+	// a second, and the slot frees itself after that.
+	time.AfterFunc(1500*time.Millisecond, func() { cn.release(best, sl) })
 	return best, false, nil
+}
+
+// slot is one placement holding a node's start slot.
+type slot struct{ released bool }
+
+// release frees sl, or (sl nil) node's oldest held slot.
+func (cn *clusterNode) release(node id.NodeID, sl *slot) {
+	cn.mu.Lock()
+	defer cn.mu.Unlock()
+	held := cn.inflight[node][:0]
+	for _, s := range cn.inflight[node] {
+		if !s.released && (s == sl || sl == nil) {
+			s.released, sl = true, s
+			continue
+		}
+		if !s.released {
+			held = append(held, s)
+		}
+	}
+	if len(held) == 0 {
+		delete(cn.inflight, node)
+	} else {
+		cn.inflight[node] = held
+	}
+}
+
+// Started frees node's oldest start slot at once when this node is the
+// leader that placed it (a start ended); elsewhere the leader's timer frees it.
+func (cn *clusterNode) Started(node id.NodeID) {
+	if cn.c.IsLeader() {
+		cn.release(node, nil)
+	}
 }
 
 // placeError turns the leader's answer to Place into a final error for the

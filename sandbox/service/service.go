@@ -102,6 +102,9 @@ type Cluster interface {
 	StartOn(ctx context.Context, node id.NodeID, row db.Sandbox, env map[string]string) error
 	EnsureImage(ctx context.Context, tpl id.TemplateID) error
 	DeleteImage(ctx context.Context, node id.NodeID, tpl id.TemplateID) error
+	// Started tells the scheduler a start it placed on node has ended
+	// (either way), freeing that node's start slot at once.
+	Started(node id.NodeID)
 }
 
 // Placement is what the scheduler needs to know about a new sandbox.
@@ -149,6 +152,7 @@ func (s *Service) Create(ctx context.Context, req CreateRequest) (db.Sandbox, er
 			return db.Sandbox{}, store.Map(err)
 		}
 		err = s.cluster.StartOn(ctx, target, row, req.Env)
+		s.cluster.Started(target)
 		if err == nil {
 			row, err = s.st.GetSandbox(ctx, row.ID)
 			return row, store.Map(err)
@@ -165,6 +169,9 @@ func (s *Service) Create(ctx context.Context, req CreateRequest) (db.Sandbox, er
 		return db.Sandbox{}, err
 	}
 	defer s.release()
+	if s.cluster != nil && !req.IsBuild {
+		defer s.cluster.Started(s.node)
+	}
 	p.NodeID = nodePtr(s.node)
 	p.ID = id.NewSandboxID() // a failed attempt elsewhere used the first one
 	row, err := s.st.CreateSandbox(ctx, p)
