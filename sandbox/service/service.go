@@ -52,7 +52,7 @@ func DefaultLimits() Limits {
 		DefaultDiskMB: 20480, MinDiskMB: 1024, MaxDiskMB: 204800,
 		DefaultTimeoutSec: 300, MaxTimeoutSec: 7 * 24 * 3600,
 		MaxSandboxes: 1000, MaxMetadata: 64, MaxEnv: 256,
-		CPUOvercommit: 16, MemoryOvercommit: 8,
+		CPUOvercommit: 256, MemoryOvercommit: 8,
 	}
 }
 
