@@ -107,7 +107,9 @@ func (h hostState) leaksSince(base hostState) []string {
 func checkNoLeaks(t testing.TB, what, dataDir, prefix string, base hostState) {
 	t.Helper()
 	var leaks []string
-	for i := 0; i < 50; i++ {
+	// A teardown whose loop device the kernel still held is finished by the
+	// node's sweep (every 2 s): allow it that long, and more.
+	for i := 0; i < 150; i++ {
 		if leaks = snapshotHost(t, dataDir, prefix).leaksSince(base); len(leaks) == 0 {
 			return
 		}

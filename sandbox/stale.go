@@ -46,3 +46,34 @@ func (m *Manager) CleanupStale(ctx context.Context) error {
 	}
 	return nil
 }
+
+// Sweep removes what ended sandboxes left behind while this node runs: a
+// teardown whose disk was still busy (a loop device the kernel had not
+// released yet) keeps its snapshot and directory, and a later sweep finishes
+// it. Live sandboxes, including ones being created, are never touched.
+func (m *Manager) Sweep(ctx context.Context) error {
+	snaps, err := m.pool.Snapshots(ctx)
+	if err != nil {
+		return err
+	}
+	var errs []error
+	for _, s := range snaps {
+		if m.Has(s.Name) {
+			continue
+		}
+		dir := filepath.Join(m.cfg.Dir, s.Name)
+		if err := unmount(filepath.Join(dir, "rootfs")); err != nil {
+			errs = append(errs, err)
+			continue
+		}
+		if err := m.pool.Remove(ctx, s.Name); err != nil && !isNotFound(err) {
+			errs = append(errs, err)
+			continue
+		}
+		if err := os.RemoveAll(dir); err != nil {
+			errs = append(errs, err)
+		}
+		m.log.Info("swept the disk of an ended sandbox", "sandbox", s.Name)
+	}
+	return errors.Join(errs...)
+}

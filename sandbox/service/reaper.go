@@ -31,8 +31,9 @@ func (s *Service) Reconcile(ctx context.Context) error {
 }
 
 // RunReaper ends sandboxes whose timeout has passed, checking every interval
-// until ctx is done; every tenth round it also reconciles this node's live
-// rows with what the runtime holds.
+// until ctx is done. Every fourth round it sweeps what failed teardowns left
+// (a disk whose loop device was still busy), every tenth it reconciles this
+// node's live rows with what the runtime holds.
 func (s *Service) RunReaper(ctx context.Context, interval time.Duration) {
 	t := time.NewTicker(interval)
 	defer t.Stop()
@@ -41,7 +42,13 @@ func (s *Service) RunReaper(ctx context.Context, interval time.Duration) {
 		case <-ctx.Done():
 			return
 		case <-t.C:
+			s.recordFailed(ctx)
 			s.reapOnce(ctx)
+			if round%4 == 0 {
+				if err := s.mgr.Sweep(ctx); err != nil {
+					s.log.Warn("sweeping leftovers of ended sandboxes", "err", err)
+				}
+			}
 			if round%10 == 0 {
 				s.reconcileRows(ctx)
 			}
