@@ -103,7 +103,7 @@ func DefaultConfig() Config {
 		BaseImage:         "auto",
 		BuildWorkers:      2,
 		Cluster: ClusterConfig{Server: true, BootstrapExpect: 1, GossipAddr: "127.0.0.1:0",
-			RaftAddr: "127.0.0.1:0", GRPCAddr: "127.0.0.1:0", MaxConcurrentStarts: 4},
+			RaftAddr: "127.0.0.1:0", GRPCAddr: "127.0.0.1:0", MaxConcurrentStarts: 10},
 		Limits: service.DefaultLimits(),
 	}
 }

@@ -149,7 +149,7 @@ func (s *Service) Create(ctx context.Context, req CreateRequest) (db.Sandbox, er
 		node := target.UUID()
 		p.NodeID = &node
 		p.ID = id.NewSandboxID()
-		row, err := s.st.CreateSandbox(ctx, p)
+		row, err := s.insert(ctx, p)
 		if err != nil {
 			return db.Sandbox{}, store.Map(err)
 		}
@@ -176,7 +176,7 @@ func (s *Service) Create(ctx context.Context, req CreateRequest) (db.Sandbox, er
 	}
 	p.NodeID = nodePtr(s.node)
 	p.ID = id.NewSandboxID() // a failed attempt elsewhere used the first one
-	row, err := s.st.CreateSandbox(ctx, p)
+	row, err := s.insert(ctx, p)
 	if err != nil {
 		return db.Sandbox{}, store.Map(err)
 	}
@@ -262,6 +262,16 @@ func (s *Service) fail(row db.Sandbox, cause error) (db.Sandbox, error) {
 		s.unrecorded(row.ID)
 	}
 	return db.Sandbox{}, fmt.Errorf("sandbox %s failed to start: %w", row.ID, cause)
+}
+
+// insert records a new sandbox row. It is not cut short by the caller's
+// cancellation: a cancel landing mid-INSERT could commit the row yet report a
+// failure, leaving a row nobody moves on from creating.
+func (s *Service) insert(ctx context.Context, p db.CreateSandboxParams) (db.Sandbox, error) {
+	ictx, cancel := context.WithTimeout(context.WithoutCancel(ctx), 30*time.Second)
+	defer cancel()
+	row, err := s.st.CreateSandbox(ictx, p)
+	return row, store.Map(err)
 }
 
 // unrecorded remembers a failed create whose row could not be marked failed
