@@ -25,6 +25,14 @@ func TestSandboxAPI(t *testing.T) {
 
 	t.Run("ports proxy", func(t *testing.T) {
 		a.sh(t, sb.ID, "mkdir -p /www/sub && echo index > /www/index.html && echo deep > /www/sub/f.txt && (busybox httpd -f -p 8080 -h /www >/dev/null 2>&1 &)")
+		// httpd was started in the background: give it a moment to listen.
+		for deadline := time.Now().Add(5 * time.Second); ; {
+			r := a.do(t, "GET", "/v1/sandboxes/"+sb.ID+"/ports/8080/", nil)
+			if r.status == 200 || time.Now().After(deadline) {
+				break
+			}
+			time.Sleep(50 * time.Millisecond)
+		}
 		for path, want := range map[string]string{"/ports/8080/": "index\n", "/ports/8080/sub/f.txt": "deep\n"} {
 			r := a.do(t, "GET", "/v1/sandboxes/"+sb.ID+path, nil)
 			if r.status != 200 || string(r.body) != want {
