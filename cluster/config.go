@@ -58,6 +58,12 @@ type Config struct {
 	ProbeTimeout   time.Duration // memberlist probe ack timeout
 	SuspicionMult  int           // memberlist suspicion multiplier
 	GossipInterval time.Duration // memberlist gossip interval
+	// PushPullInterval is memberlist's full-state sync period with one random
+	// member; memberlist stretches it by a log factor above 32 members (×3 at 100).
+	// Epidemic gossip reaches almost everyone within a second, but a burst of joins
+	// leaves a few members missing a few peers until a sync; a short period bounds
+	// that tail (100 members converge in ~2.5 s instead of 7–13 s with 30 s).
+	PushPullInterval time.Duration
 
 	MetaRefreshInterval   time.Duration // how often local meta is recomputed (changes broadcast at once)
 	MetaBroadcastInterval time.Duration // meta re-broadcast even when unchanged (≤ 5 s)
@@ -82,7 +88,8 @@ func DefaultConfig() Config {
 		ProbeInterval:          time.Second,
 		ProbeTimeout:           500 * time.Millisecond,
 		SuspicionMult:          3,
-		GossipInterval:         200 * time.Millisecond,
+		GossipInterval:         100 * time.Millisecond,
+		PushPullInterval:       500 * time.Millisecond,
 		MetaRefreshInterval:    time.Second,
 		MetaBroadcastInterval:  5 * time.Second,
 		ReconnectInterval:      2 * time.Second,
@@ -149,7 +156,7 @@ func (c *Config) Validate() error {
 		return bad("version %q: longer than %d bytes", c.Version, maxVersionLen)
 	}
 	for name, d := range map[string]time.Duration{
-		"ProbeInterval": c.ProbeInterval, "ProbeTimeout": c.ProbeTimeout, "GossipInterval": c.GossipInterval,
+		"ProbeInterval": c.ProbeInterval, "ProbeTimeout": c.ProbeTimeout, "GossipInterval": c.GossipInterval, "PushPullInterval": c.PushPullInterval,
 		"MetaRefreshInterval": c.MetaRefreshInterval, "MetaBroadcastInterval": c.MetaBroadcastInterval,
 		"ReconnectInterval": c.ReconnectInterval, "TombstoneTimeout": c.TombstoneTimeout,
 		"DeadServerGrace": c.DeadServerGrace, "ReconcileInterval": c.ReconcileInterval,

@@ -35,6 +35,7 @@ func (c *Cluster) startGossip() error {
 	mc.SuspicionMult = cfg.SuspicionMult
 	mc.SuspicionMaxTimeoutMult = 2
 	mc.GossipInterval = cfg.GossipInterval
+	mc.PushPullInterval = cfg.PushPullInterval
 	mc.DeadNodeReclaimTime = 10 * time.Second
 	mc.TCPTimeout = 2 * time.Second
 	mc.SecretKey = cfg.ClusterKey
