@@ -1,17 +1,21 @@
 package api
 
 import (
+	"context"
+	"errors"
 	"net"
 	"net/http"
 	"net/http/httputil"
 	"net/url"
 	"strconv"
 	"strings"
+	"sync"
 	"time"
 
 	"github.com/go-chi/chi/v5"
 
 	"github.com/warrenhq/warren/id"
+	"github.com/warrenhq/warren/sandbox/service"
 )
 
 func (s *Server) portRoutes() []route {
@@ -25,14 +29,6 @@ func (s *Server) portRoutes() []route {
 	return out
 }
 
-// proxyTransport dials sandboxes directly; no proxies from the environment.
-var proxyTransport = &http.Transport{
-	DialContext:           (&net.Dialer{Timeout: 5 * time.Second}).DialContext,
-	MaxIdleConnsPerHost:   4,
-	IdleConnTimeout:       30 * time.Second,
-	ResponseHeaderTimeout: 5 * time.Minute,
-}
-
 func (s *Server) proxyPort(w http.ResponseWriter, r *http.Request) {
 	port, err := strconv.Atoi(chi.URLParam(r, "port"))
 	if err != nil || port < 1 || port > 65535 {
@@ -44,15 +40,34 @@ func (s *Server) proxyPort(w http.ResponseWriter, r *http.Request) {
 		writeError(w, r, s.log, err)
 		return
 	}
-	ip, err := s.sandboxes.IP(r.Context(), principalFrom(r.Context()).TeamID, sb)
+	team := principalFrom(r.Context()).TeamID
+	// Connect first, so that an unknown or stopped sandbox gets its own
+	// answer rather than a gateway error. The connection goes straight to
+	// the sandbox, or through the node running it (a gRPC stream).
+	conn, err := s.sandboxes.DialPort(r.Context(), team, sb, port)
+	var pe *service.PortError
+	if errors.As(err, &pe) {
+		s.portUnreachable(w, r, sb, port, err)
+		return
+	}
 	if err != nil {
 		writeError(w, r, s.log, mapDomain(err))
 		return
 	}
-	target := &url.URL{Scheme: "http", Host: net.JoinHostPort(ip, strconv.Itoa(port))}
+	dial := &portDialer{conn: conn, redial: func(ctx context.Context) (net.Conn, error) {
+		return s.sandboxes.DialPort(ctx, team, sb, port)
+	}}
+	defer dial.close()
+	// The sandbox sees itself addressed as localhost:port, as a local client
+	// would address it; Warren's own host name means nothing inside.
+	target := &url.URL{Scheme: "http", Host: net.JoinHostPort("localhost", strconv.Itoa(port))}
 	rest := "/" + chi.URLParam(r, "*")
 	rp := &httputil.ReverseProxy{
-		Transport: proxyTransport,
+		Transport: &http.Transport{
+			DisableKeepAlives:     true, // the connection ends with this request
+			ResponseHeaderTimeout: 5 * time.Minute,
+			DialContext:           dial.dial,
+		},
 		Rewrite: func(pr *httputil.ProxyRequest) {
 			pr.Out.URL.Scheme, pr.Out.URL.Host = target.Scheme, target.Host
 			pr.Out.URL.Path, pr.Out.URL.RawPath = rest, ""
@@ -65,12 +80,45 @@ func (s *Server) proxyPort(w http.ResponseWriter, r *http.Request) {
 			pr.SetXForwarded()
 		},
 		ErrorHandler: func(w http.ResponseWriter, r *http.Request, err error) {
-			s.log.Info("port proxy: upstream error", "request_id", RequestID(r.Context()), "sandbox", sb, "port", port, "err", err)
-			writeError(w, r, s.log, &Error{Status: http.StatusBadGateway, Code: "bad_gateway",
-				Message: "nothing answered on port " + strconv.Itoa(port) + " in the sandbox"})
+			s.portUnreachable(w, r, sb, port, err)
 		},
 	}
 	rp.ServeHTTP(w, r)
+}
+
+func (s *Server) portUnreachable(w http.ResponseWriter, r *http.Request, sb id.SandboxID, port int, err error) {
+	s.log.Info("port proxy: upstream error", "request_id", RequestID(r.Context()), "sandbox", sb, "port", port, "err", err)
+	writeError(w, r, s.log, &Error{Status: http.StatusBadGateway, Code: "bad_gateway",
+		Message: "nothing answered on port " + strconv.Itoa(port) + " in the sandbox"})
+}
+
+// portDialer hands the proxy's transport the connection made up front, then
+// (should the transport dial again) fresh ones.
+type portDialer struct {
+	mu     sync.Mutex
+	conn   net.Conn
+	redial func(context.Context) (net.Conn, error)
+}
+
+func (d *portDialer) dial(ctx context.Context, _, _ string) (net.Conn, error) {
+	d.mu.Lock()
+	c := d.conn
+	d.conn = nil
+	d.mu.Unlock()
+	if c != nil {
+		return c, nil
+	}
+	return d.redial(ctx)
+}
+
+// close closes the up-front connection if the transport never took it.
+func (d *portDialer) close() {
+	d.mu.Lock()
+	defer d.mu.Unlock()
+	if d.conn != nil {
+		d.conn.Close()
+		d.conn = nil
+	}
 }
 
 func removeCookie(r *http.Request, name string) {

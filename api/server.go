@@ -3,14 +3,13 @@ package api
 import (
 	"context"
 	"log/slog"
+	"net"
 	"net/http"
-	"strings"
 	"time"
 
 	"github.com/go-chi/chi/v5"
 
 	"github.com/warrenhq/warren/id"
-	"github.com/warrenhq/warren/sandbox"
 	"github.com/warrenhq/warren/sandbox/agent"
 	"github.com/warrenhq/warren/sandbox/service"
 	"github.com/warrenhq/warren/store"
@@ -29,23 +28,7 @@ type Config struct {
 	NodeID         string        // shown in /healthz
 	NodeVersion    string
 	UI             http.Handler // serves the web UI at "/"; nil serves nothing there
-	// Forward sends sandbox-scoped requests to the node that runs the
-	// sandbox; nil serves every sandbox here.
-	Forward Forwarder
 }
-
-// Forwarder moves a request to the node that owns a sandbox.
-type Forwarder interface {
-	// Local reports whether owner is this node.
-	Local(owner id.NodeID) bool
-	// Forward serves r through owner's REST endpoint; an error is answered
-	// to the client as it is.
-	Forward(w http.ResponseWriter, r *http.Request, owner id.NodeID) error
-}
-
-// ForwardedHeader marks a request a node forwarded to the sandbox's owner; the
-// owner serves it without forwarding again.
-const ForwardedHeader = "X-Warren-Forwarded-By"
 
 // DefaultConfig returns the defaults.
 func DefaultConfig() Config {
@@ -68,7 +51,7 @@ type Sandboxes interface {
 	Resume(ctx context.Context, team id.TeamID, sb id.SandboxID) (db.Sandbox, error)
 	SetTimeout(ctx context.Context, team id.TeamID, sb id.SandboxID, sec int64) (db.Sandbox, error)
 	Agent(ctx context.Context, team id.TeamID, sb id.SandboxID) (*agent.Client, error)
-	IP(ctx context.Context, team id.TeamID, sb id.SandboxID) (string, error)
+	DialPort(ctx context.Context, team id.TeamID, sb id.SandboxID, port int) (net.Conn, error)
 	Snapshot(ctx context.Context, images service.Images, team id.TeamID, sb id.SandboxID, name string) (db.Template, error)
 	DeleteTemplate(ctx context.Context, images service.Images, team id.TeamID, admin bool, tid id.TemplateID) error
 }
@@ -176,11 +159,6 @@ func (s *Server) Handler() http.Handler {
 			limit = s.cfg.MaxUploadBytes
 		}
 		h := limitBody(s, limit, rt.handler)
-		// Calls that reach the sandbox go to its node; reading its row does not.
-		if strings.HasPrefix(rt.pattern, "/v1/sandboxes/{id}") && s.cfg.Forward != nil &&
-			!(rt.method == http.MethodGet && rt.pattern == "/v1/sandboxes/{id}") {
-			h = s.forward(h)
-		}
 		switch rt.access {
 		case admin:
 			h = s.authenticate(s.requireAdmin(h))
@@ -206,30 +184,5 @@ func limitBody(s *Server, limit int64, next http.Handler) http.Handler {
 			r.Body = http.MaxBytesReader(w, r.Body, limit)
 		}
 		next.ServeHTTP(w, r)
-	})
-}
-
-// forward sends a sandbox-scoped request to the sandbox's node when that is
-// another node (after authentication, so only the sandbox's team learns
-// where it runs).
-func (s *Server) forward(next http.Handler) http.Handler {
-	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
-		if r.Header.Get(ForwardedHeader) != "" {
-			next.ServeHTTP(w, r)
-			return
-		}
-		sb, err := id.ParseSandboxID(chi.URLParam(r, "id"))
-		if err != nil {
-			next.ServeHTTP(w, r) // the handler answers the malformed ID
-			return
-		}
-		row, err := s.store.GetSandboxByTeam(r.Context(), db.GetSandboxByTeamParams{ID: sb, TeamID: principalFrom(r.Context()).TeamID})
-		if err != nil || row.NodeID == nil || s.cfg.Forward.Local(id.NodeID(*row.NodeID)) || !sandbox.Status(row.Status).Live() {
-			next.ServeHTTP(w, r) // not found, ours, or ended: the handler answers
-			return
-		}
-		if err := s.cfg.Forward.Forward(w, r, id.NodeID(*row.NodeID)); err != nil {
-			writeError(w, r, s.log, mapDomain(err))
-		}
 	})
 }

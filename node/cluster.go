@@ -16,6 +16,7 @@ import (
 	"github.com/warrenhq/warren/cluster"
 	"github.com/warrenhq/warren/cluster/rpc"
 	"github.com/warrenhq/warren/id"
+	agentv1 "github.com/warrenhq/warren/proto/agent/v1"
 	nodev1 "github.com/warrenhq/warren/proto/node/v1"
 	"github.com/warrenhq/warren/sandbox"
 	"github.com/warrenhq/warren/sandbox/service"
@@ -91,6 +92,7 @@ func (n *Node) openCluster(ctx context.Context, httpAddr string) error {
 		gl.Close()
 		return err
 	}
+	agentv1.RegisterAgentServer(cn.srv, agentRelay{svc: n.service})
 	go func() {
 		if err := cn.srv.Serve(gl); err != nil {
 			n.log.Error("node gRPC server stopped", "err", err)

@@ -123,7 +123,6 @@ func Open(ctx context.Context, cfg Config, log *slog.Logger) (n *Node, err error
 	apiCfg.NodeVersion = Version
 	apiCfg.NodeID = n.ID.String()
 	apiCfg.UI = ui.Handler()
-	apiCfg.Forward = forwarder{n.cluster}
 	srv := api.New(apiCfg, st, log, n.service, n.pool, n.builder, nodes{n})
 	if n.Bootstrap != nil {
 		n.Bootstrap.URL = "http://" + ln.Addr().String()

@@ -6,8 +6,10 @@ import (
 	"fmt"
 	"os"
 	"path/filepath"
+	"strings"
 	"sync"
 
+	"google.golang.org/genproto/googleapis/rpc/errdetails"
 	"google.golang.org/grpc/codes"
 	"google.golang.org/grpc/status"
 
@@ -89,19 +91,33 @@ func (r nodeRPC) DeleteImage(ctx context.Context, req *nodev1.DeleteImageRequest
 	return &nodev1.DeleteImageResponse{Deleted: true}, nil
 }
 
-// grpcError maps service errors onto gRPC codes for the calling node.
+// grpcError maps service errors onto gRPC codes for the calling node (which
+// turns them back with fromOwner). Messages of NotFound and
+// FailedPrecondition are written for users: a relayed agent call shows them
+// as they are.
 func grpcError(err error) error {
 	var fe *sandbox.FieldError
 	var ce *sandbox.CapacityError
 	switch {
 	case errors.As(err, &fe):
-		return status.Error(codes.InvalidArgument, fe.Error())
+		st := status.New(codes.InvalidArgument, fe.Error())
+		if d, derr := st.WithDetails(&errdetails.BadRequest{FieldViolations: []*errdetails.BadRequest_FieldViolation{
+			{Field: fe.Field, Description: fe.Message}}}); derr == nil {
+			st = d
+		}
+		return st.Err()
 	case errors.As(err, &ce):
 		return status.Error(codes.ResourceExhausted, ce.Message)
-	case errors.Is(err, sandbox.ErrNotFound), errors.Is(err, blockdev.ErrNotFound), errors.Is(err, store.ErrNotFound):
+	case errors.Is(err, sandbox.ErrNotFound):
+		return status.Error(codes.NotFound, "sandbox not found")
+	case errors.Is(err, blockdev.ErrNotFound), errors.Is(err, store.ErrNotFound):
 		return status.Error(codes.NotFound, err.Error())
 	case errors.Is(err, sandbox.ErrConflict):
-		return status.Error(codes.FailedPrecondition, err.Error())
+		msg := err.Error()
+		if i := strings.LastIndex(msg, "conflict: "); i >= 0 {
+			msg = msg[i+len("conflict: "):]
+		}
+		return status.Error(codes.FailedPrecondition, msg)
 	case errors.Is(err, sandbox.ErrUnavailable), errors.Is(err, store.ErrUnavailable):
 		return status.Error(codes.Unavailable, err.Error())
 	}

@@ -23,111 +23,9 @@ func TestSandboxAPI(t *testing.T) {
 	a := newAPI(n)
 	sb := a.create(t, nil)
 
-	t.Run("ports proxy", func(t *testing.T) {
-		a.sh(t, sb.ID, "mkdir -p /www/sub && echo index > /www/index.html && echo deep > /www/sub/f.txt && (busybox httpd -f -p 8080 -h /www >/dev/null 2>&1 &)")
-		// httpd was started in the background: give it a moment to listen.
-		for deadline := time.Now().Add(5 * time.Second); ; {
-			r := a.do(t, "GET", "/v1/sandboxes/"+sb.ID+"/ports/8080/", nil)
-			if r.status == 200 || time.Now().After(deadline) {
-				break
-			}
-			time.Sleep(50 * time.Millisecond)
-		}
-		for path, want := range map[string]string{"/ports/8080/": "index\n", "/ports/8080/sub/f.txt": "deep\n"} {
-			r := a.do(t, "GET", "/v1/sandboxes/"+sb.ID+path, nil)
-			if r.status != 200 || string(r.body) != want {
-				t.Fatalf("GET %s: %s, want %q", path, r, want)
-			}
-		}
-		if r := a.do(t, "GET", "/v1/sandboxes/"+sb.ID+"/ports/8080/", nil, "wrong"); r.status != 401 {
-			t.Fatalf("the proxy without credentials: %s", r)
-		}
-		r := a.do(t, "GET", "/v1/sandboxes/"+sb.ID+"/ports/9/", nil)
-		if r.status != 502 || !strings.Contains(r.apiErr(t).Error.Message, "port 9") {
-			t.Fatalf("a closed port: %s", r)
-		}
-		if r := a.do(t, "GET", "/v1/sandboxes/"+sb.ID+"/ports/70000/", nil); r.status != 400 || r.apiErr(t).Error.Field != "port" {
-			t.Fatalf("port 70000: %s", r)
-		}
-	})
-
-	t.Run("ports proxy upgrade", func(t *testing.T) {
-		// A minimal upgrade server: log the request head, answer 101, echo.
-		script := "#!/bin/sh\n" +
-			"while read -r line; do line=$(printf '%s' \"$line\" | tr -d '\\r'); echo \"$line\" >> /tmp/req; [ -z \"$line\" ] && break; done\n" +
-			"printf 'HTTP/1.1 101 Switching Protocols\\r\\nUpgrade: websocket\\r\\nConnection: Upgrade\\r\\n\\r\\n'\n" +
-			"exec cat\n"
-		if r := a.do(t, "PUT", "/v1/sandboxes/"+sb.ID+"/files?path=/ws.sh&mode=0755", script); r.status != 200 {
-			t.Fatalf("upload: %s", r)
-		}
-		a.sh(t, sb.ID, "(nc -l -p 9002 -e /ws.sh >/dev/null 2>&1 &); sleep 0.2")
-		c, err := net.Dial("tcp", strings.TrimPrefix(a.url, "http://"))
-		if err != nil {
-			t.Fatal(err)
-		}
-		defer c.Close()
-		_ = c.SetDeadline(time.Now().Add(10 * time.Second))
-		fmt.Fprintf(c, "GET /v1/sandboxes/%s/ports/9002/chat?x=1 HTTP/1.1\r\nHost: warren\r\nAuthorization: Bearer %s\r\n"+
-			"Connection: Upgrade\r\nUpgrade: websocket\r\nSec-WebSocket-Version: 13\r\nSec-WebSocket-Key: dGhlIHNhbXBsZSBub25jZQ==\r\n\r\n", sb.ID, a.key)
-		br := bufio.NewReader(c)
-		res, err := http.ReadResponse(br, nil)
-		if err != nil {
-			t.Fatal(err)
-		}
-		if res.StatusCode != http.StatusSwitchingProtocols || !strings.EqualFold(res.Header.Get("Upgrade"), "websocket") {
-			t.Fatalf("upgrade through the proxy: %s %v", res.Status, res.Header)
-		}
-		fmt.Fprint(c, "ping over the tunnel\n")
-		line, err := br.ReadString('\n')
-		if err != nil || line != "ping over the tunnel\n" {
-			t.Fatalf("echo through the upgraded connection: %q %v", line, err)
-		}
-		head := a.sh(t, sb.ID, "cat /tmp/req")
-		if !strings.HasPrefix(head, "GET /chat?x=1 HTTP/1.1\n") || strings.Contains(strings.ToLower(head), "authorization") || !strings.Contains(head, "X-Forwarded-For") {
-			t.Fatalf("the request the sandbox saw:\n%s", head)
-		}
-	})
-
-	t.Run("snapshot", func(t *testing.T) {
-		a.sh(t, sb.ID, "echo before-snapshot > /home/user/marker")
-		r := a.do(t, "POST", "/v1/sandboxes/"+sb.ID+"/snapshots", map[string]any{"name": "snap-one"})
-		if r.status != 201 {
-			t.Fatalf("snapshot: %s", r)
-		}
-		var tpl struct {
-			ID        string `json:"id"`
-			Name      string `json:"name"`
-			Type      string `json:"type"`
-			SizeBytes int64  `json:"size_bytes"`
-		}
-		r.decode(t, &tpl)
-		fi, err := os.Stat(filepath.Join(n.DataDir, "pool", "images", tpl.ID+".img"))
-		if err != nil {
-			t.Fatalf("the snapshot's image: %v", err)
-		}
-		t.Logf("snapshot %s: size_bytes %d, image file %d bytes", tpl.ID, tpl.SizeBytes, fi.Size())
-		if tpl.Name != "snap-one" || tpl.Type != "snapshot" || tpl.SizeBytes <= 0 || tpl.SizeBytes != fi.Size() {
-			t.Fatalf("snapshot template %+v; the stored image is %d bytes", tpl, fi.Size())
-		}
-		if st := a.get(t, sb.ID).Status; st != "running" {
-			t.Fatalf("the source sandbox is %s after the snapshot", st)
-		}
-		if out := a.sh(t, sb.ID, "echo after > /home/user/later && cat /home/user/marker"); out != "before-snapshot\n" {
-			t.Fatalf("the source sandbox after the snapshot: %q", out)
-		}
-		for _, ref := range []string{"snap-one", tpl.ID} {
-			child := a.create(t, map[string]any{"template": ref})
-			if out := a.sh(t, child.ID, "cat /home/user/marker; ls /home/user"); out != "before-snapshot\nmarker\n" {
-				t.Fatalf("a sandbox from template %s sees %q", ref, out)
-			}
-		}
-		if r := a.do(t, "POST", "/v1/sandboxes/"+sb.ID+"/snapshots", map[string]any{"name": "snap-one"}); r.status != 409 {
-			t.Fatalf("a second snapshot with the same name: %s", r)
-		}
-		if r := a.do(t, "POST", "/v1/sandboxes/"+sb.ID+"/snapshots", map[string]any{"name": "Bad Name"}); r.status != 400 || r.apiErr(t).Error.Field != "name" {
-			t.Fatalf("a bad snapshot name: %s", r)
-		}
-	})
+	t.Run("ports proxy", func(t *testing.T) { checkPortsProxy(t, a, sb.ID) })
+	t.Run("ports proxy upgrade", func(t *testing.T) { checkPortsUpgrade(t, a, sb.ID) })
+	t.Run("snapshot", func(t *testing.T) { checkSnapshot(t, a, sb.ID, n.DataDir) })
 
 	t.Run("team isolation", func(t *testing.T) {
 		keyB := a.teamKey(t, "teamb")
@@ -267,4 +165,121 @@ func TestSandboxAPI(t *testing.T) {
 			}
 		}
 	})
+}
+
+// checkPortsProxy serves files from busybox httpd on port 8080 of sandbox sb
+// and reads them through a's ports proxy; closed and bad ports get clear
+// answers.
+func checkPortsProxy(t *testing.T, a *api, sb string) {
+	a.sh(t, sb, "mkdir -p /www/sub && echo index > /www/index.html && echo deep > /www/sub/f.txt && (busybox httpd -f -p 8080 -h /www >/dev/null 2>&1 &)")
+	// httpd was started in the background: give it a moment to listen.
+	for deadline := time.Now().Add(5 * time.Second); ; {
+		r := a.do(t, "GET", "/v1/sandboxes/"+sb+"/ports/8080/", nil)
+		if r.status == 200 || time.Now().After(deadline) {
+			break
+		}
+		time.Sleep(50 * time.Millisecond)
+	}
+	for path, want := range map[string]string{"/ports/8080/": "index\n", "/ports/8080/sub/f.txt": "deep\n"} {
+		r := a.do(t, "GET", "/v1/sandboxes/"+sb+path, nil)
+		if r.status != 200 || string(r.body) != want {
+			t.Fatalf("GET %s: %s, want %q", path, r, want)
+		}
+	}
+	if r := a.do(t, "GET", "/v1/sandboxes/"+sb+"/ports/8080/", nil, "wrong"); r.status != 401 {
+		t.Fatalf("the proxy without credentials: %s", r)
+	}
+	r := a.do(t, "GET", "/v1/sandboxes/"+sb+"/ports/9/", nil)
+	if r.status != 502 || !strings.Contains(r.apiErr(t).Error.Message, "port 9") {
+		t.Fatalf("a closed port: %s", r)
+	}
+	if r := a.do(t, "GET", "/v1/sandboxes/"+sb+"/ports/70000/", nil); r.status != 400 || r.apiErr(t).Error.Field != "port" {
+		t.Fatalf("port 70000: %s", r)
+	}
+
+}
+
+// checkPortsUpgrade upgrades a connection through a's ports proxy to a tiny
+// server in sandbox sb and echoes over it.
+func checkPortsUpgrade(t *testing.T, a *api, sb string) {
+	// A minimal upgrade server: log the request head, answer 101, echo.
+	script := "#!/bin/sh\n" +
+		"while read -r line; do line=$(printf '%s' \"$line\" | tr -d '\\r'); echo \"$line\" >> /tmp/req; [ -z \"$line\" ] && break; done\n" +
+		"printf 'HTTP/1.1 101 Switching Protocols\\r\\nUpgrade: websocket\\r\\nConnection: Upgrade\\r\\n\\r\\n'\n" +
+		"exec cat\n"
+	if r := a.do(t, "PUT", "/v1/sandboxes/"+sb+"/files?path=/ws.sh&mode=0755", script); r.status != 200 {
+		t.Fatalf("upload: %s", r)
+	}
+	a.sh(t, sb, "(nc -l -p 9002 -e /ws.sh >/dev/null 2>&1 &); sleep 0.2")
+	c, err := net.Dial("tcp", strings.TrimPrefix(a.url, "http://"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer c.Close()
+	_ = c.SetDeadline(time.Now().Add(10 * time.Second))
+	fmt.Fprintf(c, "GET /v1/sandboxes/%s/ports/9002/chat?x=1 HTTP/1.1\r\nHost: warren\r\nAuthorization: Bearer %s\r\n"+
+		"Connection: Upgrade\r\nUpgrade: websocket\r\nSec-WebSocket-Version: 13\r\nSec-WebSocket-Key: dGhlIHNhbXBsZSBub25jZQ==\r\n\r\n", sb, a.key)
+	br := bufio.NewReader(c)
+	res, err := http.ReadResponse(br, nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if res.StatusCode != http.StatusSwitchingProtocols || !strings.EqualFold(res.Header.Get("Upgrade"), "websocket") {
+		t.Fatalf("upgrade through the proxy: %s %v", res.Status, res.Header)
+	}
+	fmt.Fprint(c, "ping over the tunnel\n")
+	line, err := br.ReadString('\n')
+	if err != nil || line != "ping over the tunnel\n" {
+		t.Fatalf("echo through the upgraded connection: %q %v", line, err)
+	}
+	head := a.sh(t, sb, "cat /tmp/req")
+	if !strings.HasPrefix(head, "GET /chat?x=1 HTTP/1.1\n") || strings.Contains(strings.ToLower(head), "authorization") || !strings.Contains(head, "X-Forwarded-For") {
+		t.Fatalf("the request the sandbox saw:\n%s", head)
+	}
+
+}
+
+// checkSnapshot snapshots sandbox sb through a (its image must land in the
+// pool under ownerDataDir), starts sandboxes from the snapshot and checks
+// the name rules.
+func checkSnapshot(t *testing.T, a *api, sb, ownerDataDir string) {
+	a.sh(t, sb, "echo before-snapshot > /home/user/marker")
+	r := a.do(t, "POST", "/v1/sandboxes/"+sb+"/snapshots", map[string]any{"name": "snap-one"})
+	if r.status != 201 {
+		t.Fatalf("snapshot: %s", r)
+	}
+	var tpl struct {
+		ID        string `json:"id"`
+		Name      string `json:"name"`
+		Type      string `json:"type"`
+		SizeBytes int64  `json:"size_bytes"`
+	}
+	r.decode(t, &tpl)
+	fi, err := os.Stat(filepath.Join(ownerDataDir, "pool", "images", tpl.ID+".img"))
+	if err != nil {
+		t.Fatalf("the snapshot's image: %v", err)
+	}
+	t.Logf("snapshot %s: size_bytes %d, image file %d bytes", tpl.ID, tpl.SizeBytes, fi.Size())
+	if tpl.Name != "snap-one" || tpl.Type != "snapshot" || tpl.SizeBytes <= 0 || tpl.SizeBytes != fi.Size() {
+		t.Fatalf("snapshot template %+v; the stored image is %d bytes", tpl, fi.Size())
+	}
+	if st := a.get(t, sb).Status; st != "running" {
+		t.Fatalf("the source sandbox is %s after the snapshot", st)
+	}
+	if out := a.sh(t, sb, "echo after > /home/user/later && cat /home/user/marker"); out != "before-snapshot\n" {
+		t.Fatalf("the source sandbox after the snapshot: %q", out)
+	}
+	for _, ref := range []string{"snap-one", tpl.ID} {
+		child := a.create(t, map[string]any{"template": ref})
+		if out := a.sh(t, child.ID, "cat /home/user/marker; ls /home/user"); out != "before-snapshot\nmarker\n" {
+			t.Fatalf("a sandbox from template %s sees %q", ref, out)
+		}
+	}
+	if r := a.do(t, "POST", "/v1/sandboxes/"+sb+"/snapshots", map[string]any{"name": "snap-one"}); r.status != 409 {
+		t.Fatalf("a second snapshot with the same name: %s", r)
+	}
+	if r := a.do(t, "POST", "/v1/sandboxes/"+sb+"/snapshots", map[string]any{"name": "Bad Name"}); r.status != 400 || r.apiErr(t).Error.Field != "name" {
+		t.Fatalf("a bad snapshot name: %s", r)
+	}
+
 }

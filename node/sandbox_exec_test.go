@@ -91,64 +91,7 @@ func TestSandboxExecAndFiles(t *testing.T) {
 
 	t.Run("stream", func(t *testing.T) {
 		t.Parallel()
-		req, _ := http.NewRequest("POST", a.url+"/v1/sandboxes/"+sb.ID+"/exec/stream",
-			strings.NewReader(`{"cmd":"echo a; sleep 1; echo b >&2; echo c; exit 4"}`))
-		req.Header.Set("Authorization", "Bearer "+a.key)
-		s := time.Now()
-		res, err := httpClient.Do(req)
-		if err != nil {
-			t.Fatal(err)
-		}
-		defer res.Body.Close()
-		if res.StatusCode != 200 || res.Header.Get("Content-Type") != "application/x-ndjson" {
-			t.Fatalf("stream: %d %s", res.StatusCode, res.Header.Get("Content-Type"))
-		}
-		type event struct {
-			Type     string `json:"type"`
-			Data     []byte `json:"data"`
-			ExitCode *int   `json:"exit_code"`
-			at       time.Duration
-		}
-		var evs []event
-		sc := bufio.NewScanner(res.Body)
-		for sc.Scan() {
-			var ev event
-			if err := json.Unmarshal(sc.Bytes(), &ev); err != nil {
-				t.Fatalf("bad NDJSON line %q: %v", sc.Text(), err)
-			}
-			ev.at = time.Since(s)
-			evs = append(evs, ev)
-		}
-		if err := sc.Err(); err != nil {
-			t.Fatal(err)
-		}
-		if len(evs) < 2 {
-			t.Fatalf("events: %+v", evs)
-		}
-		first, last := evs[0], evs[len(evs)-1]
-		if first.Type != "stdout" || string(first.Data) != "a\n" {
-			t.Fatalf("first event: %+v", first)
-		}
-		if last.Type != "exit" || last.ExitCode == nil || *last.ExitCode != 4 {
-			t.Fatalf("last event: %+v", last)
-		}
-		if gap := last.at - first.at; gap < 700*time.Millisecond {
-			t.Fatalf("the first chunk arrived only %s before the exit: output is not streamed", gap)
-		}
-		var out, errs string
-		for _, ev := range evs[:len(evs)-1] {
-			switch ev.Type {
-			case "stdout":
-				out += string(ev.Data)
-			case "stderr":
-				errs += string(ev.Data)
-			default:
-				t.Fatalf("unexpected event %+v", ev)
-			}
-		}
-		if out != "a\nc\n" || errs != "b\n" {
-			t.Fatalf("stdout %q stderr %q", out, errs)
-		}
+		checkExecStream(t, a, sb.ID)
 	})
 
 	t.Run("files", func(t *testing.T) {
@@ -247,4 +190,67 @@ func TestSandboxExecAndFiles(t *testing.T) {
 			}
 		}
 	})
+}
+
+// checkExecStream runs a command through a's NDJSON exec stream on sandbox sb
+// and checks the output arrives as it is written, ending with the exit code.
+func checkExecStream(t *testing.T, a *api, sb string) {
+	req, _ := http.NewRequest("POST", a.url+"/v1/sandboxes/"+sb+"/exec/stream",
+		strings.NewReader(`{"cmd":"echo a; sleep 1; echo b >&2; echo c; exit 4"}`))
+	req.Header.Set("Authorization", "Bearer "+a.key)
+	s := time.Now()
+	res, err := httpClient.Do(req)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer res.Body.Close()
+	if res.StatusCode != 200 || res.Header.Get("Content-Type") != "application/x-ndjson" {
+		t.Fatalf("stream: %d %s", res.StatusCode, res.Header.Get("Content-Type"))
+	}
+	type event struct {
+		Type     string `json:"type"`
+		Data     []byte `json:"data"`
+		ExitCode *int   `json:"exit_code"`
+		at       time.Duration
+	}
+	var evs []event
+	sc := bufio.NewScanner(res.Body)
+	for sc.Scan() {
+		var ev event
+		if err := json.Unmarshal(sc.Bytes(), &ev); err != nil {
+			t.Fatalf("bad NDJSON line %q: %v", sc.Text(), err)
+		}
+		ev.at = time.Since(s)
+		evs = append(evs, ev)
+	}
+	if err := sc.Err(); err != nil {
+		t.Fatal(err)
+	}
+	if len(evs) < 2 {
+		t.Fatalf("events: %+v", evs)
+	}
+	first, last := evs[0], evs[len(evs)-1]
+	if first.Type != "stdout" || string(first.Data) != "a\n" {
+		t.Fatalf("first event: %+v", first)
+	}
+	if last.Type != "exit" || last.ExitCode == nil || *last.ExitCode != 4 {
+		t.Fatalf("last event: %+v", last)
+	}
+	if gap := last.at - first.at; gap < 700*time.Millisecond {
+		t.Fatalf("the first chunk arrived only %s before the exit: output is not streamed", gap)
+	}
+	var out, errs string
+	for _, ev := range evs[:len(evs)-1] {
+		switch ev.Type {
+		case "stdout":
+			out += string(ev.Data)
+		case "stderr":
+			errs += string(ev.Data)
+		default:
+			t.Fatalf("unexpected event %+v", ev)
+		}
+	}
+	if out != "a\nc\n" || errs != "b\n" {
+		t.Fatalf("stdout %q stderr %q", out, errs)
+	}
 }

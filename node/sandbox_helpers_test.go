@@ -118,6 +118,7 @@ type sandboxJSON struct {
 	MemoryMB   int        `json:"memory_mb"`
 	TimeoutSec int        `json:"timeout_sec"`
 	Error      string     `json:"error"`
+	NodeID     string     `json:"node_id"`
 	ExpiresAt  *time.Time `json:"expires_at"`
 }
 

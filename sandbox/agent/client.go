@@ -17,8 +17,8 @@ import (
 // ChunkSize is the data size of one upload message.
 const ChunkSize = 128 << 10
 
-// Client talks to one agent over its unix socket. It is safe for concurrent
-// use. Errors from the agent carry gRPC status codes (status.Code works on
+// Client talks to one agent, over its unix socket (Dial) or through a relay
+// (NewRelayClient). It is safe for concurrent use. Errors from the agent carry gRPC status codes (status.Code works on
 // the wrapped errors the methods return).
 type Client struct {
 	socket string
@@ -62,12 +62,27 @@ func Dial(ctx context.Context, socketPath string) (*Client, error) {
 	return &Client{socket: socketPath, conn: conn, rpc: agentv1.NewAgentClient(conn)}, nil
 }
 
+// NewRelayClient returns a Client whose calls travel over cc to a server that
+// relays them to an agent (the node running the sandbox; cc adds whatever
+// names the sandbox). Close leaves cc open: its owner closes it.
+func NewRelayClient(cc grpc.ClientConnInterface) *Client {
+	return &Client{socket: "relay", rpc: agentv1.NewAgentClient(cc)}
+}
+
+// MaxMessage is the gRPC message size limit agents and relays accept.
+const MaxMessage = maxMessage
+
 // Raw returns the generated client, for callers that relay streams as they
 // are (the node's own Exec RPC).
 func (c *Client) Raw() agentv1.AgentClient { return c.rpc }
 
 // Close closes the connection.
-func (c *Client) Close() error { return c.conn.Close() }
+func (c *Client) Close() error {
+	if c.conn == nil {
+		return nil
+	}
+	return c.conn.Close()
+}
 
 // Health is the agent's answer to a health check.
 type Health struct {

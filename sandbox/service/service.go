@@ -12,6 +12,8 @@ import (
 	"errors"
 	"fmt"
 	"log/slog"
+	"net"
+	"strconv"
 	"sync"
 	"sync/atomic"
 	"time"
@@ -107,6 +109,46 @@ type Cluster interface {
 	// Started tells the scheduler a start it placed on node has ended
 	// (either way), freeing that node's start slot at once.
 	Started(node id.NodeID)
+	// Owner returns node, the node running a sandbox, reached over the
+	// cluster; an UnavailableError when it is not an alive member.
+	Owner(node id.NodeID) (Owner, error)
+}
+
+// Owner is the node running a sandbox, seen from another node: the calls that
+// must run where the sandbox is. The caller has authenticated team; the owner
+// checks the sandbox is its own and the team's, and records any new status in
+// Postgres before answering. Errors are the sandbox package's (ErrNotFound,
+// ErrConflict, *FieldError, *UnavailableError) or internal ones.
+type Owner interface {
+	Kill(ctx context.Context, team id.TeamID, sb id.SandboxID) error
+	Pause(ctx context.Context, team id.TeamID, sb id.SandboxID) error
+	Resume(ctx context.Context, team id.TeamID, sb id.SandboxID) error
+	Snapshot(ctx context.Context, team id.TeamID, sb id.SandboxID, name string) (id.TemplateID, error)
+	// Agent returns a client of the sandbox's agent, relayed by the owner.
+	Agent(ctx context.Context, team id.TeamID, sb id.SandboxID) (*agent.Client, error)
+	// DialPort connects to port inside the sandbox, through the owner.
+	DialPort(ctx context.Context, team id.TeamID, sb id.SandboxID, port int) (net.Conn, error)
+}
+
+type fromPeerKey struct{}
+
+// FromPeer marks ctx as a call another node sent to this one as the
+// sandbox's owner: the service serves it here and never sends it on (a row
+// naming another node answers ErrNotFound).
+func FromPeer(ctx context.Context) context.Context {
+	return context.WithValue(ctx, fromPeerKey{}, true)
+}
+
+// remote returns the owner of row when another node runs it, nil when this
+// node serves the call.
+func (s *Service) remote(ctx context.Context, row db.Sandbox) (Owner, error) {
+	if s.cluster == nil || row.NodeID == nil || id.NodeID(*row.NodeID) == s.node {
+		return nil, nil
+	}
+	if ctx.Value(fromPeerKey{}) != nil {
+		return nil, fmt.Errorf("sandbox %s: %w: it runs on node %s, not on %s", row.ID, sandbox.ErrNotFound, id.NodeID(*row.NodeID), s.node)
+	}
+	return s.cluster.Owner(id.NodeID(*row.NodeID))
 }
 
 // Placement is what the scheduler needs to know about a new sandbox.
@@ -436,7 +478,22 @@ func (s *Service) Kill(ctx context.Context, team id.TeamID, sb id.SandboxID) (db
 	if !sandbox.Status(row.Status).Live() {
 		return row, fmt.Errorf("sandbox %s: %w: it is already %s", sb, sandbox.ErrConflict, row.Status)
 	}
+	if o, err := s.remote(ctx, row); err != nil || o != nil {
+		return s.onOwner(ctx, row, err, func() error { return o.Kill(ctx, team, sb) })
+	}
 	return s.end(sb, sandbox.StatusKilled, "")
+}
+
+// onOwner runs call on the sandbox's owner (err is remote's) and answers the
+// row as the owner recorded it.
+func (s *Service) onOwner(ctx context.Context, row db.Sandbox, err error, call func() error) (db.Sandbox, error) {
+	if err == nil {
+		err = call()
+	}
+	if err != nil {
+		return row, err
+	}
+	return s.Get(ctx, row.TeamID, row.ID)
 }
 
 // end destroys a sandbox and records its final status; detached from callers.
@@ -458,21 +515,25 @@ func (s *Service) end(sb id.SandboxID, status sandbox.Status, msg string) (db.Sa
 
 // Pause freezes team's sandbox.
 func (s *Service) Pause(ctx context.Context, team id.TeamID, sb id.SandboxID) (db.Sandbox, error) {
-	return s.transition(ctx, team, sb, sandbox.StatusPaused, s.mgr.Pause)
+	return s.transition(ctx, team, sb, sandbox.StatusPaused, s.mgr.Pause, Owner.Pause)
 }
 
 // Resume thaws team's sandbox.
 func (s *Service) Resume(ctx context.Context, team id.TeamID, sb id.SandboxID) (db.Sandbox, error) {
-	return s.transition(ctx, team, sb, sandbox.StatusRunning, s.mgr.Resume)
+	return s.transition(ctx, team, sb, sandbox.StatusRunning, s.mgr.Resume, Owner.Resume)
 }
 
-func (s *Service) transition(ctx context.Context, team id.TeamID, sb id.SandboxID, to sandbox.Status, op func(context.Context, string) error) (db.Sandbox, error) {
+func (s *Service) transition(ctx context.Context, team id.TeamID, sb id.SandboxID, to sandbox.Status, op func(context.Context, string) error,
+	remoteOp func(Owner, context.Context, id.TeamID, id.SandboxID) error) (db.Sandbox, error) {
 	row, err := s.Get(ctx, team, sb)
 	if err != nil {
 		return row, err
 	}
 	if err := sandbox.CheckTransition(sandbox.Status(row.Status), to); err != nil || row.Status == string(sandbox.StatusCreating) {
 		return row, fmt.Errorf("sandbox %s: %w: a %s sandbox cannot become %s", sb, sandbox.ErrConflict, row.Status, to)
+	}
+	if o, err := s.remote(ctx, row); err != nil || o != nil {
+		return s.onOwner(ctx, row, err, func() error { return remoteOp(o, ctx, team, sb) })
 	}
 	if err := op(ctx, sb.String()); err != nil {
 		return row, err
@@ -504,17 +565,51 @@ func (s *Service) Agent(ctx context.Context, team id.TeamID, sb id.SandboxID) (*
 	if row.Status != string(sandbox.StatusRunning) {
 		return nil, fmt.Errorf("sandbox %s: %w: it is %s, not running", sb, sandbox.ErrConflict, row.Status)
 	}
+	if o, err := s.remote(ctx, row); err != nil || o != nil {
+		if err != nil {
+			return nil, err
+		}
+		return o.Agent(ctx, team, sb)
+	}
 	return s.mgr.Agent(sb.String())
 }
 
-// IP returns the address of team's running sandbox, for the ports proxy.
-func (s *Service) IP(ctx context.Context, team id.TeamID, sb id.SandboxID) (string, error) {
+// DialPort connects to a TCP port inside team's running sandbox, for the
+// ports proxy: directly when it runs here, through its node otherwise.
+func (s *Service) DialPort(ctx context.Context, team id.TeamID, sb id.SandboxID, port int) (net.Conn, error) {
+	if port < 1 || port > 65535 {
+		return nil, sandbox.Fieldf("port", "must be between 1 and 65535, got %d", port)
+	}
 	row, err := s.Get(ctx, team, sb)
 	if err != nil {
-		return "", err
+		return nil, err
 	}
 	if row.Status != string(sandbox.StatusRunning) {
-		return "", fmt.Errorf("sandbox %s: %w: it is %s, not running", sb, sandbox.ErrConflict, row.Status)
+		return nil, fmt.Errorf("sandbox %s: %w: it is %s, not running", sb, sandbox.ErrConflict, row.Status)
 	}
-	return s.mgr.IP(sb.String())
+	if o, err := s.remote(ctx, row); err != nil || o != nil {
+		if err != nil {
+			return nil, err
+		}
+		return o.DialPort(ctx, team, sb, port)
+	}
+	ip, err := s.mgr.IP(sb.String())
+	if err != nil {
+		return nil, err
+	}
+	d := net.Dialer{Timeout: 5 * time.Second}
+	conn, err := d.DialContext(ctx, "tcp", net.JoinHostPort(ip, strconv.Itoa(port)))
+	if err != nil {
+		return nil, &PortError{Port: port, Err: err}
+	}
+	return conn, nil
 }
+
+// PortError is a port inside a sandbox that did not accept a connection.
+type PortError struct {
+	Port int
+	Err  error
+}
+
+func (e *PortError) Error() string { return fmt.Sprintf("port %d: %v", e.Port, e.Err) }
+func (e *PortError) Unwrap() error { return e.Err }
