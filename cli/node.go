@@ -56,6 +56,7 @@ func nodeFlags(cmd *cobra.Command, cfg *node.Config) {
 	f.Float64Var(&cfg.Limits.CPUOvercommit, "cpu-overcommit", cfg.Limits.CPUOvercommit, "vCPUs sandboxes may be promised per CPU of the host")
 	f.Float64Var(&cfg.Limits.MemoryOvercommit, "memory-overcommit", cfg.Limits.MemoryOvercommit, "memory sandboxes may be promised per MB of the host")
 	f.IntVar(&cfg.Limits.MaxSandboxes, "max-sandboxes", cfg.Limits.MaxSandboxes, "live sandboxes this node holds at most")
+	f.Int64Var(&cfg.Limits.MinFreeDiskMB, "min-free-disk", cfg.Limits.MinFreeDiskMB, "MB the disk pool keeps free: below it the node takes no new sandboxes")
 }
 
 func newDevCmd() *cobra.Command {

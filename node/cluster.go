@@ -156,7 +156,7 @@ func trimVersion(s string) string {
 func (cn *clusterNode) capacity() cluster.Capacity {
 	ctx, cancel := context.WithTimeout(context.Background(), 2*time.Second)
 	defer cancel()
-	c, err := cn.n.service.Capacity(ctx, filepath.Join(cn.n.cfg.DataDir, "pool"))
+	c, err := cn.n.service.Capacity(ctx)
 	if err != nil {
 		return cluster.Capacity{}
 	}

@@ -145,6 +145,9 @@ func (c *Config) Validate() error {
 	if c.BuildWorkers < 1 || c.BuildWorkers > 64 {
 		errs = append(errs, fmt.Errorf("--build-workers: must be between 1 and 64, got %d", c.BuildWorkers))
 	}
+	if c.Limits.MinFreeDiskMB < 0 {
+		errs = append(errs, fmt.Errorf("--min-free-disk: must not be negative, got %d", c.Limits.MinFreeDiskMB))
+	}
 	if c.Cluster.MaxConcurrentStarts < 1 {
 		errs = append(errs, fmt.Errorf("--max-concurrent-starts: must be at least 1"))
 	}

@@ -4,7 +4,6 @@ import (
 	"context"
 	"errors"
 	"fmt"
-	"path/filepath"
 
 	"github.com/warrenhq/warren/api"
 	"github.com/warrenhq/warren/cluster"
@@ -63,7 +62,7 @@ func (v nodes) fromMember(ctx context.Context, nid id.NodeID, m cluster.Member, 
 		DiskBytesFree: int64(c.FreeDiskBytes), SandboxesRunning: int(c.RunningSandboxes), SandboxesMax: int(c.MaxSandboxes)}
 	if nid == v.n.ID {
 		// This node knows its totals as well.
-		if local, err := v.n.service.Capacity(ctx, filepath.Join(v.n.cfg.DataDir, "pool")); err == nil {
+		if local, err := v.n.service.Capacity(ctx); err == nil {
 			nv.Capacity, nv.Sandboxes = local, local.SandboxesRunning
 		}
 	}

@@ -10,6 +10,7 @@ import (
 
 	"golang.org/x/sys/unix"
 
+	"github.com/warrenhq/warren/node"
 	"github.com/warrenhq/warren/node/nodetest"
 )
 
@@ -163,4 +164,32 @@ func TestSandboxLimits(t *testing.T) {
 			t.Fatalf("after the fork bomb: %q", out)
 		}
 	})
+}
+
+// TestSandboxDiskReserve: a node whose disk pool is below its free-space
+// reserve takes no new sandboxes, says why, and reports no free disk to the
+// scheduler. (The reserve is set above any real disk here; the free space is
+// the real statfs of the pool and the data dir.)
+func TestSandboxDiskReserve(t *testing.T) {
+	t.Parallel()
+	n := nodetest.Start(t, func(c *node.Config) { c.Limits.MinFreeDiskMB = 1 << 40 })
+	a := newAPI(n)
+	r := a.do(t, "POST", "/v1/sandboxes", map[string]any{"template": "base"})
+	if r.status != 429 || r.apiErr(t).Error.Code != "capacity" || !strings.Contains(r.apiErr(t).Error.Message, "short of disk") {
+		t.Fatalf("a create on a node below its disk reserve: %s", r)
+	}
+	var v struct {
+		Nodes []struct {
+			Capacity struct {
+				DiskBytesFree int64 `json:"disk_bytes_free"`
+			} `json:"capacity"`
+		} `json:"nodes"`
+	}
+	a.do(t, "GET", "/v1/admin/nodes", nil).decode(t, &v)
+	if len(v.Nodes) != 1 || v.Nodes[0].Capacity.DiskBytesFree != 0 {
+		t.Fatalf("nodes view: %+v", v)
+	}
+	if left, _ := filepath.Glob(filepath.Join(n.DataDir, "sandboxes", "sb-*")); len(left) > 0 {
+		t.Fatalf("a refused create left %v", left)
+	}
 }

@@ -47,6 +47,7 @@ func (n *Node) openSandboxes(ctx context.Context, prefix string) error {
 		return err
 	}
 	n.service = service.New(n.store, mgr, n.ID, cfg.Limits, log)
+	n.service.SetDiskDirs(filepath.Join(cfg.DataDir, "pool"), cfg.DataDir)
 	if err := n.service.Reconcile(ctx); err != nil {
 		return fmt.Errorf("reconciling sandboxes: %w", err)
 	}

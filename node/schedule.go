@@ -61,7 +61,7 @@ func (cn *clusterNode) pick(ctx context.Context, p service.Placement) (id.NodeID
 		freeMB int64
 	}
 	var cands []cand
-	busy := false
+	busy, diskFull := false, false
 	cn.mu.Lock()
 	defer cn.mu.Unlock()
 	for _, m := range cn.c.Members() {
@@ -77,6 +77,11 @@ func (cn *clusterNode) pick(ctx context.Context, p service.Placement) (id.NodeID
 		if freeMB < p.MemoryMB || freeCPU < int64(p.VCPUs*1000) || c.RunningSandboxes >= c.MaxSandboxes {
 			continue
 		}
+		// FreeDiskBytes is what the node's pool has beyond its reserve.
+		if c.FreeDiskBytes == 0 {
+			diskFull = true
+			continue
+		}
 		if pending >= int64(cn.n.cfg.Cluster.MaxConcurrentStarts) {
 			busy = true
 			continue
@@ -86,6 +91,9 @@ func (cn *clusterNode) pick(ctx context.Context, p service.Placement) (id.NodeID
 	if len(cands) == 0 {
 		if busy {
 			return id.NodeID{}, true, nil
+		}
+		if diskFull {
+			return id.NodeID{}, false, &sandbox.CapacityError{Message: "every node with room for it is short of disk (its pool is below the free-space reserve); retry later"}
 		}
 		return id.NodeID{}, false, &sandbox.CapacityError{Message: fmt.Sprintf(
 			"no node has room for %g vCPU and %d MB now; retry later", p.VCPUs, p.MemoryMB)}

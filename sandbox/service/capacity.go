@@ -3,6 +3,7 @@ package service
 import (
 	"bufio"
 	"context"
+	"fmt"
 	"os"
 	"runtime"
 	"strconv"
@@ -27,8 +28,9 @@ type Capacity struct {
 	SandboxesMax     int     `json:"sandboxes_max"`
 }
 
-// Capacity reports the node's capacity; poolDir is where disks are allocated.
-func (s *Service) Capacity(ctx context.Context, poolDir string) (Capacity, error) {
+// Capacity reports the node's capacity. DiskBytesFree is the pool's free
+// space beyond its reserve (Limits.MinFreeDiskMB): 0 means no room.
+func (s *Service) Capacity(ctx context.Context) (Capacity, error) {
 	u, err := s.st.NodeLiveUsage(ctx, nodePtr(s.node))
 	if err != nil {
 		return Capacity{}, store.Map(err)
@@ -36,10 +38,7 @@ func (s *Service) Capacity(ctx context.Context, poolDir string) (Capacity, error
 	c := Capacity{VCPUsTotal: float64(runtime.NumCPU()), MemoryMBTotal: memTotalMB(), SandboxesRunning: int(u.Sandboxes), SandboxesMax: s.limits.MaxSandboxes}
 	c.VCPUsFree = c.VCPUsTotal*max(1, s.limits.CPUOvercommit) - u.Vcpus
 	c.MemoryMBFree = int64(float64(c.MemoryMBTotal)*max(1, s.limits.MemoryOvercommit)) - u.MemoryMb
-	var st unix.Statfs_t
-	if err := unix.Statfs(poolDir, &st); err == nil {
-		c.DiskBytesFree = int64(st.Bavail) * st.Bsize
-	}
+	c.DiskBytesFree = max(0, diskFree(s.diskDirs)-s.limits.MinFreeDiskMB<<20)
 	return c, nil
 }
 
@@ -57,6 +56,39 @@ func memTotalMB() int64 {
 		}
 	}
 	return 0
+}
+
+// SetDiskDirs names the directories whose filesystems hold the sandboxes'
+// disks (the pool, and the filesystem under a pool file); the least free of
+// them is what Capacity reports and creates check against
+// Limits.MinFreeDiskMB.
+func (s *Service) SetDiskDirs(dirs ...string) { s.diskDirs = dirs }
+
+// diskFree returns the least free bytes among dirs' filesystems (-1 when
+// none is known).
+func diskFree(dirs []string) int64 {
+	free := int64(-1)
+	for _, d := range dirs {
+		var st unix.Statfs_t
+		if unix.Statfs(d, &st) != nil {
+			continue
+		}
+		if f := int64(st.Bavail) * st.Bsize; free < 0 || f < free {
+			free = f
+		}
+	}
+	return free
+}
+
+// checkDisk refuses a create while the pool is below its free-space reserve.
+func (s *Service) checkDisk() error {
+	free := diskFree(s.diskDirs)
+	if free < 0 || free >= s.limits.MinFreeDiskMB<<20 {
+		return nil
+	}
+	s.log.Warn("disk pool below its reserve: refusing new sandboxes", "free_mb", free>>20, "reserve_mb", s.limits.MinFreeDiskMB)
+	return &sandbox.CapacityError{Message: fmt.Sprintf(
+		"this node's disk pool has %d MB free, below its reserve of %d MB; retry later or on another node", free>>20, s.limits.MinFreeDiskMB)}
 }
 
 // SetDraining stops (or resumes) new sandboxes on this node; live ones stay.

@@ -44,6 +44,10 @@ type Limits struct {
 	// not reservations, and idle sandboxes use a few MB.
 	CPUOvercommit    float64
 	MemoryOvercommit float64
+	// MinFreeDiskMB is the free space the disk pool keeps: below it the node
+	// takes no new sandboxes. Disks are sparse, so what sandboxes are promised
+	// is not reserved; this keeps live ones room to write.
+	MinFreeDiskMB int64
 }
 
 // DefaultLimits returns the defaults.
@@ -55,6 +59,7 @@ func DefaultLimits() Limits {
 		DefaultTimeoutSec: 300, MaxTimeoutSec: 7 * 24 * 3600,
 		MaxSandboxes: 1000, MaxMetadata: 64, MaxEnv: 256,
 		CPUOvercommit: 256, MemoryOvercommit: 8,
+		MinFreeDiskMB: 2048,
 	}
 }
 
@@ -67,6 +72,7 @@ type Service struct {
 	log    *slog.Logger
 
 	cluster  Cluster
+	diskDirs []string // filesystems holding disks; none skips the free-space check
 	draining atomic.Bool
 	mu       sync.Mutex
 	creating int                       // creates in flight, counted against MaxSandboxes
@@ -346,6 +352,9 @@ func (s *Service) recordFailed(ctx context.Context) {
 // reserve counts a create against the node's capacity.
 func (s *Service) reserve(ctx context.Context) error {
 	if err := s.checkDraining(); err != nil {
+		return err
+	}
+	if err := s.checkDisk(); err != nil {
 		return err
 	}
 	s.mu.Lock()
