@@ -4,10 +4,6 @@ import (
 	"slices"
 	"testing"
 	"time"
-
-	"github.com/warrenhq/warren/cluster"
-	"github.com/warrenhq/warren/node/nodetest"
-	"github.com/warrenhq/warren/store/storetest"
 )
 
 // BenchmarkExecThroughPeer measures an exec round trip (REST, `true` in the
@@ -17,25 +13,7 @@ import (
 //
 //	go test -run '^$' -bench ExecThroughPeer -benchtime 200x ./node/
 func BenchmarkExecThroughPeer(b *testing.B) {
-	db := storetest.NewDatabase(b)
-	key := cluster.GenerateKey()
-	entry := nodetest.Start(b, nodetest.WithDatabase(db), nodetest.WithCluster(key, true, 1))
-	owner := nodetest.Start(b, nodetest.WithDatabase(db), nodetest.WithCluster(key, false, 0, entry.GossipAddr()))
-	a := &api{url: entry.URL, key: entry.APIKey}
-	for deadline := time.Now().Add(30 * time.Second); ; {
-		var v nodesJSON
-		a.do(b, "GET", "/v1/admin/nodes", nil).decode(b, &v)
-		if len(v.Nodes) == 2 && v.Leader != nil {
-			break
-		}
-		if time.Now().After(deadline) {
-			b.Fatal("the two nodes did not form a cluster")
-		}
-		time.Sleep(100 * time.Millisecond)
-	}
-	if r := a.do(b, "POST", "/v1/admin/nodes/"+entry.ID.String()+"/drain", nil); r.status != 200 {
-		b.Fatalf("drain: %s", r)
-	}
+	entry, owner, a := ownerPair(b)
 	sb := a.create(b, nil)
 	if sb.NodeID != owner.ID.String() {
 		b.Fatalf("placed on %s, want %s", sb.NodeID, owner.ID)

@@ -19,30 +19,10 @@ import (
 // gRPC (the agent relayed, ports as a byte stream), and the answers are the
 // ones a single node gives.
 func TestClusterSandboxCalls(t *testing.T) {
-	db := storetest.NewDatabase(t)
-	key := cluster.GenerateKey()
-	entry := nodetest.Start(t, nodetest.WithDatabase(db), nodetest.WithCluster(key, true, 1))
-	owner := nodetest.Start(t, nodetest.WithDatabase(db), nodetest.WithCluster(key, false, 0, entry.GossipAddr()))
-	a := &api{url: entry.URL, key: entry.APIKey}
-	eventually(t, 30*time.Second, "2 alive members with a leader", func() bool {
-		var v nodesJSON
-		r := a.do(t, "GET", "/v1/admin/nodes", nil)
-		r.decode(t, &v)
-		alive := 0
-		for _, m := range v.Nodes {
-			if m.Status == "alive" {
-				alive++
-			}
-		}
-		return alive == 2 && v.Leader != nil
-	})
-	// With the entry node drained, every sandbox runs on the other one.
-	if r := a.do(t, "POST", "/v1/admin/nodes/"+entry.ID.String()+"/drain", nil); r.status != 200 {
-		t.Fatalf("drain: %s", r)
-	}
+	entry, owner, a := ownerPair(t)
 	sb := a.create(t, map[string]any{"memory_mb": 128})
 	if sb.NodeID != owner.ID.String() {
-		t.Fatalf("placed on %s, want %s (the entry node is drained)", sb.NodeID, owner.ID)
+		t.Fatalf("placed on %s, want %s (node %s is drained)", sb.NodeID, owner.ID, entry.ID)
 	}
 
 	t.Run("exec", func(t *testing.T) {
@@ -132,4 +112,37 @@ func TestClusterSandboxCalls(t *testing.T) {
 		}
 		a.waitStatus(t, sb.ID, "lost", 20*time.Second)
 	})
+}
+
+// ownerPair starts a two-node cluster whose first node (a server, the entry)
+// is drained, so every sandbox created through a (the entry's API) runs on
+// the second (the owner).
+func ownerPair(tb testing.TB) (entry, owner *nodetest.Node, a *api) {
+	tb.Helper()
+	db := storetest.NewDatabase(tb)
+	key := cluster.GenerateKey()
+	entry = nodetest.Start(tb, nodetest.WithDatabase(db), nodetest.WithCluster(key, true, 1))
+	owner = nodetest.Start(tb, nodetest.WithDatabase(db), nodetest.WithCluster(key, false, 0, entry.GossipAddr()))
+	a = &api{url: entry.URL, key: entry.APIKey}
+	for deadline := time.Now().Add(30 * time.Second); ; {
+		var v nodesJSON
+		a.do(tb, "GET", "/v1/admin/nodes", nil).decode(tb, &v)
+		alive := 0
+		for _, m := range v.Nodes {
+			if m.Status == "alive" {
+				alive++
+			}
+		}
+		if alive == 2 && v.Leader != nil {
+			break
+		}
+		if time.Now().After(deadline) {
+			tb.Fatalf("no 2 alive members with a leader within 30s: %+v", v)
+		}
+		time.Sleep(100 * time.Millisecond)
+	}
+	if r := a.do(tb, "POST", "/v1/admin/nodes/"+entry.ID.String()+"/drain", nil); r.status != 200 {
+		tb.Fatalf("drain: %s", r)
+	}
+	return entry, owner, a
 }

@@ -236,15 +236,21 @@ func (a agentRelay) Exec(stream agentv1.Agent_ExecServer) error {
 			}
 		}
 	}()
+	return pump(up.Recv, stream.Send)
+}
+
+// pump copies messages from recv to send until recv ends (nil) or either
+// fails (that error, a status as the peer gave it).
+func pump[T any](recv func() (*T, error), send func(*T) error) error {
 	for {
-		m, err := up.Recv()
+		m, err := recv()
 		if err == io.EOF {
 			return nil
 		}
 		if err != nil {
 			return err
 		}
-		if err := stream.Send(m); err != nil {
+		if err := send(m); err != nil {
 			return err
 		}
 	}
@@ -260,18 +266,7 @@ func (a agentRelay) ReadFile(req *agentv1.ReadFileRequest, stream agentv1.Agent_
 	if err != nil {
 		return err
 	}
-	for {
-		m, err := up.Recv()
-		if err == io.EOF {
-			return nil
-		}
-		if err != nil {
-			return err
-		}
-		if err := stream.Send(m); err != nil {
-			return err
-		}
-	}
+	return pump(up.Recv, stream.Send)
 }
 
 // WriteFile relays an upload; the agent commits it when the caller
