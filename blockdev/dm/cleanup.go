@@ -78,7 +78,7 @@ func (p *Pool) CleanupStale(ctx context.Context) error {
 		p.log.Info("detached stale loop device", "device", l.Path, "file", l.BackingFile)
 	}
 
-	for _, dir := range []string{p.cow, p.tmp, mapperDir} {
+	for _, dir := range []string{p.cow, p.store.TmpDir(), mapperDir} {
 		entries, err := os.ReadDir(dir)
 		if err != nil {
 			if !errors.Is(err, os.ErrNotExist) {
@@ -110,9 +110,9 @@ func (p *Pool) CleanupStale(ctx context.Context) error {
 func (p *Pool) ownsFile(path string) bool {
 	dir, base := filepath.Dir(path), filepath.Base(path)
 	switch dir {
-	case p.images:
+	case p.store.Dir():
 		return true
-	case p.cow, p.tmp:
+	case p.cow, p.store.TmpDir():
 		return strings.HasPrefix(base, p.prefix+"-")
 	}
 	return false

@@ -35,13 +35,13 @@ func (p *Pool) Flatten(ctx context.Context, name, dst string) (blockdev.ImageInf
 	if s.gone {
 		return blockdev.ImageInfo{}, fmt.Errorf("flatten %s: %w", name, blockdev.ErrNotFound)
 	}
-	release, err := p.reserveNewImage(dst, "flatten")
+	release, err := p.store.ReserveNew(dst, "flatten")
 	if err != nil {
 		return blockdev.ImageInfo{}, fmt.Errorf("flatten %s: %w", name, err)
 	}
 	defer release()
 
-	tmp := p.tmpPath("flatten")
+	tmp := p.store.TmpPath("flatten")
 	defer os.Remove(tmp) // a no-op once renamed
 	if err := p.copyQuiesced(ctx, s.info, tmp); err != nil {
 		return blockdev.ImageInfo{}, fmt.Errorf("flatten %s to %s: %w", name, dst, err)
@@ -52,7 +52,7 @@ func (p *Pool) Flatten(ctx context.Context, name, dst string) (blockdev.ImageInf
 	if err := ext4.Shrink(ctx, tmp); err != nil {
 		return blockdev.ImageInfo{}, fmt.Errorf("flatten %s to %s: %w", name, dst, err)
 	}
-	if err := p.publish(tmp, dst); err != nil {
+	if err := p.store.Publish(tmp, dst); err != nil {
 		return blockdev.ImageInfo{}, fmt.Errorf("flatten %s: %w", name, err)
 	}
 	p.log.Info("snapshot flattened", "snapshot", name, "image", dst)

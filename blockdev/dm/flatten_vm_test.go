@@ -105,7 +105,7 @@ func testCleanupStale(t *testing.T) {
 	}
 	mnt := filepath.Join(t.TempDir(), "mnt")
 	pooltest.Mount(t, a.Device, mnt)
-	if err := os.WriteFile(old.tmpPath("flatten"), []byte("half"), 0o600); err != nil {
+	if err := os.WriteFile(old.store.TmpPath("flatten"), []byte("half"), 0o600); err != nil {
 		t.Fatal(err)
 	}
 	other := openPool(t, t.TempDir(), "keep")
@@ -126,7 +126,7 @@ func testCleanupStale(t *testing.T) {
 	if m := pooltest.MountsUnder(t, mnt); len(m) > 0 {
 		t.Errorf("mounts left: %v", m)
 	}
-	for _, d := range []string{p.cow, p.tmp} {
+	for _, d := range []string{p.cow, p.store.TmpDir()} {
 		if entries, _ := os.ReadDir(d); len(entries) > 0 {
 			t.Errorf("files left in %s: %v", d, entries)
 		}

@@ -5,7 +5,6 @@ import (
 	"fmt"
 	"os"
 
-	"github.com/warrenhq/warren/blockdev"
 	"github.com/warrenhq/warren/blockdev/internal/ext4"
 )
 
@@ -17,27 +16,13 @@ import (
 // ErrInvalid; call EnsureImageSizes at start, after CleanupStale. A failed grow
 // truncates the file back.
 func (p *Pool) EnsureImageSizes(ctx context.Context, minBytes int64) error {
-	size := minBytes / ext4.BlockSize * ext4.BlockSize
-	if size <= 0 {
-		return fmt.Errorf("ensure image sizes: minBytes %d: below one block: %w", minBytes, blockdev.ErrInvalid)
-	}
-	images, err := p.Images(ctx)
-	if err != nil {
-		return fmt.Errorf("ensure image sizes: %w", err)
-	}
-	for _, img := range images {
-		if err := ctxErr(ctx, "ensure image sizes"); err != nil {
-			return err
-		}
-		if err := p.grow(ctx, img.Name, size); err != nil {
-			return fmt.Errorf("ensure image sizes: %w", err)
-		}
-	}
-	return nil
+	return p.store.EnsureSizes(ctx, minBytes, p.grow)
 }
 
+// grow grows image name in place to size bytes (see EnsureImageSizes). An
+// image already that large is left alone, snapshots of it or not.
 func (p *Pool) grow(ctx context.Context, name string, size int64) error {
-	path := p.imagePath(name)
+	path := p.store.Path(name)
 	info, err := ext4.ReadSuperblock(path)
 	if err != nil {
 		return fmt.Errorf("grow image %s: %w", name, err)
@@ -45,25 +30,11 @@ func (p *Pool) grow(ctx context.Context, name string, size int64) error {
 	if info.Bytes() >= size {
 		return nil
 	}
-	p.mu.Lock()
-	if busy := p.imgBusy[name]; busy != "" {
-		p.mu.Unlock()
-		if busy == "remove" {
-			return nil
-		}
-		return fmt.Errorf("grow image %s: %s in progress: %w", name, busy, blockdev.ErrUnavailable)
+	release, ok, err := p.store.ClaimGrow(name, true)
+	if !ok {
+		return err
 	}
-	if n := p.originRefs[name]; n > 0 {
-		p.mu.Unlock()
-		return fmt.Errorf("grow image %s: %d snapshots of it exist (grow images at start): %w", name, n, blockdev.ErrInvalid)
-	}
-	p.imgBusy[name] = "grow"
-	p.mu.Unlock()
-	defer func() {
-		p.mu.Lock()
-		delete(p.imgBusy, name)
-		p.mu.Unlock()
-	}()
+	defer release()
 
 	st, err := os.Stat(path)
 	if err != nil {

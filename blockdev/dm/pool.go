@@ -25,7 +25,6 @@ package dm
 
 import (
 	"context"
-	"crypto/rand"
 	"crypto/sha256"
 	"encoding/hex"
 	"fmt"
@@ -35,6 +34,8 @@ import (
 	"sync"
 
 	"github.com/warrenhq/warren/blockdev"
+	"github.com/warrenhq/warren/blockdev/internal/fsutil"
+	"github.com/warrenhq/warren/blockdev/internal/imagestore"
 	"github.com/warrenhq/warren/blockdev/internal/naming"
 	"github.com/warrenhq/warren/blockdev/loop"
 )
@@ -62,17 +63,14 @@ func (c Config) Validate() error {
 // Pool is a device-mapper disk pool.
 type Pool struct {
 	dir, prefix string
-	images      string // dir/images
 	cow         string // dir/cow
-	tmp         string // dir/tmp
 	log         *slog.Logger
 	origins     loop.Shared // read-only loop devices of images, by image path
 
-	mu         sync.Mutex
-	snaps      map[string]*snap  // by snapshot name, including ones being created
-	originRefs map[string]int    // snapshots (made or being made) per image
-	imgBusy    map[string]string // image name -> operation holding it
-	closed     bool
+	mu     sync.Mutex
+	store  *imagestore.Store // images/ and tmp/; its state is guarded by mu
+	snaps  map[string]*snap  // by snapshot name, including ones being created
+	closed bool
 }
 
 // snap is one snapshot. op serialises Create, Remove and Flatten on it.
@@ -100,13 +98,7 @@ func Open(ctx context.Context, cfg Config) (*Pool, error) {
 	if err := Available(); err != nil {
 		return nil, fmt.Errorf("open dm pool %s: %w", cfg.Dir, err)
 	}
-	if err := os.MkdirAll(cfg.Dir, 0o700); err != nil {
-		return nil, fmt.Errorf("open dm pool %s: %w", cfg.Dir, err)
-	}
-	dir, err := filepath.Abs(cfg.Dir)
-	if err == nil {
-		dir, err = filepath.EvalSymlinks(dir) // loop backing files are reported resolved
-	}
+	dir, err := fsutil.ResolveDir(cfg.Dir)
 	if err != nil {
 		return nil, fmt.Errorf("open dm pool %s: %w", cfg.Dir, err)
 	}
@@ -116,18 +108,19 @@ func Open(ctx context.Context, cfg Config) (*Pool, error) {
 	}
 	p := &Pool{
 		dir: dir, prefix: cfg.Prefix,
-		images:     filepath.Join(dir, "images"),
-		cow:        filepath.Join(dir, "cow"),
-		tmp:        filepath.Join(dir, "tmp"),
-		log:        log.With("pool", "dm", "dir", dir, "prefix", cfg.Prefix),
-		snaps:      make(map[string]*snap),
-		originRefs: make(map[string]int),
-		imgBusy:    make(map[string]string),
+		cow:   filepath.Join(dir, "cow"),
+		log:   log.With("pool", "dm", "dir", dir, "prefix", cfg.Prefix),
+		snaps: make(map[string]*snap),
 	}
-	for _, d := range []string{p.images, p.cow, p.tmp} {
-		if err := os.MkdirAll(d, 0o700); err != nil {
-			return nil, fmt.Errorf("open dm pool %s: %w", dir, err)
-		}
+	p.store, err = imagestore.New(imagestore.Config{
+		Dir: dir, Prefix: cfg.Prefix,
+		Mu: &p.mu, CheckOpen: p.checkOpen, Log: p.log,
+	})
+	if err == nil {
+		err = os.MkdirAll(p.cow, 0o700)
+	}
+	if err != nil {
+		return nil, fmt.Errorf("open dm pool %s: %w", dir, err)
 	}
 	return p, nil
 }
@@ -148,8 +141,7 @@ func (p *Pool) Close() error {
 	return nil
 }
 
-func (p *Pool) imagePath(name string) string { return filepath.Join(p.images, name+".img") }
-func (p *Pool) cowPath(name string) string   { return filepath.Join(p.cow, p.prefix+"-"+name+".cow") }
+func (p *Pool) cowPath(name string) string { return filepath.Join(p.cow, p.prefix+"-"+name+".cow") }
 
 // devName is snapshot name's dm device: <prefix>-<name>, or, when that would
 // leave no room for the @ext suffix within the kernel's 127 bytes, the name's
@@ -171,24 +163,10 @@ func (p *Pool) extName(name string) string { return p.devName(name) + extSuffix 
 
 const extSuffix = "@ext"
 
-// tmpPath returns a fresh temporary file name for operation op.
-func (p *Pool) tmpPath(op string) string {
-	var b [8]byte
-	rand.Read(b[:])
-	return filepath.Join(p.tmp, p.prefix+"-"+op+"-"+hex.EncodeToString(b[:])+".img")
-}
-
 // checkOpen fails with ErrUnavailable after Close. Callers hold p.mu.
 func (p *Pool) checkOpen() error {
 	if p.closed {
 		return fmt.Errorf("dm pool %s: closed: %w", p.dir, blockdev.ErrUnavailable)
-	}
-	return nil
-}
-
-func ctxErr(ctx context.Context, what string) error {
-	if err := ctx.Err(); err != nil {
-		return fmt.Errorf("%s: %w", what, err)
 	}
 	return nil
 }

@@ -71,19 +71,19 @@ func (p *Pool) reserveSnapshot(name, origin string) (*snap, error) {
 	if _, ok := p.snaps[name]; ok {
 		return nil, fmt.Errorf("create snapshot %s: %w", name, blockdev.ErrExists)
 	}
-	if busy := p.imgBusy[origin]; busy != "" {
+	if busy := p.store.Busy(origin); busy != "" {
 		return nil, fmt.Errorf("create snapshot %s: image %s: %s in progress: %w", name, origin, busy, blockdev.ErrUnavailable)
 	}
-	if _, err := os.Stat(p.imagePath(origin)); err != nil {
+	if _, err := os.Stat(p.store.Path(origin)); err != nil {
 		if errors.Is(err, os.ErrNotExist) {
 			return nil, fmt.Errorf("create snapshot %s: image %s: %w", name, origin, blockdev.ErrNotFound)
 		}
 		return nil, fmt.Errorf("create snapshot %s: image %s: %w", name, origin, err)
 	}
-	s := &snap{imagePath: p.imagePath(origin)}
+	s := &snap{imagePath: p.store.Path(origin)}
 	s.op.Lock()
 	p.snaps[name] = s
-	p.originRefs[origin]++
+	p.store.Ref(origin)
 	return s, nil
 }
 
@@ -94,9 +94,7 @@ func (p *Pool) forget(s *snap) {
 	if p.snaps[s.info.Name] == s {
 		delete(p.snaps, s.info.Name)
 	}
-	if p.originRefs[s.info.Origin]--; p.originRefs[s.info.Origin] <= 0 {
-		delete(p.originRefs, s.info.Origin)
-	}
+	p.store.Unref(s.info.Origin)
 }
 
 // build makes the device stack of s and sizes its filesystem. Whatever it made

@@ -35,8 +35,8 @@ func testSharedOrigin(t *testing.T) {
 	if err := errors.Join(errs...); err != nil {
 		t.Fatal(err)
 	}
-	img := p.imagePath("base")
-	if loops := pooltest.LoopsUnder(t, p.images); len(loops) != 1 || loops[0].BackingFile != img {
+	img := p.store.Path("base")
+	if loops := pooltest.LoopsUnder(t, p.store.Dir()); len(loops) != 1 || loops[0].BackingFile != img {
 		t.Fatalf("loop devices of the image: %v, want exactly one of %s", loops, img)
 	}
 	if refs := p.origins.Refs()[img]; refs != len(sizes) {
@@ -61,11 +61,11 @@ func testSharedOrigin(t *testing.T) {
 	for i := range sizes[1:] {
 		mustRemove(t, p, fmt.Sprintf("sb-%d", i))
 	}
-	if loops := pooltest.LoopsUnder(t, p.images); len(loops) != 1 {
+	if loops := pooltest.LoopsUnder(t, p.store.Dir()); len(loops) != 1 {
 		t.Fatalf("after removing all but one snapshot: image loop devices %v, want 1", loops)
 	}
 	mustRemove(t, p, fmt.Sprintf("sb-%d", len(sizes)-1))
-	if loops := pooltest.LoopsUnder(t, p.images); len(loops) != 0 {
+	if loops := pooltest.LoopsUnder(t, p.store.Dir()); len(loops) != 0 {
 		t.Fatalf("after removing every snapshot: image loop devices %v, want none", loops)
 	}
 	if refs := p.origins.Refs(); len(refs) != 0 {

@@ -47,7 +47,7 @@ func (p *Pool) load() error {
 			s.info.SizeBytes = info.Bytes()
 		}
 		p.snaps[name] = s
-		p.originRefs[s.info.Origin]++
+		p.store.Ref(s.info.Origin)
 		p.log.Info("found snapshot", "snapshot", name, "origin", s.info.Origin, "device", s.info.Device)
 	}
 	return nil
@@ -102,7 +102,7 @@ func (p *Pool) CleanupStale(ctx context.Context) error {
 			}
 		}
 	}
-	for _, dir := range []string{p.snapshots, p.tmp} {
+	for _, dir := range []string{p.snapshots, p.store.TmpDir()} {
 		entries, err := os.ReadDir(dir)
 		if err != nil {
 			errs = append(errs, err)

@@ -31,13 +31,13 @@ func (p *Pool) Flatten(ctx context.Context, name, dst string) (blockdev.ImageInf
 	if s.gone {
 		return blockdev.ImageInfo{}, fmt.Errorf("flatten %s: %w", name, blockdev.ErrNotFound)
 	}
-	release, err := p.reserveNewImage(dst, "flatten")
+	release, err := p.store.ReserveNew(dst, "flatten")
 	if err != nil {
 		return blockdev.ImageInfo{}, fmt.Errorf("flatten %s: %w", name, err)
 	}
 	defer release()
 
-	tmp := p.tmpPath("flatten")
+	tmp := p.store.TmpPath("flatten")
 	if err := p.cloneQuiesced(s, tmp); err != nil {
 		return blockdev.ImageInfo{}, fmt.Errorf("flatten %s: %w", name, err)
 	}
@@ -48,7 +48,7 @@ func (p *Pool) Flatten(ctx context.Context, name, dst string) (blockdev.ImageInf
 	if err := ext4.Shrink(ctx, tmp); err != nil {
 		return blockdev.ImageInfo{}, fmt.Errorf("flatten %s: %w", name, err)
 	}
-	if err := p.publish(tmp, dst); err != nil {
+	if err := p.store.Publish(tmp, dst); err != nil {
 		return blockdev.ImageInfo{}, fmt.Errorf("flatten %s: %w", name, err)
 	}
 	p.log.Info("snapshot flattened", "snapshot", name, "image", dst)

@@ -5,7 +5,6 @@ import (
 	"fmt"
 	"os"
 
-	"github.com/warrenhq/warren/blockdev"
 	"github.com/warrenhq/warren/blockdev/internal/ext4"
 	"github.com/warrenhq/warren/blockdev/internal/fsutil"
 )
@@ -16,43 +15,19 @@ import (
 // concurrent CreateSnapshot clones either the old or the new image, and a crash
 // leaves the old one. Growing allocates only the new metadata blocks.
 func (p *Pool) EnsureImageSizes(ctx context.Context, minBytes int64) error {
-	size := minBytes / ext4.BlockSize * ext4.BlockSize
-	if size <= 0 {
-		return fmt.Errorf("ensure image sizes: minBytes %d: below one block: %w", minBytes, blockdev.ErrInvalid)
-	}
-	images, err := p.Images(ctx)
-	if err != nil {
-		return fmt.Errorf("ensure image sizes: %w", err)
-	}
-	for _, img := range images {
-		if err := ctxErr(ctx, "ensure image sizes"); err != nil {
-			return err
-		}
-		if err := p.grow(ctx, img.Name, size); err != nil {
-			return fmt.Errorf("ensure image sizes: %w", err)
-		}
-	}
-	return nil
+	return p.store.EnsureSizes(ctx, minBytes, p.grow)
 }
 
+// grow grows image name to size bytes (see EnsureImageSizes). Snapshots of
+// the image may exist meanwhile: they are clones of the file grow replaces.
 func (p *Pool) grow(ctx context.Context, name string, size int64) error {
-	p.mu.Lock()
-	if busy := p.imgBusy[name]; busy != "" {
-		p.mu.Unlock()
-		if busy == "remove" {
-			return nil
-		}
-		return fmt.Errorf("grow image %s: %s in progress: %w", name, busy, blockdev.ErrUnavailable)
+	release, ok, err := p.store.ClaimGrow(name, false)
+	if !ok {
+		return err
 	}
-	p.imgBusy[name] = "grow"
-	p.mu.Unlock()
-	defer func() {
-		p.mu.Lock()
-		delete(p.imgBusy, name)
-		p.mu.Unlock()
-	}()
+	defer release()
 
-	path := p.imagePath(name)
+	path := p.store.Path(name)
 	info, err := ext4.ReadSuperblock(path)
 	if err != nil {
 		return fmt.Errorf("grow image %s: %w", name, err)
@@ -60,7 +35,7 @@ func (p *Pool) grow(ctx context.Context, name string, size int64) error {
 	if info.Bytes() >= size {
 		return nil
 	}
-	tmp := p.tmpPath("grow")
+	tmp := p.store.TmpPath("grow")
 	if err := fsutil.Clone(tmp, path); err != nil {
 		return fmt.Errorf("grow image %s: %w", name, err)
 	}
@@ -73,7 +48,7 @@ func (p *Pool) grow(ctx context.Context, name string, size int64) error {
 	}
 	// Keep the form from before the grow for smaller disks (a clone: free).
 	// Best effort: without it those disks shrink the grown image instead.
-	compact := p.compactPath(name)
+	compact := p.store.CompactPath(name)
 	_ = os.Remove(compact)
 	if err := fsutil.Clone(compact, path); err != nil {
 		p.log.Warn("keeping the compact form of an image", "image", name, "err", err)

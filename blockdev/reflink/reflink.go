@@ -5,6 +5,10 @@
 // Layout under Config.Dir:
 //
 //	images/<name>.img              stored images
+//	compact/<name>.img             images' forms from before EnsureImageSizes
+//	                               grew them (reflink clones: no extra blocks);
+//	                               smaller disks start from them and grow, far
+//	                               cheaper than shrinking
 //	snapshots/<prefix>-<name>.img  snapshot clones (origin in xattr user.warren.origin)
 //	tmp/<prefix>-<op>-<rand>.img   in-progress imports, flattens and grows
 //
@@ -15,8 +19,6 @@ package reflink
 
 import (
 	"context"
-	"crypto/rand"
-	"encoding/hex"
 	"fmt"
 	"log/slog"
 	"os"
@@ -24,6 +26,8 @@ import (
 	"sync"
 
 	"github.com/warrenhq/warren/blockdev"
+	"github.com/warrenhq/warren/blockdev/internal/fsutil"
+	"github.com/warrenhq/warren/blockdev/internal/imagestore"
 	"github.com/warrenhq/warren/blockdev/internal/naming"
 )
 
@@ -50,17 +54,13 @@ func (c Config) Validate() error {
 // Pool is a reflink disk pool.
 type Pool struct {
 	dir, prefix string
-	images      string // dir/images
-	compact     string // dir/compact: images as they were before growing
 	snapshots   string // dir/snapshots
-	tmp         string // dir/tmp
 	log         *slog.Logger
 
-	mu         sync.Mutex
-	snaps      map[string]*snap  // by snapshot name, including ones being created
-	originRefs map[string]int    // snapshots (made or being made) per image
-	imgBusy    map[string]string // image name -> operation holding it
-	closed     bool
+	mu     sync.Mutex
+	store  *imagestore.Store // images/, compact/ and tmp/; its state is guarded by mu
+	snaps  map[string]*snap  // by snapshot name, including ones being created
+	closed bool
 }
 
 // snap is one snapshot. op serialises Create, Remove and Flatten on it.
@@ -78,13 +78,7 @@ func Open(ctx context.Context, cfg Config) (*Pool, error) {
 	if err := cfg.Validate(); err != nil {
 		return nil, err
 	}
-	if err := os.MkdirAll(cfg.Dir, 0o700); err != nil {
-		return nil, fmt.Errorf("open reflink pool %s: %w", cfg.Dir, err)
-	}
-	dir, err := filepath.Abs(cfg.Dir)
-	if err == nil {
-		dir, err = filepath.EvalSymlinks(dir) // loop backing files are reported resolved
-	}
+	dir, err := fsutil.ResolveDir(cfg.Dir)
 	if err != nil {
 		return nil, fmt.Errorf("open reflink pool %s: %w", cfg.Dir, err)
 	}
@@ -94,19 +88,20 @@ func Open(ctx context.Context, cfg Config) (*Pool, error) {
 	}
 	p := &Pool{
 		dir: dir, prefix: cfg.Prefix,
-		images:     filepath.Join(dir, "images"),
-		compact:    filepath.Join(dir, "compact"),
-		snapshots:  filepath.Join(dir, "snapshots"),
-		tmp:        filepath.Join(dir, "tmp"),
-		log:        log.With("pool", "reflink", "dir", dir),
-		snaps:      make(map[string]*snap),
-		originRefs: make(map[string]int),
-		imgBusy:    make(map[string]string),
+		snapshots: filepath.Join(dir, "snapshots"),
+		log:       log.With("pool", "reflink", "dir", dir),
+		snaps:     make(map[string]*snap),
 	}
-	for _, d := range []string{p.images, p.compact, p.snapshots, p.tmp} {
-		if err := os.MkdirAll(d, 0o700); err != nil {
-			return nil, fmt.Errorf("open reflink pool %s: %w", dir, err)
-		}
+	// Growing an image keeps its compact form (grow.go).
+	p.store, err = imagestore.New(imagestore.Config{
+		Dir: dir, Prefix: cfg.Prefix, Compact: true,
+		Mu: &p.mu, CheckOpen: p.checkOpen, Log: p.log,
+	})
+	if err == nil {
+		err = os.MkdirAll(p.snapshots, 0o700)
+	}
+	if err != nil {
+		return nil, fmt.Errorf("open reflink pool %s: %w", dir, err)
 	}
 	if err := p.load(); err != nil {
 		return nil, fmt.Errorf("open reflink pool %s: %w", dir, err)
@@ -129,21 +124,8 @@ func (p *Pool) Close() error {
 	return nil
 }
 
-func (p *Pool) imagePath(name string) string { return filepath.Join(p.images, name+".img") }
-
-// compactPath is where an image's form from before EnsureImageSizes grew it
-// is kept (a reflink clone: no extra blocks). Disks smaller than the grown
-// image start from it and grow, which is far cheaper than shrinking.
-func (p *Pool) compactPath(name string) string { return filepath.Join(p.compact, name+".img") }
 func (p *Pool) snapPath(name string) string {
 	return filepath.Join(p.snapshots, p.prefix+"-"+name+".img")
-}
-
-// tmpPath returns a fresh temporary file name for operation op.
-func (p *Pool) tmpPath(op string) string {
-	var b [8]byte
-	rand.Read(b[:])
-	return filepath.Join(p.tmp, p.prefix+"-"+op+"-"+hex.EncodeToString(b[:])+".img")
 }
 
 // checkOpen fails with ErrUnavailable after Close. Callers hold p.mu.

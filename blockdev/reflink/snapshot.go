@@ -43,7 +43,7 @@ func (p *Pool) CreateSnapshot(ctx context.Context, name, origin string, sizeByte
 		p.mu.Unlock()
 		return blockdev.Snapshot{}, fmt.Errorf("create snapshot %s: %w", name, blockdev.ErrExists)
 	}
-	if p.imgBusy[origin] == "remove" {
+	if p.store.Busy(origin) == "remove" {
 		p.mu.Unlock()
 		return blockdev.Snapshot{}, fmt.Errorf("create snapshot %s: image %s: being removed: %w", name, origin, blockdev.ErrNotFound)
 	}
@@ -51,7 +51,7 @@ func (p *Pool) CreateSnapshot(ctx context.Context, name, origin string, sizeByte
 	s.op.Lock()
 	defer s.op.Unlock()
 	p.snaps[name] = s
-	p.originRefs[origin]++
+	p.store.Ref(origin)
 	p.mu.Unlock()
 
 	if err := p.create(ctx, s, size); err != nil {
@@ -68,14 +68,14 @@ func (p *Pool) CreateSnapshot(ctx context.Context, name, origin string, sizeByte
 
 // create does the work of CreateSnapshot; on failure it leaves nothing behind.
 func (p *Pool) create(ctx context.Context, s *snap, size int64) (err error) {
-	src, file := p.imagePath(s.info.Origin), p.snapPath(s.info.Name)
+	src, file := p.store.Path(s.info.Origin), p.snapPath(s.info.Name)
 	if _, err := os.Stat(src); errors.Is(err, os.ErrNotExist) {
 		return fmt.Errorf("image %s: %w", s.info.Origin, blockdev.ErrNotFound)
 	}
 	// A disk smaller than the (grown) image starts from the image's compact
 	// form and grows: resize2fs grows in tens of milliseconds but shrinks in
 	// most of a second.
-	if small := p.compactPath(s.info.Origin); size > 0 {
+	if small := p.store.CompactPath(s.info.Origin); size > 0 {
 		if full, err := ext4.ReadSuperblock(src); err == nil && full.Bytes() > size {
 			if c, err := ext4.ReadSuperblock(small); err == nil && c.Bytes() <= size {
 				src = small
@@ -129,9 +129,7 @@ func (p *Pool) forget(s *snap) {
 	if p.snaps[s.info.Name] == s {
 		delete(p.snaps, s.info.Name)
 	}
-	if p.originRefs[s.info.Origin]--; p.originRefs[s.info.Origin] <= 0 {
-		delete(p.originRefs, s.info.Origin)
-	}
+	p.store.Unref(s.info.Origin)
 }
 
 // Snapshots lists the snapshots held (created ones, and ones found at Open), by name.

@@ -1,6 +1,7 @@
 // Package fsutil holds the file and filesystem primitives the disk pool builds
-// on: reflink clones (FICLONE), sparse copies, allocated-size queries, freezing a
-// mounted filesystem (FIFREEZE/FITHAW) and finding where a device is mounted.
+// on: making a pool directory, reflink clones (FICLONE), sparse copies,
+// allocated-size queries, freezing a mounted filesystem (FIFREEZE/FITHAW) and
+// finding where a device is mounted.
 package fsutil
 
 import (
@@ -8,9 +9,24 @@ import (
 	"fmt"
 	"io"
 	"os"
+	"path/filepath"
 
 	"golang.org/x/sys/unix"
 )
+
+// ResolveDir creates directory dir (with its parents) when missing and
+// returns it absolute with symlinks resolved: loop devices' backing files are
+// reported resolved, so paths compared with them must be too.
+func ResolveDir(dir string) (string, error) {
+	if err := os.MkdirAll(dir, 0o700); err != nil {
+		return "", err
+	}
+	abs, err := filepath.Abs(dir)
+	if err != nil {
+		return "", err
+	}
+	return filepath.EvalSymlinks(abs)
+}
 
 // Clone makes dst (which must not exist) a reflink copy of src with FICLONE. On
 // failure dst is removed.
