@@ -8,6 +8,7 @@ import (
 	"time"
 
 	"github.com/warrenhq/warren/node/nodetest"
+	"github.com/warrenhq/warren/store/db"
 )
 
 // countLines counts the lines of a file the sandbox writes, read from the host
@@ -142,4 +143,28 @@ func TestSandboxLifecycle(t *testing.T) {
 			t.Fatalf("resuming a killed sandbox: %s", r)
 		}
 	})
+}
+
+// TestSandboxEndedElsewhere: a sandbox whose row another node ended (as the
+// leader records a node's sandboxes lost when gossip declares it dead, during
+// a partition) is torn down on its node by the reconcile loop, leaving
+// nothing behind.
+func TestSandboxEndedElsewhere(t *testing.T) {
+	t.Parallel()
+	n := nodetest.Start(t)
+	a := newAPI(n)
+	sb := a.create(t, nil)
+	u := n.ID.UUID()
+	if _, err := n.Store().MarkNodeSandboxesLost(t.Context(), db.MarkNodeSandboxesLostParams{NodeID: &u, Error: "the node running this sandbox was lost"}); err != nil {
+		t.Fatal(err)
+	}
+	took := eventually(t, 15*time.Second, "the lost sandbox torn down on its node", func() bool {
+		_, err := os.Stat(filepath.Join(n.DataDir, "sandboxes", sb.ID))
+		left, _ := filepath.Glob("/run/netns/*-" + sb.ID)
+		return os.IsNotExist(err) && len(left) == 0
+	})
+	t.Logf("torn down %s after its row was recorded lost", took)
+	if got := a.get(t, sb.ID); got.Status != "lost" {
+		t.Fatalf("the row after the teardown: %+v", got)
+	}
 }

@@ -88,7 +88,7 @@ func (s *Service) checkDisk() error {
 	}
 	s.log.Warn("disk pool below its reserve: refusing new sandboxes", "free_mb", free>>20, "reserve_mb", s.limits.MinFreeDiskMB)
 	return &sandbox.CapacityError{Message: fmt.Sprintf(
-		"this node's disk pool has %d MB free, below its reserve of %d MB; retry later or on another node", free>>20, s.limits.MinFreeDiskMB)}
+		"this node is short of disk: its pool has %d MB free, below its reserve of %d MB; retry later", free>>20, s.limits.MinFreeDiskMB)}
 }
 
 // SetDraining stops (or resumes) new sandboxes on this node; live ones stay.

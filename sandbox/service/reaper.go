@@ -2,6 +2,7 @@ package service
 
 import (
 	"context"
+	"errors"
 	"time"
 
 	"github.com/google/uuid"
@@ -60,14 +61,47 @@ func (s *Service) RunReaper(ctx context.Context, interval time.Duration) {
 // another node records the row, then asks this one.
 const orphanGrace = 30 * time.Second
 
-// reconcileRows ends live rows of this node that have no sandbox behind them:
-// a create whose final write failed (Postgres was down) leaves its row
-// creating, and a sandbox that vanished leaves it running. Rows being started
-// now, and rows recorded moments ago by another node, are left alone.
+// reconcileRows makes this node's rows and sandboxes agree. It ends live rows
+// with no sandbox behind them (a create whose final write failed while
+// Postgres was down leaves its row creating; a sandbox that vanished leaves
+// it running), and it destroys sandboxes whose rows have ended elsewhere (the
+// leader records a node's sandboxes lost when gossip declares it dead, as in
+// a partition). Rows being started now, and rows recorded moments ago by
+// another node, are left alone.
 func (s *Service) reconcileRows(ctx context.Context) {
+	// The sandboxes running here, taken before the rows are read: one that
+	// is not starting had its row written before this point.
+	var here []string
+	s.mu.Lock()
+	for _, sid := range s.mgr.IDs() {
+		if sb, err := id.ParseSandboxID(sid); err == nil {
+			if _, starting := s.starting[sb]; !starting {
+				here = append(here, sid)
+			}
+		}
+	}
+	s.mu.Unlock()
 	rows, err := s.st.ListNodeLiveSandboxes(ctx, nodePtr(s.node))
 	if err != nil {
 		return
+	}
+	live := make(map[string]bool, len(rows))
+	for _, r := range rows {
+		live[r.ID.String()] = true
+	}
+	// A sandbox whose row ended without this node — recorded lost by the
+	// leader while this node was cut off from the cluster, say — must not
+	// run on unseen: nobody can reach or kill it through the API.
+	for _, sid := range here {
+		if live[sid] {
+			continue
+		}
+		switch err := s.mgr.Destroy(sid); {
+		case err == nil:
+			s.log.Warn("ended a sandbox whose row is no longer live (recorded ended elsewhere, e.g. lost while this node was unreachable)", "sandbox", sid)
+		case !errors.Is(err, sandbox.ErrNotFound):
+			s.log.Error("ending a sandbox whose row is no longer live", "sandbox", sid, "err", err)
+		}
 	}
 	for _, r := range rows {
 		s.mu.Lock()
