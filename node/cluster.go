@@ -69,7 +69,7 @@ func advertised(bound net.Addr, advertise string) string {
 }
 
 // openCluster starts node-to-node gRPC, joins the cluster and registers the
-// leader's tasks. httpAddr is the REST address peers forward requests to.
+// leader's tasks. httpAddr is the REST address gossiped for the nodes view.
 func (n *Node) openCluster(ctx context.Context, httpAddr string) error {
 	cfg := n.cfg.Cluster
 	key, err := loadClusterKey(n.cfg)
