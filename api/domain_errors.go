@@ -64,9 +64,8 @@ func mapDomain(err error) error {
 // conflictMessage keeps the part of a conflict error after the sandbox ID,
 // which is written for users ("… it is paused").
 func conflictMessage(err error) string {
-	msg := err.Error()
-	if i := strings.LastIndex(msg, "conflict: "); i >= 0 {
-		return msg[i+len("conflict: "):]
+	if msg := sandbox.ConflictReason(err); msg != "" {
+		return msg
 	}
 	return "the sandbox is not in a state that allows this"
 }

@@ -6,11 +6,9 @@ import (
 	"os/exec"
 	"path/filepath"
 	"runtime"
-	"strings"
 	"sync"
 	"testing"
 
-	"github.com/warrenhq/warren/id"
 	"github.com/warrenhq/warren/node/nodetest"
 )
 
@@ -22,20 +20,14 @@ func startNode(t *testing.T, opts ...nodetest.Option) (*nodetest.Node, *client) 
 	return n, &client{url: n.URL, key: n.APIKey}
 }
 
-// hostPrefix mirrors node.hostPrefix: the node's prefix for host objects,
-// derived from <data-dir>/node-id.
+// hostPrefix is the prefix for host objects of the node in dataDir.
 func hostPrefix(t testing.TB, dataDir string) string {
 	t.Helper()
-	b, err := os.ReadFile(filepath.Join(dataDir, "node-id"))
+	p, err := nodetest.HostPrefix(dataDir)
 	if err != nil {
 		t.Fatal(err)
 	}
-	nid, err := id.ParseNodeID(strings.TrimSpace(string(b)))
-	if err != nil {
-		t.Fatal(err)
-	}
-	u := nid.UUID()
-	return fmt.Sprintf("w%02x%02x%x", u[13], u[14], u[15]>>4)
+	return p
 }
 
 var (

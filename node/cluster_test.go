@@ -37,14 +37,12 @@ type clusterSandbox struct {
 // eventually polls cond until it holds or d passes, and says how long it took.
 func eventually(t *testing.T, d time.Duration, what string, cond func() bool) time.Duration {
 	t.Helper()
-	start := time.Now()
-	for !cond() {
-		if time.Since(start) > d {
-			t.Fatalf("%s: not within %s", what, d)
+	return within(t, d, what, func() string {
+		if cond() {
+			return ""
 		}
-		time.Sleep(100 * time.Millisecond)
-	}
-	return time.Since(start)
+		return "not yet"
+	})
 }
 
 // TestCluster runs three servers and two non-server nodes over one database:

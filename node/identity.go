@@ -33,10 +33,10 @@ func loadNodeID(dataDir string) (id.NodeID, error) {
 	return nid, os.Rename(tmp, p)
 }
 
-// hostPrefix is the node's short, host-unique prefix for host objects (loop
+// HostPrefix is a node's short, host-unique prefix for host objects (loop
 // backing files, dm names, netns, veths, cgroups): "w" and 5 hex digits of the
 // ID's random tail.
-func hostPrefix(nid id.NodeID) string {
+func HostPrefix(nid id.NodeID) string {
 	u := nid.UUID()
 	return fmt.Sprintf("w%02x%02x%x", u[13], u[14], u[15]>>4)
 }

@@ -70,7 +70,7 @@ func Open(ctx context.Context, cfg Config, log *slog.Logger) (n *Node, err error
 	if n.ID, err = loadNodeID(cfg.DataDir); err != nil {
 		return nil, fmt.Errorf("node id: %w", err)
 	}
-	prefix := hostPrefix(n.ID)
+	prefix := HostPrefix(n.ID)
 	log = log.With("node", n.ID.String())
 	n.log = log
 	dbURL := cfg.DatabaseURL

@@ -151,17 +151,11 @@ func (o owner) DialPort(ctx context.Context, team id.TeamID, sb id.SandboxID, po
 	}
 	var first *nodev1.PortFrame
 	if err == nil {
-		// The owner answers an empty data frame once connected, or an error.
-		done := make(chan struct{})
-		go func() {
-			select {
-			case <-ctx.Done():
-				cancel()
-			case <-done:
-			}
-		}()
+		// The owner answers an empty data frame once connected, or an error;
+		// the dialing call's end cancels only this wait.
+		stop := context.AfterFunc(ctx, cancel)
 		first, err = stream.Recv()
-		close(done)
+		stop()
 	}
 	if err != nil {
 		cancel()
@@ -268,7 +262,7 @@ func (a portAddr) String() string  { return string(a) }
 const portChunk = 64 << 10
 
 // fromOwner turns an owner's gRPC status back into the sandbox package's
-// errors (see toPeer for the other direction).
+// errors (grpcError is the other direction).
 func fromOwner(err error, sb id.SandboxID) error {
 	if err == nil {
 		return nil

@@ -3,8 +3,6 @@ package node_test
 import (
 	"bytes"
 	"context"
-	"crypto/sha256"
-	"encoding/hex"
 	"encoding/json"
 	"fmt"
 	"io"
@@ -18,6 +16,7 @@ import (
 
 	"github.com/warrenhq/warren/cluster"
 	"github.com/warrenhq/warren/node/nodetest"
+	"github.com/warrenhq/warren/sandbox/netns"
 	"github.com/warrenhq/warren/store/storetest"
 )
 
@@ -138,7 +137,7 @@ func within(t *testing.T, d time.Duration, what string, cond func() string) time
 		if time.Since(start) > d {
 			t.Fatalf("%s: not within %s: %s", what, d, miss)
 		}
-		time.Sleep(200 * time.Millisecond)
+		time.Sleep(100 * time.Millisecond)
 	}
 }
 
@@ -278,7 +277,7 @@ func TestPartition(t *testing.T) {
 	prefix := owner.proc.HostPrefix()
 	objs := sandboxHostObjects(t, owner.proc.DataDir, prefix, lostSB.ID)
 	if len(objs.Mounts) == 0 || len(objs.Loops) == 0 || len(objs.NetNS) == 0 || len(objs.Cgroups) == 0 || len(objs.Procs) == 0 ||
-		!hasLink(t, owner.ns, sandboxVeth(prefix, lostSB.ID)) {
+		!hasLink(t, owner.ns, netns.VethName(prefix, lostSB.ID)) {
 		t.Fatalf("sandbox %s on %s: incomplete host objects %s", lostSB.ID, owner.name, objs)
 	}
 
@@ -401,7 +400,7 @@ func TestPartition(t *testing.T) {
 	within(t, 30*time.Second, "the lost sandbox torn down on "+owner.name, func() string {
 		h := sandboxHostObjects(t, owner.proc.DataDir, prefix, lostSB.ID)
 		left := alive(objs.Procs)
-		veth := hasLink(t, owner.ns, sandboxVeth(prefix, lostSB.ID))
+		veth := hasLink(t, owner.ns, netns.VethName(prefix, lostSB.ID))
 		if !h.empty() || len(left) > 0 || veth {
 			return fmt.Sprintf("left: %s, processes %v, veth %v", h, left, veth)
 		}
@@ -537,13 +536,6 @@ func execOut(t *testing.T, n *pnode, sb, cmd string) string {
 	return ex.Stdout
 }
 
-// sandboxVeth is the host end of a sandbox's veth, named as
-// sandboxHostObjects names it.
-func sandboxVeth(prefix, sb string) string {
-	sum := sha256.Sum256([]byte(sb))
-	return prefix + "-" + hex.EncodeToString(sum[:])[:15-len(prefix)-1]
-}
-
 // hasLink reports whether ns holds the interface name.
 func hasLink(t *testing.T, ns *nodetest.NetNS, name string) bool {
 	t.Helper()
@@ -551,14 +543,12 @@ func hasLink(t *testing.T, ns *nodetest.NetNS, name string) bool {
 	if err != nil {
 		t.Fatalf("ip link in %s: %v", ns.Name, err)
 	}
-	var names []string
 	for _, line := range strings.Split(string(out), "\n") {
 		if f := strings.SplitN(line, ": ", 3); len(f) > 1 {
-			n, _, _ := strings.Cut(f[1], "@")
-			names = append(names, n)
+			if n, _, _ := strings.Cut(f[1], "@"); n == name {
+				return true
+			}
 		}
 	}
-	sort.Strings(names)
-	i := sort.SearchStrings(names, name)
-	return i < len(names) && names[i] == name
+	return false
 }

@@ -6,7 +6,6 @@ import (
 	"fmt"
 	"os"
 	"path/filepath"
-	"strings"
 	"sync"
 
 	"google.golang.org/genproto/googleapis/rpc/errdetails"
@@ -113,9 +112,9 @@ func grpcError(err error) error {
 	case errors.Is(err, blockdev.ErrNotFound), errors.Is(err, store.ErrNotFound):
 		return status.Error(codes.NotFound, err.Error())
 	case errors.Is(err, sandbox.ErrConflict):
-		msg := err.Error()
-		if i := strings.LastIndex(msg, "conflict: "); i >= 0 {
-			msg = msg[i+len("conflict: "):]
+		msg := sandbox.ConflictReason(err)
+		if msg == "" {
+			msg = err.Error()
 		}
 		return status.Error(codes.FailedPrecondition, msg)
 	case errors.Is(err, sandbox.ErrUnavailable), errors.Is(err, store.ErrUnavailable):

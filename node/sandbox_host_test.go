@@ -1,10 +1,7 @@
 package node_test
 
 import (
-	"crypto/sha256"
-	"encoding/hex"
 	"encoding/json"
-	"fmt"
 	"os"
 	"os/exec"
 	"path/filepath"
@@ -12,22 +9,18 @@ import (
 	"strings"
 	"testing"
 
-	"github.com/warrenhq/warren/id"
+	"github.com/warrenhq/warren/node/nodetest"
+	"github.com/warrenhq/warren/sandbox/netns"
 )
 
-// hostPrefix mirrors node.hostPrefix: the node's prefix for host objects.
+// hostPrefix is the prefix for host objects of the node in dataDir.
 func hostPrefix(t testing.TB, dataDir string) string {
 	t.Helper()
-	b, err := os.ReadFile(filepath.Join(dataDir, "node-id"))
+	p, err := nodetest.HostPrefix(dataDir)
 	if err != nil {
 		t.Fatal(err)
 	}
-	nid, err := id.ParseNodeID(strings.TrimSpace(string(b)))
-	if err != nil {
-		t.Fatal(err)
-	}
-	u := nid.UUID()
-	return fmt.Sprintf("w%02x%02x%x", u[13], u[14], u[15]>>4)
+	return p
 }
 
 // hostObjects lists what the host holds for one sandbox, found by the names
@@ -75,8 +68,7 @@ func sandboxHostObjects(t testing.TB, dataDir, prefix, sb string) hostObjects {
 	if _, err := os.Stat(filepath.Join("/run/netns", prefix+"-"+sb)); err == nil {
 		h.NetNS = append(h.NetNS, prefix+"-"+sb)
 	}
-	sum := sha256.Sum256([]byte(sb))
-	veth := prefix + "-" + hex.EncodeToString(sum[:])[:15-len(prefix)-1]
+	veth := netns.VethName(prefix, sb)
 	if _, err := os.Stat(filepath.Join("/sys/class/net", veth)); err == nil {
 		h.Links = append(h.Links, veth)
 	}

@@ -3,6 +3,7 @@ package sandbox
 import (
 	"errors"
 	"fmt"
+	"strings"
 )
 
 // Error categories, wrapped with %w and the sandbox ID.
@@ -12,6 +13,16 @@ var (
 	ErrInvalid     = errors.New("invalid argument")
 	ErrUnavailable = errors.New("unavailable")
 )
+
+// ConflictReason returns the part of a conflict error written for users, the
+// text after "conflict: " ("it is paused"); "" when err has none.
+func ConflictReason(err error) string {
+	msg := err.Error()
+	if i := strings.LastIndex(msg, ErrConflict.Error()+": "); i >= 0 {
+		return msg[i+len(ErrConflict.Error())+2:]
+	}
+	return ""
+}
 
 // FieldError is an invalid request field; it matches ErrInvalid.
 type FieldError struct {

@@ -18,6 +18,7 @@ import (
 	"time"
 
 	"github.com/warrenhq/warren/id"
+	"github.com/warrenhq/warren/node"
 	"github.com/warrenhq/warren/store/storetest"
 )
 
@@ -301,8 +302,7 @@ func HostPrefix(dataDir string) (string, error) {
 	if err != nil {
 		return "", err
 	}
-	u := nid.UUID()
-	return fmt.Sprintf("w%02x%02x%x", u[13], u[14], u[15]>>4), nil
+	return node.HostPrefix(nid), nil
 }
 
 // RemoveNodeLeftovers removes, by their exact names, what a `warren node` of

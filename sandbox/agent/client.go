@@ -18,8 +18,9 @@ import (
 const ChunkSize = 128 << 10
 
 // Client talks to one agent, over its unix socket (Dial) or through a relay
-// (NewRelayClient). It is safe for concurrent use. Errors from the agent carry gRPC status codes (status.Code works on
-// the wrapped errors the methods return).
+// (NewRelayClient). It is safe for concurrent use. Errors from the agent
+// carry gRPC status codes (status.Code works on the wrapped errors the
+// methods return).
 type Client struct {
 	socket string
 	conn   *grpc.ClientConn

@@ -33,11 +33,14 @@ func (m *Manager) idFromNSName(name string) (string, bool) {
 	return id, true
 }
 
-// vethName is the host end's name: <prefix>-<hex of sha256(id)>, 15 characters.
-func (m *Manager) vethName(id string) string {
+// vethName is the host end's name; see VethName.
+func (m *Manager) vethName(id string) string { return VethName(m.cfg.Prefix, id) }
+
+// VethName is the host end of the veth of sandbox id under a manager with
+// prefix: <prefix>-<hex of sha256(id)>, 15 characters (the kernel's limit).
+func VethName(prefix, id string) string {
 	sum := sha256.Sum256([]byte(id))
-	n := 15 - len(m.cfg.Prefix) - 1
-	return m.cfg.Prefix + "-" + hex.EncodeToString(sum[:])[:n]
+	return prefix + "-" + hex.EncodeToString(sum[:])[:15-len(prefix)-1]
 }
 
 func (m *Manager) isOurVeth(name string) bool {

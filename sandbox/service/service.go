@@ -487,18 +487,17 @@ func (s *Service) Kill(ctx context.Context, team id.TeamID, sb id.SandboxID) (db
 	if !sandbox.Status(row.Status).Live() {
 		return row, fmt.Errorf("sandbox %s: %w: it is already %s", sb, sandbox.ErrConflict, row.Status)
 	}
-	if o, err := s.remote(ctx, row); err != nil || o != nil {
-		return s.onOwner(ctx, row, err, func() error { return o.Kill(ctx, team, sb) })
+	if o, err := s.remote(ctx, row); err != nil {
+		return row, err
+	} else if o != nil {
+		return s.reread(ctx, row, o.Kill(ctx, team, sb))
 	}
 	return s.end(sb, sandbox.StatusKilled, "")
 }
 
-// onOwner runs call on the sandbox's owner (err is remote's) and answers the
-// row as the owner recorded it.
-func (s *Service) onOwner(ctx context.Context, row db.Sandbox, err error, call func() error) (db.Sandbox, error) {
-	if err == nil {
-		err = call()
-	}
+// reread answers the row as the owner recorded it after a call on it that
+// ended with err.
+func (s *Service) reread(ctx context.Context, row db.Sandbox, err error) (db.Sandbox, error) {
 	if err != nil {
 		return row, err
 	}
@@ -541,8 +540,10 @@ func (s *Service) transition(ctx context.Context, team id.TeamID, sb id.SandboxI
 	if err := sandbox.CheckTransition(sandbox.Status(row.Status), to); err != nil || row.Status == string(sandbox.StatusCreating) {
 		return row, fmt.Errorf("sandbox %s: %w: a %s sandbox cannot become %s", sb, sandbox.ErrConflict, row.Status, to)
 	}
-	if o, err := s.remote(ctx, row); err != nil || o != nil {
-		return s.onOwner(ctx, row, err, func() error { return remoteOp(o, ctx, team, sb) })
+	if o, err := s.remote(ctx, row); err != nil {
+		return row, err
+	} else if o != nil {
+		return s.reread(ctx, row, remoteOp(o, ctx, team, sb))
 	}
 	if err := op(ctx, sb.String()); err != nil {
 		return row, err
@@ -574,10 +575,9 @@ func (s *Service) Agent(ctx context.Context, team id.TeamID, sb id.SandboxID) (*
 	if row.Status != string(sandbox.StatusRunning) {
 		return nil, fmt.Errorf("sandbox %s: %w: it is %s, not running", sb, sandbox.ErrConflict, row.Status)
 	}
-	if o, err := s.remote(ctx, row); err != nil || o != nil {
-		if err != nil {
-			return nil, err
-		}
+	if o, err := s.remote(ctx, row); err != nil {
+		return nil, err
+	} else if o != nil {
 		return o.Agent(ctx, team, sb)
 	}
 	return s.mgr.Agent(sb.String())
@@ -596,10 +596,9 @@ func (s *Service) DialPort(ctx context.Context, team id.TeamID, sb id.SandboxID,
 	if row.Status != string(sandbox.StatusRunning) {
 		return nil, fmt.Errorf("sandbox %s: %w: it is %s, not running", sb, sandbox.ErrConflict, row.Status)
 	}
-	if o, err := s.remote(ctx, row); err != nil || o != nil {
-		if err != nil {
-			return nil, err
-		}
+	if o, err := s.remote(ctx, row); err != nil {
+		return nil, err
+	} else if o != nil {
 		return o.DialPort(ctx, team, sb, port)
 	}
 	ip, err := s.mgr.IP(sb.String())

@@ -42,10 +42,9 @@ func (s *Service) Snapshot(ctx context.Context, images Images, team id.TeamID, s
 	if _, err := s.st.GetTemplateByTeamAndName(ctx, db.GetTemplateByTeamAndNameParams{Name: name, TeamID: team}); err == nil {
 		return db.Template{}, fmt.Errorf("template %q: %w: the name is taken", name, sandbox.ErrConflict)
 	}
-	if o, err := s.remote(ctx, row); err != nil || o != nil {
-		if err != nil {
-			return db.Template{}, err
-		}
+	if o, err := s.remote(ctx, row); err != nil {
+		return db.Template{}, err
+	} else if o != nil {
 		tid, err := o.Snapshot(ctx, team, sb, name)
 		if err != nil {
 			return db.Template{}, err
