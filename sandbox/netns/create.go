@@ -5,6 +5,7 @@ import (
 	"errors"
 	"fmt"
 	"os"
+	"time"
 
 	"github.com/vishvananda/netlink"
 	vnetns "github.com/vishvananda/netns"
@@ -102,7 +103,15 @@ func (m *Manager) Create(ctx context.Context, id string, opts Options) (sb *Sand
 	if err := netlink.LinkSetUp(veth); err != nil {
 		return nil, fmt.Errorf("netns: create %s: bring %s up: %w", id, s.HostVeth, err)
 	}
-	if err := m.configureInside(ns, s); err != nil {
+	h, err := netlink.NewHandleAt(ns)
+	if err != nil {
+		return nil, fmt.Errorf("netns: create %s: netlink in %s: %w", id, s.NetNSPath, err)
+	}
+	defer h.Close()
+	if err := configureInside(h, s); err != nil {
+		return nil, fmt.Errorf("netns: create %s: %w", id, err)
+	}
+	if err := waitLinksUp(ctx, veth, h); err != nil {
 		return nil, fmt.Errorf("netns: create %s: %w", id, err)
 	}
 	fw := m.elems(s.HostVeth, ip, opts.AllowInternet)
@@ -119,13 +128,8 @@ func (m *Manager) Create(ctx context.Context, id string, opts Options) (sb *Sand
 }
 
 // configureInside brings lo and eth0 up, addresses eth0 and adds the default
-// route, through a netlink socket opened inside the netns.
-func (m *Manager) configureInside(ns vnetns.NsHandle, s Sandbox) error {
-	h, err := netlink.NewHandleAt(ns)
-	if err != nil {
-		return fmt.Errorf("netlink in %s: %w", s.NetNSPath, err)
-	}
-	defer h.Close()
+// route, through h, a netlink socket opened inside the netns.
+func configureInside(h *netlink.Handle, s Sandbox) error {
 	lo, err := h.LinkByName("lo")
 	if err != nil {
 		return fmt.Errorf("find lo: %w", err)
@@ -146,6 +150,45 @@ func (m *Manager) configureInside(ns vnetns.NsHandle, s Sandbox) error {
 	route := &netlink.Route{LinkIndex: eth.Attrs().Index, Gw: s.Gateway.AsSlice()}
 	if err := h.RouteAdd(route); err != nil {
 		return fmt.Errorf("default route via %v: %w", s.Gateway, err)
+	}
+	return nil
+}
+
+// linkReadyTimeout bounds how long Create waits for the kernel to activate a
+// new veth pair.
+const linkReadyTimeout = 5 * time.Second
+
+// waitLinksUp waits until the host end of veth and eth0 inside the netns (seen
+// through in) are operationally up. The kernel activates a link's transmit
+// queue asynchronously (its linkwatch work) after the carrier comes on, and
+// until then drops every packet sent on it: a sandbox's first SYN or DNS query
+// would be lost and resent only a second (TCP) or five (the resolver) later.
+// The operational state is set by that same work.
+func waitLinksUp(ctx context.Context, veth netlink.Link, in *netlink.Handle) error {
+	ctx, cancel := context.WithTimeout(ctx, linkReadyTimeout)
+	defer cancel()
+	lookups := []struct {
+		name string
+		get  func() (netlink.Link, error)
+	}{
+		{veth.Attrs().Name, func() (netlink.Link, error) { return netlink.LinkByIndex(veth.Attrs().Index) }},
+		{"eth0 in the netns", func() (netlink.Link, error) { return in.LinkByName("eth0") }},
+	}
+	for _, l := range lookups {
+		for delay := 200 * time.Microsecond; ; delay = min(2*delay, 20*time.Millisecond) {
+			link, err := l.get()
+			if err != nil {
+				return fmt.Errorf("read state of %s: %w", l.name, err)
+			}
+			if link.Attrs().OperState == netlink.OperUp {
+				break
+			}
+			select {
+			case <-ctx.Done():
+				return fmt.Errorf("%s is not up (state %s): %w", l.name, link.Attrs().OperState, ctx.Err())
+			case <-time.After(delay):
+			}
+		}
 	}
 	return nil
 }

@@ -56,7 +56,7 @@ func (w tWriter) Write(p []byte) (int, error) {
 // testConfig returns a config with a fresh prefix, bridge and /24 subnet, and
 // the /30 next to it (for an "upstream" netns).
 func testConfig(t testing.TB) (Config, netip.Prefix) {
-	k := subnetSeq.Add(1)
+	k := (subnetSeq.Add(1)-1)%127 + 1 // 2k+1 ≤ 255 however often tests repeat
 	h := randHex(4)
 	cfg := Config{
 		Prefix: "wt" + h,

@@ -58,6 +58,9 @@ func upstream(t *testing.T, link netip.Prefix) (nsPath string, ip netip.Addr) {
 			t.Fatal(err)
 		}
 	}
+	if err := waitLinksUp(context.Background(), veth, in); err != nil {
+		t.Fatalf("upstream veth: %v", err)
+	}
 	routes, err := netlink.RouteGet(ip.AsSlice())
 	if err != nil || len(routes) == 0 || routes[0].LinkIndex != veth.Attrs().Index {
 		t.Fatalf("host route to upstream %v does not use veth %s: %v, %v", ip, veth.Name, routes, err)
