@@ -10,11 +10,13 @@ import (
 	"time"
 
 	"github.com/warrenhq/warren/node/nodetest"
+	"golang.org/x/sys/unix"
 )
 
 // TestSandboxNodeCrash: a node SIGKILLed with three sandboxes running leaves
 // them behind; its next start removes every one of their host objects and
-// records them lost.
+// records them lost. One of them is killed the way a snapshot's copy leaves
+// it: filesystem frozen (FIFREEZE), with a writer blocked on it.
 func TestSandboxNodeCrash(t *testing.T) {
 	t.Parallel()
 	p := nodetest.NewProc(t) // `warren node` as a subprocess, so that it can be SIGKILLed
@@ -30,6 +32,19 @@ func TestSandboxNodeCrash(t *testing.T) {
 			t.Fatalf("sandbox %s: incomplete host objects %s", sb.ID, objs)
 		}
 		ids[sb.ID] = objs
+	}
+	frozen := firstKey(ids)
+	a.sh(t, frozen, "(while :; do date >> /log; sync; sleep 0.05; done) >/dev/null 2>&1 &")
+	rootfs := filepath.Join(p.DataDir, "sandboxes", frozen, "rootfs")
+	f, err := os.Open(rootfs)
+	if err != nil {
+		t.Fatal(err)
+	}
+	const fifreeze = 0xC0045877 // _IOWR('X', 119, int)
+	err = unix.IoctlSetInt(int(f.Fd()), fifreeze, 0)
+	f.Close()
+	if err != nil {
+		t.Fatalf("freezing %s: %v", rootfs, err)
 	}
 	p.Stop(syscall.SIGKILL)
 	for sb, objs := range ids {

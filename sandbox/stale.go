@@ -7,6 +7,8 @@ import (
 	"os"
 	"path/filepath"
 	"strings"
+
+	"github.com/warrenhq/warren/blockdev"
 )
 
 // CleanupStale removes every sandbox resource of this node that a crash left
@@ -14,16 +16,25 @@ import (
 // mounts, pool snapshots and sandbox directories. Call it at start, before any
 // Create; sandboxes do not survive a node restart (their rows become lost).
 func (m *Manager) CleanupStale(ctx context.Context) error {
+	entries, err := os.ReadDir(m.cfg.Dir)
+	if err != nil {
+		return fmt.Errorf("sandbox: %w", err)
+	}
 	var errs []error
+	// A node killed mid-snapshot leaves the rootfs frozen: thaw it before
+	// its processes are killed and it is unmounted (see blockdev.ThawMount).
+	for _, e := range entries {
+		if e.IsDir() && !strings.HasPrefix(e.Name(), ".") {
+			if err := blockdev.ThawMount(filepath.Join(m.cfg.Dir, e.Name(), "rootfs")); err != nil {
+				errs = append(errs, err)
+			}
+		}
+	}
 	if err := m.runc.CleanupStale(ctx, func(string) bool { return false }); err != nil {
 		errs = append(errs, fmt.Errorf("containers: %w", err))
 	}
 	if err := m.net.CleanupStale(ctx, func(string) bool { return false }); err != nil {
 		errs = append(errs, fmt.Errorf("networks: %w", err))
-	}
-	entries, err := os.ReadDir(m.cfg.Dir)
-	if err != nil {
-		return fmt.Errorf("sandbox: %w", err)
 	}
 	for _, e := range entries {
 		if !e.IsDir() || strings.HasPrefix(e.Name(), ".") {
