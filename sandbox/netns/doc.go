@@ -45,7 +45,8 @@
 // is not kept is removed and the kept sandboxes are recovered from the host (IP
 // read from the netns, AllowInternet from the firewall set), so Lookup works and
 // the allocator never hands out a kept address. Create and Destroy follow for each
-// sandbox. Close releases the Manager and leaves bridge, rules and sandboxes in
+// sandbox; Create returns once both veth ends are operationally up, since the
+// kernel drops what is sent on a link before it activates it. Close releases the Manager and leaves bridge, rules and sandboxes in
 // place; Teardown removes all of them (tests, operator uninstall).
 //
 // All methods are safe for concurrent use.
