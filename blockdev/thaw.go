@@ -13,8 +13,8 @@ import (
 // filesystem for the copy). It does nothing when dir is not a mount point or
 // its filesystem is not frozen.
 //
-// A crash cleanup must call it before it kills the sandbox's processes or
-// unmounts dir: writers to a frozen filesystem sleep unkillably, and since
+// A crash cleanup, and any teardown, must call it before it kills the
+// sandbox's processes or unmounts dir: writers to a frozen filesystem sleep unkillably, and since
 // Linux 6.8 a frozen filesystem that is unmounted stays alive in the kernel,
 // holding its device busy, with no mount left to thaw it through.
 func ThawMount(dir string) error {

@@ -33,19 +33,7 @@ func TestSandboxNodeCrash(t *testing.T) {
 		}
 		ids[sb.ID] = objs
 	}
-	frozen := firstKey(ids)
-	a.sh(t, frozen, "(while :; do date >> /log; sync; sleep 0.05; done) >/dev/null 2>&1 &")
-	rootfs := filepath.Join(p.DataDir, "sandboxes", frozen, "rootfs")
-	f, err := os.Open(rootfs)
-	if err != nil {
-		t.Fatal(err)
-	}
-	const fifreeze = 0xC0045877 // _IOWR('X', 119, int)
-	err = unix.IoctlSetInt(int(f.Fd()), fifreeze, 0)
-	f.Close()
-	if err != nil {
-		t.Fatalf("freezing %s: %v", rootfs, err)
-	}
+	freezeWithWriter(t, a, p.DataDir, firstKey(ids))
 	p.Stop(syscall.SIGKILL)
 	for sb, objs := range ids {
 		if left := alive(objs.Procs); len(left) == 0 {
@@ -82,6 +70,20 @@ func TestSandboxNodeCrash(t *testing.T) {
 	if out := a.sh(t, sb.ID, "echo fine"); out != "fine\n" {
 		t.Fatalf("a sandbox after the restart: %q", out)
 	}
+	// A kill through the API tears down a frozen sandbox too (a snapshot
+	// whose thaw failed would leave one).
+	frozen := a.create(t, nil)
+	frozenObjs := sandboxHostObjects(t, p.DataDir, prefix, frozen.ID)
+	freezeWithWriter(t, a, p.DataDir, frozen.ID)
+	if r := a.do(t, "DELETE", "/v1/sandboxes/"+frozen.ID, nil); r.status != 200 {
+		t.Errorf("killing a frozen sandbox: %s", r)
+	}
+	if h := sandboxHostObjects(t, p.DataDir, prefix, frozen.ID); !h.empty() {
+		t.Errorf("killing a frozen sandbox left %s", h)
+	}
+	if left := alive(frozenObjs.Procs); len(left) > 0 {
+		t.Errorf("killing a frozen sandbox left processes: %v", left)
+	}
 	objs := sandboxHostObjects(t, p.DataDir, prefix, sb.ID)
 	p.Stop(syscall.SIGTERM)
 	if h := sandboxHostObjects(t, p.DataDir, prefix, sb.ID); !h.empty() {
@@ -97,4 +99,22 @@ func firstKey(m map[string]hostObjects) string {
 		return k
 	}
 	return ""
+}
+
+// freezeWithWriter starts a writer loop in sandbox id, then freezes the
+// sandbox's rootfs from the host (FIFREEZE), as a snapshot's copy does: the
+// writer blocks in an unkillable sleep until the filesystem is thawed.
+func freezeWithWriter(t *testing.T, a *api, dataDir, id string) {
+	t.Helper()
+	a.sh(t, id, "(while :; do date >> /log; sync; sleep 0.05; done) >/dev/null 2>&1 &")
+	rootfs := filepath.Join(dataDir, "sandboxes", id, "rootfs")
+	f, err := os.Open(rootfs)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer f.Close()
+	const fifreeze = 0xC0045877 // _IOWR('X', 119, int)
+	if err := unix.IoctlSetInt(int(f.Fd()), fifreeze, 0); err != nil {
+		t.Fatalf("freezing %s: %v", rootfs, err)
+	}
 }

@@ -11,6 +11,7 @@ import (
 
 	"golang.org/x/sys/unix"
 
+	"github.com/warrenhq/warren/blockdev"
 	"github.com/warrenhq/warren/sandbox/agent"
 	"github.com/warrenhq/warren/sandbox/netns"
 	"github.com/warrenhq/warren/sandbox/runc"
@@ -213,11 +214,16 @@ func (m *Manager) Destroy(id string) error {
 }
 
 // teardown removes a sandbox's container, network, mount, disk and directory,
-// tolerating parts that were never made.
+// tolerating parts that were never made. The caller holds b.mu, so no snapshot
+// of b is being copied: a frozen rootfs is one a failed thaw left behind, and
+// it is thawed first (see blockdev.ThawMount).
 func (m *Manager) teardown(b *box) error {
 	ctx, cancel := context.WithTimeout(context.Background(), m.cfg.DestroyTimeout)
 	defer cancel()
 	var errs []error
+	if err := blockdev.ThawMount(b.rootfs); err != nil {
+		errs = append(errs, err)
+	}
 	if b.agent != nil {
 		_ = b.agent.Close()
 		b.agent = nil

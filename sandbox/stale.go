@@ -73,6 +73,10 @@ func (m *Manager) Sweep(ctx context.Context) error {
 			continue
 		}
 		dir := filepath.Join(m.cfg.Dir, s.Name)
+		if err := blockdev.ThawMount(filepath.Join(dir, "rootfs")); err != nil {
+			errs = append(errs, err)
+			continue
+		}
 		if err := unmount(filepath.Join(dir, "rootfs")); err != nil {
 			errs = append(errs, err)
 			continue
