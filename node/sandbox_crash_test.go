@@ -9,6 +9,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/warrenhq/warren/blockdev"
 	"github.com/warrenhq/warren/node/nodetest"
 	"golang.org/x/sys/unix"
 )
@@ -117,4 +118,7 @@ func freezeWithWriter(t *testing.T, a *api, dataDir, id string) {
 	if err := unix.IoctlSetInt(int(f.Fd()), fifreeze, 0); err != nil {
 		t.Fatalf("freezing %s: %v", rootfs, err)
 	}
+	// Should the node fail to thaw it, the test still must not leave a
+	// frozen filesystem (and its busy loop device) on the machine.
+	t.Cleanup(func() { _ = blockdev.ThawMount(rootfs) })
 }
