@@ -14,9 +14,10 @@ import (
 // its filesystem is not frozen.
 //
 // A crash cleanup, and any teardown, must call it before it kills the
-// sandbox's processes or unmounts dir: writers to a frozen filesystem sleep unkillably, and since
-// Linux 6.8 a frozen filesystem that is unmounted stays alive in the kernel,
-// holding its device busy, with no mount left to thaw it through.
+// sandbox's processes or unmounts dir: writers to a frozen filesystem sleep
+// unkillably, and on current kernels (seen on 6.18) a frozen filesystem that
+// is unmounted stays alive, holding its device busy, with no mount left to
+// thaw it through.
 func ThawMount(dir string) error {
 	var st, parent unix.Stat_t
 	if err := unix.Lstat(dir, &st); err != nil {
