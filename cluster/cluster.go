@@ -6,6 +6,7 @@ import (
 	"errors"
 	"fmt"
 	"log/slog"
+	"math/rand/v2"
 	"sync"
 	"sync/atomic"
 	"time"
@@ -42,6 +43,9 @@ type Cluster struct {
 	leaveMu    sync.Mutex // orders meta broadcasts against Leave
 	left       bool
 	leaving    atomic.Bool
+	boot       uint64      // Meta.Boot: random per start
+	ownIntent  atomic.Bool // our leave intent is out: push/pull carries it
+	bcast      *memberlist.TransmitLimitedQueue
 	members    memberTable
 	events     broker
 
@@ -67,20 +71,7 @@ func Open(ctx context.Context, cfg Config) (*Cluster, error) {
 	if err := cfg.Validate(); err != nil {
 		return nil, err
 	}
-	c := &Cluster{
-		cfg:         cfg,
-		log:         cfg.Logger,
-		members:     memberTable{members: map[string]Member{}},
-		metaDirty:   make(chan struct{}, 1),
-		reconcileCh: make(chan struct{}, 1),
-		bootstrapCh: make(chan struct{}, 1),
-	}
-	if c.log == nil {
-		c.log = slog.New(slog.DiscardHandler)
-	}
-	c.log = c.log.With("node", cfg.NodeID)
-	c.tasks.log = func(msg string, args ...any) { c.log.Info(msg, args...) }
-	c.ctx, c.cancel = context.WithCancel(context.Background())
+	c := newCluster(cfg)
 	if cfg.Server {
 		c.fsm = NewFSM()
 		c.leaderCh = make(chan bool, 16)
@@ -108,6 +99,27 @@ func Open(ctx context.Context, cfg Config) (*Cluster, error) {
 		}
 	}
 	return c, nil
+}
+
+// newCluster returns the node's in-memory state, nothing started yet.
+func newCluster(cfg Config) *Cluster {
+	c := &Cluster{
+		cfg:         cfg,
+		log:         cfg.Logger,
+		boot:        rand.Uint64(),
+		members:     memberTable{members: map[string]Member{}, intents: map[leaveIntent]time.Time{}},
+		metaDirty:   make(chan struct{}, 1),
+		reconcileCh: make(chan struct{}, 1),
+		bootstrapCh: make(chan struct{}, 1),
+	}
+	if c.log == nil {
+		c.log = slog.New(slog.DiscardHandler)
+	}
+	c.log = c.log.With("node", cfg.NodeID)
+	c.bcast = &memberlist.TransmitLimitedQueue{NumNodes: c.members.numAlive, RetransmitMult: memberlist.DefaultLANConfig().RetransmitMult}
+	c.tasks.log = func(msg string, args ...any) { c.log.Info(msg, args...) }
+	c.ctx, c.cancel = context.WithCancel(context.Background())
+	return c
 }
 
 func (c *Cluster) goRun(fn func()) {
@@ -167,8 +179,9 @@ func (c *Cluster) stop(leave bool) error {
 		if leave {
 			c.leaving.Store(true)
 			if _, err := c.refreshMeta(); err == nil {
-				c.broadcastMeta() // peers record Leaving before the leave arrives
+				c.broadcastMeta() // the scheduler stops placing here at once
 			}
+			c.announceLeave(2 * time.Second) // see leave.go
 			c.leaveMu.Lock()
 			c.left = true
 			if e := c.ml.Leave(2 * time.Second); e != nil {

@@ -23,7 +23,10 @@
 // that the leader adds servers it sees through gossip as voters and removes servers
 // that left, or that have been dead for longer than Config.DeadServerGrace.
 // [Cluster.Close] leaves gracefully (a leader first transfers leadership);
-// [Cluster.Shutdown] stops abruptly and peers detect a failure.
+// [Cluster.Shutdown] stops abruptly and peers detect a failure. A leaving node
+// gossips a leave intent of its own besides memberlist's leave, and push/pull
+// carries it too, so every member ends up reporting it left, never dead, even one
+// that missed every packet of the leave (leave.go).
 //
 // # Leadership
 //

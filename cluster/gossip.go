@@ -109,7 +109,8 @@ func (t *boundTransport) DialAddressTimeout(a memberlist.Address, timeout time.D
 	return d.Dial("tcp", a.Addr)
 }
 
-// delegate serves our meta to memberlist; the cluster uses no user messages.
+// delegate serves our meta to memberlist, and carries leave intents in user
+// messages and push/pull state (leave.go).
 type delegate struct{ c *Cluster }
 
 func (d *delegate) NodeMeta(limit int) []byte {
@@ -120,10 +121,19 @@ func (d *delegate) NodeMeta(limit int) []byte {
 	}
 	return b
 }
-func (d *delegate) NotifyMsg([]byte)                           {}
-func (d *delegate) GetBroadcasts(overhead, limit int) [][]byte { return nil }
-func (d *delegate) LocalState(join bool) []byte                { return nil }
-func (d *delegate) MergeRemoteState(buf []byte, join bool)     {}
+func (d *delegate) NotifyMsg(b []byte) {
+	li, err := decodeIntentMsg(b)
+	if err != nil {
+		d.c.log.Warn("ignoring gossip message", "err", err)
+		return
+	}
+	d.c.learnIntent(li)
+}
+func (d *delegate) GetBroadcasts(overhead, limit int) [][]byte {
+	return d.c.bcast.GetBroadcasts(overhead, limit)
+}
+func (d *delegate) LocalState(join bool) []byte            { return d.c.localState() }
+func (d *delegate) MergeRemoteState(buf []byte, join bool) { d.c.mergeState(buf) }
 
 // events records membership changes in the member table and publishes them.
 type events struct{ c *Cluster }
@@ -135,9 +145,10 @@ func (e *events) NotifyUpdate(n *memberlist.Node) {
 
 // NotifyLeave cannot tell a leave from a failure: memberlist passes a Node whose
 // State field is never updated. A node that leaves gracefully first gossips meta
-// with Leaving set, which is what distinguishes the two here.
+// with Leaving set and its leave intent (leave.go); either distinguishes the two
+// here, and an intent arriving after this call turns dead into left.
 func (e *events) NotifyLeave(n *memberlist.Node) {
-	if m, err := DecodeMeta(n.Meta); err == nil && m.Leaving {
+	if m, err := DecodeMeta(n.Meta); err == nil && (m.Leaving || e.c.members.hasIntent(n.Name, m.Boot)) {
 		e.c.observe(n, StatusLeft, EventLeave)
 		return
 	}
@@ -151,6 +162,9 @@ func (c *Cluster) observe(n *memberlist.Node, st Status, typ EventType) {
 		c.log.Warn("ignoring undecodable member meta", "member", n.Name, "err", err)
 	} else {
 		m.Meta = meta
+		if c.members.hasIntent(n.Name, meta.Boot) {
+			m.Meta.Leaving = true // its intent outran its meta
+		}
 	}
 	prev, existed := c.members.set(m)
 	if existed && prev.Status == st {
@@ -205,7 +219,7 @@ func (c *Cluster) refreshMeta() (bool, error) {
 	m := Meta{
 		ID: c.cfg.NodeID, Name: c.cfg.Name, Role: RoleClient,
 		HTTPAddr: c.cfg.HTTPAddr, GRPCAddr: c.cfg.GRPCAddr, Version: c.cfg.Version,
-		Drain: c.drain.Load(), Leaving: c.leaving.Load(),
+		Drain: c.drain.Load(), Leaving: c.leaving.Load(), Boot: c.boot,
 	}
 	if c.cfg.Capacity != nil {
 		m.Capacity = c.cfg.Capacity()

@@ -49,6 +49,7 @@ type Event struct {
 type memberTable struct {
 	mu      sync.Mutex
 	members map[string]Member
+	intents map[leaveIntent]time.Time // leave intents heard, and when (see leave.go)
 }
 
 func (t *memberTable) set(m Member) (prev Member, existed bool) {
@@ -80,13 +81,19 @@ func (t *memberTable) list() []Member {
 	return out
 }
 
-// reap drops dead or left members whose status is older than ttl.
+// reap drops dead or left members whose status is older than ttl, and leave
+// intents heard longer than ttl ago.
 func (t *memberTable) reap(now time.Time, ttl time.Duration) {
 	t.mu.Lock()
 	defer t.mu.Unlock()
 	for id, m := range t.members {
 		if (m.Status == StatusDead || m.Status == StatusLeft) && now.Sub(m.Since) > ttl {
 			delete(t.members, id)
+		}
+	}
+	for li, at := range t.intents {
+		if now.Sub(at) > ttl {
+			delete(t.intents, li)
 		}
 	}
 }

@@ -40,8 +40,9 @@ type Meta struct {
 	GRPCAddr string
 	Version  string
 	Capacity Capacity
-	Drain    bool // the node asks not to receive new placements
-	Leaving  bool // the node is leaving gracefully (set just before Close leaves)
+	Drain    bool   // the node asks not to receive new placements
+	Leaving  bool   // the node is leaving gracefully (set just before Close leaves)
+	Boot     uint64 // random, drawn at each start: tells a restarted node from its past life
 
 	// Servers only.
 	BootstrapExpect int    // the server's --bootstrap-expect
@@ -85,7 +86,7 @@ func EncodeMeta(m Meta) ([]byte, error) {
 	}
 	for _, u := range []uint64{m.Capacity.FreeMilliCPU, m.Capacity.FreeMemoryMB, m.Capacity.FreeDiskBytes,
 		uint64(m.Capacity.RunningSandboxes), uint64(m.Capacity.MaxSandboxes), uint64(m.BootstrapExpect), m.Term,
-		uint64(m.Capacity.FreeBuildSlots)} {
+		uint64(m.Capacity.FreeBuildSlots), m.Boot} {
 		b = binary.AppendUvarint(b, u)
 	}
 	if len(b) > MetaMaxSize {
@@ -120,8 +121,11 @@ func DecodeMeta(b []byte) (Meta, error) {
 		*s = string(b[k : k+int(n)])
 		b = b[k+int(n):]
 	}
-	var u [8]uint64
+	var u [9]uint64 // the ninth, Boot, is absent in meta from nodes that predate it
 	for i := range u {
+		if i == 8 && len(b) == 0 {
+			break
+		}
 		v, k := binary.Uvarint(b)
 		if k <= 0 {
 			return m, fmt.Errorf("decode meta: %w", errMetaShort)
@@ -133,5 +137,6 @@ func DecodeMeta(b []byte) (Meta, error) {
 		RunningSandboxes: uint32(u[3]), MaxSandboxes: uint32(u[4]), FreeBuildSlots: uint32(u[7])}
 	m.BootstrapExpect = int(u[5])
 	m.Term = u[6]
+	m.Boot = u[8]
 	return m, nil
 }

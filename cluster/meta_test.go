@@ -18,7 +18,7 @@ func TestMetaLargestFits(t *testing.T) {
 		Version: strings.Repeat("v", maxVersionLen),
 		Capacity: Capacity{FreeMilliCPU: math.MaxUint64, FreeMemoryMB: math.MaxUint64, FreeDiskBytes: math.MaxUint64,
 			RunningSandboxes: math.MaxUint32, MaxSandboxes: math.MaxUint32},
-		Drain: true, Leaving: true, BootstrapExpect: 7, RaftMember: true,
+		Drain: true, Leaving: true, Boot: math.MaxUint64, BootstrapExpect: 7, RaftMember: true,
 		LeaderID: "node-" + strings.Repeat("b", 36), Term: math.MaxUint64,
 	}
 	b, err := EncodeMeta(m)
@@ -58,5 +58,18 @@ func TestMetaDecodeRejectsGarbage(t *testing.T) {
 		if _, err := DecodeMeta(b); err == nil {
 			t.Errorf("%s: DecodeMeta succeeded", name)
 		}
+	}
+}
+
+// Meta from a node that predates Boot (one uvarint shorter) still decodes.
+func TestMetaDecodesWithoutBoot(t *testing.T) {
+	m := Meta{ID: "node-x", Name: "a", Role: RoleClient, Capacity: Capacity{FreeBuildSlots: 2}}
+	b, err := EncodeMeta(m)
+	if err != nil {
+		t.Fatal(err)
+	}
+	got, err := DecodeMeta(b[:len(b)-1]) // Boot 0 is one byte
+	if err != nil || got != m {
+		t.Fatalf("DecodeMeta = %+v, %v; want %+v", got, err, m)
 	}
 }

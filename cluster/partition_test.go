@@ -76,3 +76,36 @@ func TestPartition(t *testing.T) {
 		t.Fatalf("old leader VerifyLeader = %v", err)
 	}
 }
+
+// A node leaves while one member is cut off from it (nftables drops everything
+// between them) and so hears neither its Leaving meta nor its leave. After the
+// heal that member learns the departure second hand, by push/pull from the others,
+// and must report it as left, not as a failure.
+func TestLeaveReachesCutOffMember(t *testing.T) {
+	tc := clustertest.Make(t, 1, 2, nil)
+	deaf, witness, leaver := tc.Nodes[0], tc.Nodes[1], tc.Nodes[2]
+	events, unsub := deaf.Subscribe()
+	defer unsub()
+
+	fw := tc.Partition([]*clustertest.Node{deaf}, []*clustertest.Node{witness, leaver})
+	tc.Leave(leaver)
+	tc.Eventually(5*time.Second, func() string {
+		if m, _ := witness.Member(leaver.ID()); m.Status != cluster.StatusLeft {
+			return fmt.Sprintf("witness sees leaver %s, want left", m.Status)
+		}
+		return ""
+	})
+	if err := fw.Heal(); err != nil {
+		t.Fatal(err)
+	}
+	healed := time.Now()
+	tc.Eventually(15*time.Second, func() string {
+		if m, _ := deaf.Member(leaver.ID()); m.Status != cluster.StatusLeft {
+			return fmt.Sprintf("cut-off member sees leaver %s, want left", m.Status)
+		}
+		return ""
+	})
+	t.Logf("cut-off member saw the leave %s after the heal", time.Since(healed).Round(time.Millisecond))
+	waitEvent(t, events, cluster.EventLeave, leaver.ID())
+	tc.WaitMembers(15*time.Second, 2)
+}
