@@ -4,6 +4,8 @@ import (
 	"encoding/binary"
 	"errors"
 	"fmt"
+	"maps"
+	"slices"
 	"time"
 
 	"github.com/hashicorp/memberlist"
@@ -235,11 +237,7 @@ func (t *memberTable) hasIntent(id string, boot uint64) bool {
 func (t *memberTable) intentList() []leaveIntent {
 	t.mu.Lock()
 	defer t.mu.Unlock()
-	out := make([]leaveIntent, 0, len(t.intents))
-	for li := range t.intents {
-		out = append(out, li)
-	}
-	return out
+	return slices.Collect(maps.Keys(t.intents))
 }
 
 func (t *memberTable) anyAliveBut(self string) bool {
