@@ -46,6 +46,7 @@ type Cluster struct {
 	boot       uint64      // Meta.Boot: random per start
 	ownIntent  atomic.Bool // our leave intent is out: push/pull carries it
 	bcast      *memberlist.TransmitLimitedQueue
+	obsMu      sync.Mutex // orders member-table changes with their events
 	members    memberTable
 	events     broker
 

@@ -145,10 +145,11 @@ func (e *events) NotifyUpdate(n *memberlist.Node) {
 
 // NotifyLeave cannot tell a leave from a failure: memberlist passes a Node whose
 // State field is never updated. A node that leaves gracefully first gossips meta
-// with Leaving set and its leave intent (leave.go); either distinguishes the two
-// here, and an intent arriving after this call turns dead into left.
+// with Leaving set and its leave intent (leave.go); observe reads a death as a
+// leave when either arrived first, and an intent arriving later turns dead into
+// left.
 func (e *events) NotifyLeave(n *memberlist.Node) {
-	if m, err := DecodeMeta(n.Meta); err == nil && (m.Leaving || e.c.members.hasIntent(n.Name, m.Boot)) {
+	if m, err := DecodeMeta(n.Meta); err == nil && m.Leaving {
 		e.c.observe(n, StatusLeft, EventLeave)
 		return
 	}
@@ -162,12 +163,19 @@ func (c *Cluster) observe(n *memberlist.Node, st Status, typ EventType) {
 		c.log.Warn("ignoring undecodable member meta", "member", n.Name, "err", err)
 	} else {
 		m.Meta = meta
-		if c.members.hasIntent(n.Name, meta.Boot) {
-			m.Meta.Leaving = true // its intent outran its meta
+	}
+	// Under obsMu: the table and the event stream change together, in one order,
+	// with learnIntent's changes.
+	c.obsMu.Lock()
+	defer c.obsMu.Unlock()
+	if err == nil && c.members.hasIntent(n.Name, meta.Boot) {
+		m.Meta.Leaving = true // its intent outran its meta, or its death
+		if st == StatusDead {
+			m.Status, typ = StatusLeft, EventLeave
 		}
 	}
 	prev, existed := c.members.set(m)
-	if existed && prev.Status == st {
+	if existed && prev.Status == m.Status {
 		m.Since = prev.Since
 		if typ == EventUpdate && metaEqual(prev.Meta, m.Meta) {
 			return

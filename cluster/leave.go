@@ -144,14 +144,18 @@ func (c *Cluster) learnIntent(li leaveIntent) {
 	if li.ID == c.cfg.NodeID {
 		return // about us: a past life's, or our own echoed back
 	}
+	c.obsMu.Lock()
 	ev, fresh := c.members.leaveIntent(li, time.Now())
+	if ev != nil {
+		c.events.publish(*ev)
+	}
+	c.obsMu.Unlock()
 	if !fresh {
 		return
 	}
 	c.bcast.QueueBroadcast(&intentBroadcast{li: li, msg: encodeIntentMsg(li)})
 	if ev != nil {
-		c.log.Info("member left", "member", li.ID, "was", "dead")
-		c.events.publish(*ev)
+		c.log.Info("member declared dead had left", "member", li.ID)
 		c.nudge()
 	}
 }
