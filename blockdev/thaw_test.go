@@ -1,28 +1,17 @@
 package blockdev_test
 
 import (
+	"errors"
 	"os"
 	"path/filepath"
 	"testing"
 
 	"github.com/warrenhq/warren/blockdev"
+	"github.com/warrenhq/warren/blockdev/internal/fsutil"
 	"github.com/warrenhq/warren/blockdev/loop"
 	"github.com/warrenhq/warren/blockdev/pooltest"
 	"golang.org/x/sys/unix"
 )
-
-// FIFREEZE and FITHAW: _IOWR('X', 119, int) and _IOWR('X', 120, int).
-const fifreeze, fithaw = 0xC0045877, 0xC0045878
-
-func ioctlDir(t *testing.T, dir string, req uint) error {
-	t.Helper()
-	f, err := os.Open(dir)
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer f.Close()
-	return unix.IoctlSetInt(int(f.Fd()), req, 0)
-}
 
 // TestThawMount: a frozen ext4 on a real loop device is thawed (a second
 // FITHAW then finds it not frozen); a mount that is not frozen, a directory
@@ -45,13 +34,13 @@ func TestThawMount(t *testing.T) {
 	if err := blockdev.ThawMount(mnt); err != nil {
 		t.Errorf("ThawMount of a mount that is not frozen: %v", err)
 	}
-	if err := ioctlDir(t, mnt, fifreeze); err != nil {
+	if err := fsutil.Freeze(mnt); err != nil {
 		t.Fatalf("FIFREEZE: %v", err)
 	}
 	if err := blockdev.ThawMount(mnt); err != nil {
 		t.Fatalf("ThawMount of a frozen mount: %v", err)
 	}
-	if err := ioctlDir(t, mnt, fithaw); err != unix.EINVAL {
+	if err := fsutil.Thaw(mnt); !errors.Is(err, unix.EINVAL) {
 		t.Errorf("FITHAW after ThawMount = %v, want EINVAL (not frozen)", err)
 	}
 	if err := os.WriteFile(filepath.Join(mnt, "after"), []byte("x"), 0o644); err != nil {
@@ -68,7 +57,7 @@ func TestThawMount(t *testing.T) {
 	if err := os.Mkdir(sub, 0o755); err != nil {
 		t.Fatal(err)
 	}
-	if err := ioctlDir(t, mnt, fifreeze); err != nil {
+	if err := fsutil.Freeze(mnt); err != nil {
 		t.Fatalf("FIFREEZE: %v", err)
 	}
 	for _, d := range []string{plain, sub, filepath.Join(dir, "missing")} {
@@ -76,7 +65,7 @@ func TestThawMount(t *testing.T) {
 			t.Errorf("ThawMount(%s): %v", d, err)
 		}
 	}
-	if err := ioctlDir(t, mnt, fithaw); err != nil {
+	if err := fsutil.Thaw(mnt); err != nil {
 		t.Errorf("ThawMount of a directory inside the frozen mount thawed it (FITHAW: %v)", err)
 	}
 	pooltest.Unmount(t, mnt)

@@ -20,14 +20,18 @@ func (m *Manager) CleanupStale(ctx context.Context) error {
 	if err != nil {
 		return fmt.Errorf("sandbox: %w", err)
 	}
+	var dirs []string // one per sandbox left behind
+	for _, e := range entries {
+		if e.IsDir() && !strings.HasPrefix(e.Name(), ".") {
+			dirs = append(dirs, filepath.Join(m.cfg.Dir, e.Name()))
+		}
+	}
 	var errs []error
 	// A node killed mid-snapshot leaves the rootfs frozen: thaw it before
 	// its processes are killed and it is unmounted (see blockdev.ThawMount).
-	for _, e := range entries {
-		if e.IsDir() && !strings.HasPrefix(e.Name(), ".") {
-			if err := blockdev.ThawMount(filepath.Join(m.cfg.Dir, e.Name(), "rootfs")); err != nil {
-				errs = append(errs, err)
-			}
+	for _, dir := range dirs {
+		if err := blockdev.ThawMount(filepath.Join(dir, "rootfs")); err != nil {
+			errs = append(errs, err)
 		}
 	}
 	if err := m.runc.CleanupStale(ctx, func(string) bool { return false }); err != nil {
@@ -36,11 +40,7 @@ func (m *Manager) CleanupStale(ctx context.Context) error {
 	if err := m.net.CleanupStale(ctx, func(string) bool { return false }); err != nil {
 		errs = append(errs, fmt.Errorf("networks: %w", err))
 	}
-	for _, e := range entries {
-		if !e.IsDir() || strings.HasPrefix(e.Name(), ".") {
-			continue
-		}
-		dir := filepath.Join(m.cfg.Dir, e.Name())
+	for _, dir := range dirs {
 		if err := unmount(filepath.Join(dir, "rootfs")); err != nil {
 			errs = append(errs, err)
 			continue
