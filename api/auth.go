@@ -94,7 +94,7 @@ func (s *Server) keyPrincipal(ctx context.Context, key string) (*Principal, erro
 		return nil, store.Map(err)
 	}
 	now := time.Now()
-	if k.RevokedAt != nil || (k.ExpiresAt != nil && !k.ExpiresAt.After(now)) || k.TeamDisabled {
+	if k.RevokedAt != nil || (k.ExpiresAt != nil && !k.ExpiresAt.After(now)) || k.TeamDisabled || k.CreatorDisabled {
 		return nil, errUnauthenticated
 	}
 	_ = s.store.TouchAPIKey(ctx, k.ID) // best effort; at most once a minute per key

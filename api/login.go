@@ -94,7 +94,7 @@ func (s *Server) login(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 	http.SetCookie(w, &http.Cookie{Name: sessionCookie, Value: token, Path: "/", Expires: expires,
-		MaxAge: int(s.cfg.SessionTTL.Seconds()), HttpOnly: true, SameSite: http.SameSiteStrictMode, Secure: s.cfg.SecureCookies})
+		MaxAge: int(s.cfg.SessionTTL.Seconds()), HttpOnly: true, SameSite: http.SameSiteStrictMode, Secure: s.secureCookie(r)})
 	writeJSON(w, http.StatusOK, loginResponse{User: viewUser(u), CSRFToken: csrf, ExpiresAt: expires.UTC().Format(time.RFC3339)})
 }
 
@@ -106,6 +106,12 @@ func (s *Server) logout(w http.ResponseWriter, r *http.Request) {
 		}
 	}
 	http.SetCookie(w, &http.Cookie{Name: sessionCookie, Value: "", Path: "/", MaxAge: -1, HttpOnly: true,
-		SameSite: http.SameSiteStrictMode, Secure: s.cfg.SecureCookies})
+		SameSite: http.SameSiteStrictMode, Secure: s.secureCookie(r)})
 	w.WriteHeader(http.StatusNoContent)
+}
+
+// secureCookie reports whether the session cookie gets the Secure flag: when
+// the node is configured so (it sits behind TLS) or this request came over TLS.
+func (s *Server) secureCookie(r *http.Request) bool {
+	return s.cfg.SecureCookies || r.TLS != nil
 }

@@ -8,7 +8,6 @@ import (
 	"net/http/httputil"
 	"net/url"
 	"strconv"
-	"strings"
 	"sync"
 	"time"
 
@@ -40,7 +39,16 @@ func (s *Server) proxyPort(w http.ResponseWriter, r *http.Request) {
 		writeError(w, r, s.log, err)
 		return
 	}
-	team := principalFrom(r.Context()).TeamID
+	p := principalFrom(r.Context())
+	// A session cookie is ambient authority: a page the sandbox serves could
+	// make the browser send it. Proxy requests need a credential the caller
+	// presents on purpose.
+	if p.ByCookie {
+		writeError(w, r, s.log, &Error{Status: http.StatusForbidden, Code: "forbidden",
+			Message: "port proxy requests cannot be authenticated by the session cookie; use an API key (Authorization: Bearer or X-API-Key)"})
+		return
+	}
+	team := p.TeamID
 	// Connect first, so that an unknown or stopped sandbox gets its own
 	// answer rather than a gateway error. The connection goes straight to
 	// the sandbox, or through the node running it (a gRPC stream).
@@ -76,8 +84,12 @@ func (s *Server) proxyPort(w http.ResponseWriter, r *http.Request) {
 			pr.Out.Header.Del("Authorization")
 			pr.Out.Header.Del("X-API-Key")
 			pr.Out.Header.Del("X-CSRF-Token")
-			removeCookie(pr.Out, sessionCookie)
+			pr.Out.Header.Del("Cookie")
 			pr.SetXForwarded()
+		},
+		ModifyResponse: func(res *http.Response) error {
+			stripProxiedHeaders(res.Header)
+			return nil
 		},
 		ErrorHandler: func(w http.ResponseWriter, r *http.Request, err error) {
 			s.portUnreachable(w, r, sb, port, err)
@@ -121,16 +133,13 @@ func (d *portDialer) close() {
 	}
 }
 
-func removeCookie(r *http.Request, name string) {
-	cookies := r.Cookies()
-	r.Header.Del("Cookie")
-	var keep []string
-	for _, c := range cookies {
-		if c.Name != name {
-			keep = append(keep, c.String())
-		}
-	}
-	if len(keep) > 0 {
-		r.Header.Set("Cookie", strings.Join(keep, "; "))
-	}
+// stripProxiedHeaders removes from a sandbox's response what could reach
+// beyond it: cookies it tries to set and a widened service-worker scope. The
+// path form also shares the API/UI's origin, so its content is sandboxed
+// (an opaque origin: no access to the API's cookies, storage or responses).
+func stripProxiedHeaders(h http.Header) {
+	h.Del("Set-Cookie")
+	h.Del("Set-Cookie2")
+	h.Del("Service-Worker-Allowed")
+	h.Set("Content-Security-Policy", "sandbox")
 }

@@ -171,7 +171,7 @@ func TestSandboxAPI(t *testing.T) {
 // and reads them through a's ports proxy; closed and bad ports get clear
 // answers.
 func checkPortsProxy(t *testing.T, a *api, sb string) {
-	a.sh(t, sb, "mkdir -p /www/sub && echo index > /www/index.html && echo deep > /www/sub/f.txt && (busybox httpd -f -p 8080 -h /www >/dev/null 2>&1 &)")
+	a.sh(t, sb, "mkdir -p /www/sub /www/cgi-bin && echo index > /www/index.html && echo deep > /www/sub/f.txt && (busybox httpd -f -p 8080 -h /www >/dev/null 2>&1 &)")
 	// httpd was started in the background: give it a moment to listen.
 	for deadline := time.Now().Add(5 * time.Second); ; {
 		r := a.do(t, "GET", "/v1/sandboxes/"+sb+"/ports/8080/", nil)
@@ -186,10 +186,29 @@ func checkPortsProxy(t *testing.T, a *api, sb string) {
 			t.Fatalf("GET %s: %s, want %q", path, r, want)
 		}
 	}
+	// A CGI script tries to set a cookie and widen a service worker's scope
+	// on the API's origin: both headers are dropped and the content is
+	// sandboxed (CSP sandbox, an opaque origin).
+	cgi := "#!/bin/sh\nprintf 'Content-Type: text/plain\\r\\nSet-Cookie: warren_session=planted; Path=/\\r\\nSet-Cookie2: x=1\\r\\nService-Worker-Allowed: /\\r\\nX-Kept: yes\\r\\n\\r\\ncgi\\n'\n"
+	if r := a.do(t, "PUT", "/v1/sandboxes/"+sb+"/files?path=/www/cgi-bin/c&mode=0755", cgi); r.status != 200 {
+		t.Fatalf("upload cgi: %s", r)
+	}
+	r := a.do(t, "GET", "/v1/sandboxes/"+sb+"/ports/8080/cgi-bin/c", nil)
+	if r.status != 200 || string(r.body) != "cgi\n" || r.header.Get("X-Kept") != "yes" {
+		t.Fatalf("cgi through the proxy (control): %s %v", r, r.header)
+	}
+	for _, h := range []string{"Set-Cookie", "Set-Cookie2", "Service-Worker-Allowed"} {
+		if v := r.header.Values(h); len(v) > 0 {
+			t.Errorf("proxied response kept %s: %q", h, v)
+		}
+	}
+	if csp := r.header.Get("Content-Security-Policy"); csp != "sandbox" {
+		t.Errorf("proxied response CSP %q, want sandbox", csp)
+	}
 	if r := a.do(t, "GET", "/v1/sandboxes/"+sb+"/ports/8080/", nil, "wrong"); r.status != 401 {
 		t.Fatalf("the proxy without credentials: %s", r)
 	}
-	r := a.do(t, "GET", "/v1/sandboxes/"+sb+"/ports/9/", nil)
+	r = a.do(t, "GET", "/v1/sandboxes/"+sb+"/ports/9/", nil)
 	if r.status != 502 || !strings.Contains(r.apiErr(t).Error.Message, "port 9") {
 		t.Fatalf("a closed port: %s", r)
 	}

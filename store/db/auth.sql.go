@@ -110,25 +110,29 @@ func (q *Queries) DeleteUserSessions(ctx context.Context, userID id.UserID) erro
 }
 
 const getAPIKeyByHash = `-- name: GetAPIKeyByHash :one
-SELECT k.id, k.team_id, k.name, k.key_hash, k.prefix, k.is_admin, k.created_by, k.created_at, k.last_used_at, k.expires_at, k.revoked_at, t.disabled AS team_disabled FROM api_keys k JOIN teams t ON t.id = k.team_id
+SELECT k.id, k.team_id, k.name, k.key_hash, k.prefix, k.is_admin, k.created_by, k.created_at, k.last_used_at, k.expires_at, k.revoked_at, t.disabled AS team_disabled, COALESCE(u.disabled, false)::boolean AS creator_disabled
+FROM api_keys k JOIN teams t ON t.id = k.team_id LEFT JOIN users u ON u.id = k.created_by
 WHERE k.key_hash = $1
 `
 
 type GetAPIKeyByHashRow struct {
-	ID           id.APIKeyID
-	TeamID       id.TeamID
-	Name         string
-	KeyHash      []byte
-	Prefix       string
-	IsAdmin      bool
-	CreatedBy    *uuid.UUID
-	CreatedAt    time.Time
-	LastUsedAt   *time.Time
-	ExpiresAt    *time.Time
-	RevokedAt    *time.Time
-	TeamDisabled bool
+	ID              id.APIKeyID
+	TeamID          id.TeamID
+	Name            string
+	KeyHash         []byte
+	Prefix          string
+	IsAdmin         bool
+	CreatedBy       *uuid.UUID
+	CreatedAt       time.Time
+	LastUsedAt      *time.Time
+	ExpiresAt       *time.Time
+	RevokedAt       *time.Time
+	TeamDisabled    bool
+	CreatorDisabled bool
 }
 
+// A key made by a user carries that user's standing: a disabled creator's
+// keys are refused along with their sessions.
 func (q *Queries) GetAPIKeyByHash(ctx context.Context, keyHash []byte) (GetAPIKeyByHashRow, error) {
 	row := q.db.QueryRow(ctx, getAPIKeyByHash, keyHash)
 	var i GetAPIKeyByHashRow
@@ -145,6 +149,7 @@ func (q *Queries) GetAPIKeyByHash(ctx context.Context, keyHash []byte) (GetAPIKe
 		&i.ExpiresAt,
 		&i.RevokedAt,
 		&i.TeamDisabled,
+		&i.CreatorDisabled,
 	)
 	return i, err
 }

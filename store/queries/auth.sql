@@ -3,7 +3,10 @@ INSERT INTO api_keys (id, team_id, name, key_hash, prefix, is_admin, created_by,
 VALUES ($1, $2, $3, $4, $5, $6, $7, $8) RETURNING *;
 
 -- name: GetAPIKeyByHash :one
-SELECT k.*, t.disabled AS team_disabled FROM api_keys k JOIN teams t ON t.id = k.team_id
+-- A key made by a user carries that user's standing: a disabled creator's
+-- keys are refused along with their sessions.
+SELECT k.*, t.disabled AS team_disabled, COALESCE(u.disabled, false)::boolean AS creator_disabled
+FROM api_keys k JOIN teams t ON t.id = k.team_id LEFT JOIN users u ON u.id = k.created_by
 WHERE k.key_hash = $1;
 
 -- name: TouchAPIKey :exec
