@@ -37,9 +37,9 @@ const egressRefreshEvery = 5 * time.Minute
 // current: this node's addresses, the database host(s) and the addresses of
 // every cluster member, so internet-enabled sandboxes reach none of them.
 type egressWatch struct {
-	n    *Node
-	net  *netns.Manager
-	mu   sync.Mutex // serialises refreshes
+	n   *Node
+	net *netns.Manager
+	mu  sync.Mutex // serialises refreshes
 }
 
 func newEgressWatch(n *Node, m *netns.Manager) *egressWatch { return &egressWatch{n: n, net: m} }
