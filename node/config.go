@@ -41,6 +41,10 @@ type Config struct {
 	// Bridge and Subnet are the sandbox network.
 	Bridge string
 	Subnet string
+	// EgressAllow are IPv4 CIDRs inside the ranges denied to sandboxes by
+	// default (private, link-local, CGNAT, …; netns.DefaultDenied) that
+	// internet-enabled sandboxes may reach after all (--egress-allow).
+	EgressAllow []string
 	// BaseImage selects how the platform "base" template is made on first
 	// start: auto (Debian minbase when an apt mirror is configured, else
 	// busybox), debian or busybox.
@@ -153,6 +157,9 @@ func (c *Config) Validate() error {
 	}
 	if _, err := netip.ParsePrefix(c.Subnet); err != nil {
 		errs = append(errs, fmt.Errorf("--subnet: %w", err))
+	}
+	if _, err := parseEgressAllow(c.EgressAllow); err != nil {
+		errs = append(errs, err)
 	}
 	switch c.LogLevel {
 	case "debug", "info", "warn", "error":

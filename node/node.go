@@ -40,6 +40,7 @@ type Node struct {
 	service   *service.Service
 	builder   *builder.Builder
 	cluster   *clusterNode
+	egress    *egressWatch
 	cancel    context.CancelFunc
 	bg        sync.WaitGroup
 	http      *http.Server
@@ -119,6 +120,7 @@ func Open(ctx context.Context, cfg Config, log *slog.Logger) (n *Node, err error
 	if err := n.openCluster(ctx, advertised(ln.Addr(), cfg.Cluster.Advertise)); err != nil {
 		return nil, err
 	}
+	n.egress.watch(ctx)
 	apiCfg := api.DefaultConfig()
 	apiCfg.NodeVersion = Version
 	apiCfg.NodeID = n.ID.String()

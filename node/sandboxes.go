@@ -28,8 +28,14 @@ func (n *Node) openSandboxes(ctx context.Context, prefix string) error {
 	ncfg := netns.DefaultConfig()
 	ncfg.Prefix, ncfg.Bridge, ncfg.Logger = prefix, cfg.Bridge, log
 	ncfg.Subnet = netip.MustParsePrefix(cfg.Subnet)
+	ncfg.EgressAllow, _ = parseEgressAllow(cfg.EgressAllow) // checked by Validate
+	ncfg.Nameservers = sandbox.HostNameservers()
 	net, err := netns.New(ctx, ncfg)
 	if err != nil {
+		return fmt.Errorf("sandbox network: %w", err)
+	}
+	n.egress = newEgressWatch(n, net)
+	if err := n.egress.refresh(ctx); err != nil {
 		return fmt.Errorf("sandbox network: %w", err)
 	}
 	if cfg.TeardownNetwork {

@@ -32,8 +32,17 @@ type Config struct {
 	// reach (e.g. a DNS forwarder); empty by default: the node is unreachable.
 	HostPorts []uint16
 	// DenyDestinations are IPv4 prefixes that even internet-enabled sandboxes
-	// must not reach through the node (e.g. the cluster's own network).
+	// must not reach through the node, on top of DefaultDenied; they win over
+	// EgressAllow.
 	DenyDestinations []netip.Prefix
+	// EgressAllow are IPv4 prefixes inside DefaultDenied that internet-enabled
+	// sandboxes may reach after all (an operator's --egress-allow). Platform
+	// addresses (SetPlatformAddrs) stay refused even inside them.
+	EgressAllow []netip.Prefix
+	// Nameservers are the resolvers internet-enabled sandboxes use: they are
+	// reachable on port 53 (UDP and TCP) even inside a denied range, and on no
+	// other port.
+	Nameservers []netip.Addr
 	// NetNSDir holds the netns bind mounts (default "/run/netns", shared with
 	// ip-netns(8)).
 	NetNSDir string
@@ -104,6 +113,16 @@ func (c Config) Validate() error {
 	for _, p := range c.DenyDestinations {
 		if !p.IsValid() || !p.Addr().Is4() {
 			return fmt.Errorf("netns: config DenyDestinations %v: want IPv4 prefixes: %w", p, ErrInvalid)
+		}
+	}
+	for _, p := range c.EgressAllow {
+		if !p.IsValid() || !p.Addr().Is4() {
+			return fmt.Errorf("netns: config EgressAllow %v: want IPv4 prefixes: %w", p, ErrInvalid)
+		}
+	}
+	for _, a := range c.Nameservers {
+		if !a.Is4() {
+			return fmt.Errorf("netns: config Nameservers %v: want IPv4 addresses: %w", a, ErrInvalid)
 		}
 	}
 	if c.NetNSDir == "" || c.NetNSDir[0] != '/' {

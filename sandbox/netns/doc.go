@@ -31,8 +31,11 @@
 //     other protocols from sandbox ports are dropped.
 //   - Egress: forwarded traffic out of non-bridge interfaces is accepted and
 //     masqueraded only for sources in the "internet" set (sandboxes created with
-//     AllowInternet), never to Config.DenyDestinations. Other sandboxes get no
-//     forwarding at all.
+//     AllowInternet). Other sandboxes get no forwarding at all. Even internet
+//     sandboxes are refused (TCP reset, ICMP admin-prohibited) at the
+//     "platform" set (SetPlatformAddrs: nodes, database), at
+//     Config.DenyDestinations and at DefaultDenied unless Config.EgressAllow
+//     lists the range; Config.Nameservers are reachable on port 53 only.
 //
 // The ruleset is installed once by New with nft(8); per sandbox only set
 // elements are added and removed, over netlink, so Create and Destroy exec no

@@ -4,6 +4,7 @@ import (
 	"bytes"
 	"context"
 	"fmt"
+	"net/netip"
 	"os/exec"
 	"strings"
 	"text/template"
@@ -18,12 +19,14 @@ func (m *Manager) tableName() string { return "warren_" + m.cfg.Prefix }
 var rulesetTmpl = template.Must(template.New("ruleset").Parse(`
 table inet {{.T}} {
 	set internet { type ipv4_addr; }
+	set platform { type ipv4_addr; }
 	chain input { type filter hook input priority -10; policy accept; }
 	chain forward { type filter hook forward priority -10; policy accept; }
 	chain postrouting { type nat hook postrouting priority 100; policy accept; }
 	chain sb_input { }
 	chain sb_forward { }
 	chain to_sb { }
+	chain refuse { }
 }
 flush chain inet {{.T}} input
 flush chain inet {{.T}} forward
@@ -31,6 +34,7 @@ flush chain inet {{.T}} postrouting
 flush chain inet {{.T}} sb_input
 flush chain inet {{.T}} sb_forward
 flush chain inet {{.T}} to_sb
+flush chain inet {{.T}} refuse
 add rule inet {{.T}} input iifname "{{.Br}}" jump sb_input
 add rule inet {{.T}} sb_input ct state established,related accept
 {{- if .Ports}}
@@ -42,11 +46,23 @@ add rule inet {{.T}} sb_input reject with icmpx type admin-prohibited
 add rule inet {{.T}} forward iifname "{{.Br}}" jump sb_forward
 add rule inet {{.T}} forward oifname "{{.Br}}" jump to_sb
 add rule inet {{.T}} sb_forward oifname "{{.Br}}" drop
-{{- if .Deny}}
-add rule inet {{.T}} sb_forward ip daddr { {{.Deny}} } reject with icmpx type admin-prohibited
+add rule inet {{.T}} sb_forward ip saddr != @internet reject with icmpx type admin-prohibited
+{{- if .DNS}}
+add rule inet {{.T}} sb_forward ip daddr { {{.DNS}} } udp dport 53 accept
+add rule inet {{.T}} sb_forward ip daddr { {{.DNS}} } tcp dport 53 accept
+add rule inet {{.T}} sb_forward ip daddr { {{.DNS}} } jump refuse
 {{- end}}
-add rule inet {{.T}} sb_forward ip saddr @internet accept
-add rule inet {{.T}} sb_forward reject with icmpx type admin-prohibited
+add rule inet {{.T}} sb_forward ip daddr @platform jump refuse
+{{- if .Deny}}
+add rule inet {{.T}} sb_forward ip daddr { {{.Deny}} } jump refuse
+{{- end}}
+{{- if .Allow}}
+add rule inet {{.T}} sb_forward ip daddr { {{.Allow}} } accept
+{{- end}}
+add rule inet {{.T}} sb_forward ip daddr { {{.Denied}} } jump refuse
+add rule inet {{.T}} sb_forward accept
+add rule inet {{.T}} refuse meta l4proto tcp reject with tcp reset
+add rule inet {{.T}} refuse reject with icmpx type admin-prohibited
 add rule inet {{.T}} to_sb ct state established,related accept
 add rule inet {{.T}} to_sb drop
 add rule inet {{.T}} postrouting ip saddr @internet oifname != "{{.Br}}" masquerade
@@ -64,19 +80,42 @@ add rule bridge {{.T}} from_sb drop
 `))
 
 func (m *Manager) ruleset() string {
-	var ports, deny []string
+	var ports, dns []string
 	for _, p := range m.cfg.HostPorts {
 		ports = append(ports, fmt.Sprint(p))
 	}
-	for _, p := range m.cfg.DenyDestinations {
-		deny = append(deny, p.Masked().String())
+	for _, a := range m.cfg.Nameservers {
+		dns = append(dns, a.String())
 	}
 	var b bytes.Buffer
 	rulesetTmpl.Execute(&b, map[string]string{
 		"T": m.tableName(), "Br": m.cfg.Bridge, "GW": m.gateway().String(), "VethPrefix": m.cfg.Prefix + "-",
-		"Ports": strings.Join(ports, ", "), "Deny": strings.Join(deny, ", "),
+		"Ports": strings.Join(ports, ", "), "DNS": strings.Join(dns, ", "),
+		"Deny": prefixList(m.cfg.DenyDestinations), "Allow": prefixList(m.cfg.EgressAllow),
+		"Denied": prefixList(DefaultDenied),
 	})
 	return b.String()
+}
+
+// prefixList renders prefixes as the elements of an anonymous nft set,
+// leaving out those inside another one: nft refuses overlapping intervals.
+func prefixList(ps []netip.Prefix) string {
+	var out []string
+	for i, p := range ps {
+		p = p.Masked()
+		covered := false
+		for j, q := range ps {
+			q = q.Masked()
+			if i != j && q.Bits() <= p.Bits() && q.Contains(p.Addr()) && (q != p || j < i) {
+				covered = true
+				break
+			}
+		}
+		if !covered {
+			out = append(out, p.String())
+		}
+	}
+	return strings.Join(out, ", ")
 }
 
 // installFirewall applies the ruleset with nft(8); idempotent.

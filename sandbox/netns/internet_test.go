@@ -69,9 +69,11 @@ func upstream(t *testing.T, link netip.Prefix) (nsPath string, ip netip.Addr) {
 }
 
 // TestInternet: only AllowInternet sandboxes are forwarded and masqueraded;
-// spoofing an allowed sandbox's address does not help; DenyDestinations wins.
+// spoofing an allowed sandbox's address does not help; DenyDestinations wins
+// over EgressAllow.
 func TestInternet(t *testing.T) {
 	cfg, link := testConfig(t)
+	cfg.EgressAllow = []netip.Prefix{link} // the fake Internet host is in 10/8, denied by default
 	m := newTestManager(t, cfg)
 	a := mustCreate(t, m, "sb-off", false)
 	b := mustCreate(t, m, "sb-on", true)

@@ -31,7 +31,7 @@ type Sandbox struct {
 // Options are per-sandbox settings.
 type Options struct {
 	// AllowInternet lets the sandbox open connections through the node
-	// (masqueraded), except to Config.DenyDestinations.
+	// (masqueraded), except to denied destinations (see the package doc).
 	AllowInternet bool
 }
 
