@@ -20,7 +20,12 @@ import (
 // clock_settime, adjtimex, syslog, vhangup, the new mount API (fsopen, fsmount,
 // move_mount, open_tree, ...) and io_uring. clone is allowed only without
 // namespace flags (see namespaceFreeClone) and clone3 returns ENOSYS so libc
-// falls back to clone, whose flags seccomp can inspect.
+// falls back to clone, whose flags seccomp can inspect. socket is allowed only
+// for socketFamilies (see socketRules); socketcall (the 32-bit x86
+// multiplexer, whose arguments sit behind a pointer seccomp cannot read)
+// returns ENOSYS so it cannot bypass that filter: 32-bit x86 programs need a
+// libc that calls socket(2) directly (glibc >= 2.23 and musl try the direct
+// call first or only).
 var allowedSyscalls = []string{
 	"accept", "accept4", "access", "alarm", "bind", "brk", "cachestat", "capget", "capset",
 	"chdir", "chmod", "chown", "chown32", "chroot", "clock_adjtime", "clock_adjtime64",
@@ -71,8 +76,8 @@ var allowedSyscalls = []string{
 	"setresgid", "setresgid32", "setresuid", "setresuid32", "setreuid", "setreuid32",
 	"setrlimit", "set_robust_list", "setsid", "setsockopt", "set_thread_area",
 	"set_tid_address", "setuid", "setuid32", "setxattr", "shmat", "shmctl", "shmdt", "shmget",
-	"shutdown", "sigaltstack", "signalfd", "signalfd4", "sigprocmask", "sigreturn", "socket",
-	"socketcall", "socketpair", "splice", "stat", "stat64", "statfs", "statfs64", "statx",
+	"shutdown", "sigaltstack", "signalfd", "signalfd4", "sigprocmask", "sigreturn",
+	"socketpair", "splice", "stat", "stat64", "statfs", "statfs64", "statx",
 	"symlink", "symlinkat", "sync", "sync_file_range", "syncfs", "sysinfo", "tee", "tgkill",
 	"time", "timer_create", "timer_delete", "timer_getoverrun", "timer_gettime",
 	"timer_gettime64", "timer_settime", "timer_settime64", "timerfd_create",
@@ -107,9 +112,10 @@ func DefaultSeccomp() *specs.LinuxSeccomp {
 		Architectures:   arches(),
 		Syscalls: []specs.LinuxSyscall{
 			{Names: names, Action: specs.ActAllow},
-			{Names: []string{"clone3"}, Action: specs.ActErrno, ErrnoRet: &enosys},
+			{Names: []string{"clone3", "socketcall"}, Action: specs.ActErrno, ErrnoRet: &enosys},
 		},
 	}
+	s.Syscalls = append(s.Syscalls, socketRules()...)
 	// personality(2): PER_LINUX, PER_LINUX32, UNAME26 variants and the query.
 	for _, p := range []uint64{0x0, 0x0008, 0x20000, 0x20008, 0xffffffff} {
 		s.Syscalls = append(s.Syscalls, specs.LinuxSyscall{
@@ -126,6 +132,46 @@ func DefaultSeccomp() *specs.LinuxSeccomp {
 		Args: []specs.LinuxSeccompArg{{Index: cloneFlagsArg, Value: namespaceFlags, ValueTwo: 0, Op: specs.OpMaskedEqual}},
 	})
 	return s
+}
+
+// socketFamilies are the address families socket(2) may create: local,
+// IPv4, IPv6 and netlink (ip(8), getifaddrs). Every other family (AF_VSOCK to
+// the host, AF_PACKET, AF_KEY, AF_ALG, AF_BLUETOOTH, ...) fails with
+// EAFNOSUPPORT, which libraries read as "not built into this kernel" and fall
+// back from cleanly.
+var socketFamilies = []uint64{unix.AF_UNIX, unix.AF_INET, unix.AF_INET6, unix.AF_NETLINK}
+
+// socketRules allow socket(2) for exactly socketFamilies and return
+// EAFNOSUPPORT for every other value of the family argument, as one rule per
+// value or range (rules in one entry AND their conditions, so disjoint values
+// need entries of their own). The family is compared as the full 64-bit
+// register: a value with high bits set never equals an allowed family and
+// lands in the "greater than" rule, so nothing reaches the default EPERM.
+func socketRules() []specs.LinuxSyscall {
+	eafnosupport := uint(unix.EAFNOSUPPORT)
+	var rules []specs.LinuxSyscall
+	allowed := map[uint64]bool{}
+	var maxAllowed uint64
+	for _, f := range socketFamilies {
+		allowed[f] = true
+		maxAllowed = max(maxAllowed, f)
+		rules = append(rules, specs.LinuxSyscall{
+			Names: []string{"socket"}, Action: specs.ActAllow,
+			Args: []specs.LinuxSeccompArg{{Index: 0, Value: f, Op: specs.OpEqualTo}},
+		})
+	}
+	for f := uint64(0); f < maxAllowed; f++ {
+		if !allowed[f] {
+			rules = append(rules, specs.LinuxSyscall{
+				Names: []string{"socket"}, Action: specs.ActErrno, ErrnoRet: &eafnosupport,
+				Args: []specs.LinuxSeccompArg{{Index: 0, Value: f, Op: specs.OpEqualTo}},
+			})
+		}
+	}
+	return append(rules, specs.LinuxSyscall{
+		Names: []string{"socket"}, Action: specs.ActErrno, ErrnoRet: &eafnosupport,
+		Args: []specs.LinuxSeccompArg{{Index: 0, Value: maxAllowed, Op: specs.OpGreaterThan}},
+	})
 }
 
 func arches() []specs.Arch {

@@ -3,6 +3,7 @@ package runc
 import (
 	"fmt"
 	"math"
+	"os"
 
 	specs "github.com/opencontainers/runtime-spec/specs-go"
 )
@@ -64,8 +65,8 @@ type SpecOptions struct {
 
 // Spec builds the OCI runtime spec for a sandbox container: namespaces pid,
 // mount, uts, ipc, net, cgroup and user; the DefaultSeccomp profile; the
-// Capabilities set; no_new_privileges; masked and read-only /proc and /sys
-// paths; only the standard device nodes; CPU, memory and pids limits.
+// Capabilities set; no_new_privileges; masked and read-only /proc paths; a
+// minimal /sys (sysMounts); only the standard device nodes; CPU, memory and pids limits.
 func Spec(o SpecOptions) (*specs.Spec, error) {
 	return buildSpec(o, true)
 }
@@ -146,12 +147,13 @@ func Capabilities() []string {
 }
 
 // MaskedPaths are hidden inside the container (files: /dev/null bound over;
-// directories: an empty read-only tmpfs).
+// directories: an empty read-only tmpfs). None is under /sys: the minimal /sys
+// (sysMounts) holds nothing of firmware, powercap or debugfs to hide.
 func MaskedPaths() []string {
 	return []string{
 		"/proc/acpi", "/proc/asound", "/proc/interrupts", "/proc/kcore", "/proc/keys",
 		"/proc/latency_stats", "/proc/timer_list", "/proc/timer_stats", "/proc/sched_debug",
-		"/proc/scsi", "/sys/firmware", "/sys/devices/virtual/powercap", "/sys/kernel/debug",
+		"/proc/scsi",
 	}
 }
 
@@ -185,10 +187,12 @@ func mounts(o SpecOptions) []specs.Mount {
 		{Destination: "/dev/pts", Type: "devpts", Source: "devpts", Options: []string{"nosuid", "noexec", "newinstance", "ptmxmode=0666", "mode=0620", "gid=5"}},
 		{Destination: "/dev/shm", Type: "tmpfs", Source: "shm", Options: []string{"nosuid", "noexec", "nodev", "mode=1777", "size=65536k"}},
 		{Destination: "/dev/mqueue", Type: "mqueue", Source: "mqueue", Options: []string{"nosuid", "noexec", "nodev"}},
-		sysMount(o.NetNSPath),
+	}
+	m = append(m, sysMounts()...)
+	m = append(m, []specs.Mount{
 		{Destination: "/sys/fs/cgroup", Type: "cgroup", Source: "cgroup", Options: []string{"nosuid", "noexec", "nodev", "relatime", "ro"}},
 		{Destination: InitPath, Type: "bind", Source: o.Init, Options: []string{"bind", "ro", "nosuid", "nodev"}},
-	}
+	}...)
 	for _, b := range o.BindMounts {
 		opts := []string{"rbind", "nosuid", "nodev"}
 		if b.ReadOnly {
@@ -199,13 +203,27 @@ func mounts(o SpecOptions) []specs.Mount {
 	return m
 }
 
-// sysMount mounts a fresh read-only sysfs when the container has its own netns
-// (the kernel allows sysfs in a user namespace only if it owns the netns).
-// Joining a netns created on the host, it bind-mounts the host's /sys
-// read-only instead; MaskedPaths hide the sensitive parts either way.
-func sysMount(netns string) specs.Mount {
-	if netns == "" {
-		return specs.Mount{Destination: "/sys", Type: "sysfs", Source: "sysfs", Options: []string{"nosuid", "noexec", "nodev", "ro"}}
+// sysMounts build a minimal /sys: a small read-only tmpfs holding only
+// read-only binds of the host's /sys/devices/system/cpu and .../node (CPU
+// count and topology for nproc, sysconf(_SC_NPROCESSORS_ONLN), lscpu); the
+// cgroup mount follows it in mounts. Neither the host's /sys nor a fresh sysfs
+// is mounted: both show the host's block devices (a loop device's
+// loop/backing_file names every sandbox's disk image under the data dir) and
+// modules, and the host's /sys shows the host's network interfaces. The
+// sandbox's own interfaces are read over netlink (ip(8), getifaddrs); there is
+// no /sys/class/net.
+func sysMounts() []specs.Mount {
+	m := []specs.Mount{{Destination: "/sys", Type: "tmpfs", Source: "sysfs-min",
+		Options: []string{"nosuid", "noexec", "nodev", "ro", "mode=755", "size=64k", "nr_inodes=64"}}}
+	for _, d := range sysBinds {
+		if _, err := os.Stat(d); err == nil {
+			m = append(m, specs.Mount{Destination: d, Type: "bind", Source: d,
+				Options: []string{"bind", "ro", "nosuid", "noexec", "nodev"}})
+		}
 	}
-	return specs.Mount{Destination: "/sys", Type: "bind", Source: "/sys", Options: []string{"rbind", "nosuid", "noexec", "nodev", "ro"}}
+	return m
 }
+
+// sysBinds are the host sysfs directories bound read-only into the minimal
+// /sys (non-recursively: nothing mounted below them comes along).
+var sysBinds = []string{"/sys/devices/system/cpu", "/sys/devices/system/node"}
