@@ -10,6 +10,7 @@ import (
 	"github.com/warrenhq/warren/blockdev/auto"
 	"github.com/warrenhq/warren/sandbox"
 	"github.com/warrenhq/warren/sandbox/netns"
+	"github.com/warrenhq/warren/sandbox/runc"
 	"github.com/warrenhq/warren/sandbox/service"
 )
 
@@ -42,6 +43,16 @@ func (n *Node) openSandboxes(ctx context.Context, prefix string) error {
 		n.closers = append(n.closers, net.Teardown)
 	} else {
 		n.closers = append(n.closers, net.Close)
+	}
+	// Sandbox root is host uid/gid 100000+ on every node; an account or
+	// another user's subordinate range there would share files and signals
+	// with every sandbox's root.
+	ids := runc.IDMap{HostID: runc.DefaultIDBase, Size: runc.DefaultIDMapSize}
+	idFiles := runc.DefaultIDFiles()
+	idFiles.Owner = "warren"
+	if err := runc.CheckIDRanges(ids, ids, idFiles); err != nil {
+		return fmt.Errorf("sandbox id range: %w (sandboxes map to host ids %d-%d; move that account or subordinate range, or give the range to a user named warren in /etc/subuid and /etc/subgid)",
+			err, ids.HostID, ids.HostID+ids.Size-1)
 	}
 	mgr, err := sandbox.New(sandbox.Config{Dir: filepath.Join(cfg.DataDir, "sandboxes"), Prefix: prefix,
 		AgentBinary: cfg.AgentBinary, Logger: log}, pool, net)
