@@ -2,6 +2,7 @@ package cluster_test
 
 import (
 	"crypto/tls"
+	"errors"
 	"io"
 	"net"
 	"testing"
@@ -128,4 +129,31 @@ func TestRaftRequiresClusterCert(t *testing.T) {
 	if got := n.Term(); got < huge {
 		t.Fatalf("term %d after an authenticated huge-term AppendEntries, want ≥ %d", got, uint64(huge))
 	}
+}
+
+// A client that connects to raft and sends nothing is closed once the handshake
+// deadline (10 s) passes, instead of holding the connection forever.
+func TestRaftHandshakeDeadline(t *testing.T) {
+	tc := clustertest.New(t)
+	n := tc.Add(tc.Config(true, 1))
+	tc.WaitLeader(10 * time.Second)
+	c, err := net.DialTimeout("tcp", n.RaftAddr(), time.Second)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer c.Close()
+	start := time.Now()
+	if err := c.SetReadDeadline(start.Add(20 * time.Second)); err != nil {
+		t.Fatal(err)
+	}
+	_, err = c.Read(make([]byte, 1))
+	took := time.Since(start)
+	var ne net.Error
+	if err == nil || (errors.As(err, &ne) && ne.Timeout()) {
+		t.Fatalf("silent client: read = %v after %s, want the server to close it", err, took)
+	}
+	if took < 9*time.Second {
+		t.Fatalf("silent client closed after %s, before the handshake deadline", took)
+	}
+	t.Logf("silent client closed after %s: %v", took.Round(100*time.Millisecond), err)
 }
