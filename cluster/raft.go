@@ -4,7 +4,6 @@ import (
 	"context"
 	"errors"
 	"fmt"
-	"net"
 	"os"
 	"path/filepath"
 	"time"
@@ -38,7 +37,7 @@ func (c *Cluster) startRaft() (err error) {
 	if err != nil {
 		return fmt.Errorf("open raft snapshots in %s: %w", dir, err)
 	}
-	stream, err := newStreamLayer(c.cfg.RaftAddr, c.cfg.AdvertiseRaft)
+	stream, err := newStreamLayer(c.cfg.RaftAddr, c.cfg.AdvertiseRaft, c.cfg.ClusterKey, c.cfg.NodeID)
 	if err != nil {
 		return err
 	}
@@ -109,42 +108,4 @@ func notLeader(err error) error {
 		return fmt.Errorf("%w: %v", ErrNotLeader, err)
 	}
 	return err
-}
-
-// streamLayer is raft's TCP stream layer; outgoing connections leave from the bind
-// IP when it is specific (see boundTransport).
-type streamLayer struct {
-	net.Listener
-	advertise net.Addr
-	local     net.IP
-}
-
-func newStreamLayer(bind, advertise string) (*streamLayer, error) {
-	ln, err := net.Listen("tcp", bind)
-	if err != nil {
-		return nil, fmt.Errorf("raft listen on %s: %w", bind, err)
-	}
-	s := &streamLayer{Listener: ln, advertise: ln.Addr()}
-	if advertise != "" {
-		a, err := net.ResolveTCPAddr("tcp", advertise)
-		if err != nil {
-			ln.Close()
-			return nil, fmt.Errorf("%w: --advertise (raft) %q: %v", ErrInvalid, advertise, err)
-		}
-		s.advertise = a
-	}
-	if ta, ok := ln.Addr().(*net.TCPAddr); ok && !ta.IP.IsUnspecified() {
-		s.local = ta.IP
-	}
-	return s, nil
-}
-
-func (s *streamLayer) Addr() net.Addr { return s.advertise }
-
-func (s *streamLayer) Dial(addr raft.ServerAddress, timeout time.Duration) (net.Conn, error) {
-	d := net.Dialer{Timeout: timeout}
-	if s.local != nil {
-		d.LocalAddr = &net.TCPAddr{IP: s.local}
-	}
-	return d.Dial("tcp", string(addr))
 }

@@ -142,6 +142,15 @@ func Open(ctx context.Context, cfg Config, log *slog.Logger) (n *Node, err error
 // GossipAddr returns the address other nodes join this one at.
 func (n *Node) GossipAddr() string { return n.cluster.c.GossipAddr() }
 
+// RaftAddr returns the advertised raft address ("" unless this node is a server).
+func (n *Node) RaftAddr() string { return n.cluster.c.RaftAddr() }
+
+// RaftState returns the current raft term and leader ID as this node sees them.
+func (n *Node) RaftState() (term uint64, leader string) {
+	leader, _ = n.cluster.c.Leader()
+	return n.cluster.c.Term(), leader
+}
+
 // Kill stops the node abruptly, as a crash would: gossip and raft stop without
 // leaving, the API stops answering, and sandboxes keep running until the next
 // start's cleanup. For tests of node failure; Close is still called after.

@@ -43,11 +43,11 @@ func TestOtherClusterKeyRefused(t *testing.T) {
 
 	// A client with another key's certificate that skips server checks: the
 	// server alone must refuse it.
-	other, err := newIdentity(newKey(t), "node-intruder", nil)
+	other, err := NewIdentity(newKey(t), "node-intruder", nil)
 	if err != nil {
 		t.Fatal(err)
 	}
-	cfg := other.clientTLS()
+	cfg := other.ClientTLS()
 	cfg.VerifyConnection = nil
 	wantRefused(t, dialTLS(t, addr, cfg), f)
 
@@ -58,11 +58,11 @@ func TestOtherClusterKeyRefused(t *testing.T) {
 func TestServerFromOtherKeyRefusedByClient(t *testing.T) {
 	// A server with another key's certificate that trusts any client: the
 	// client alone must refuse it.
-	other, err := newIdentity(newKey(t), "node-impostor", nil)
+	other, err := NewIdentity(newKey(t), "node-impostor", nil)
 	if err != nil {
 		t.Fatal(err)
 	}
-	cfg := other.serverTLS()
+	cfg := other.ServerTLS()
 	cfg.ClientAuth, cfg.VerifyConnection = tls.NoClientCert, nil
 	g := grpc.NewServer(grpc.Creds(credentials.NewTLS(cfg)))
 	f := newFakeNode("node-impostor")

@@ -86,7 +86,7 @@ func TestIssueLeaf(t *testing.T) {
 }
 
 func TestIdentityReissuesAfterHalfLife(t *testing.T) {
-	id, err := newIdentity(newKey(t), "node-a", nil)
+	id, err := NewIdentity(newKey(t), "node-a", nil)
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -39,7 +39,7 @@ const bufSize = 256 << 10
 // connection fail fast with Unavailable (they do not wait for one); bound
 // every call with a context deadline.
 type Pool struct {
-	id      *identity
+	id      *Identity
 	log     *slog.Logger
 	timeout time.Duration
 
@@ -59,7 +59,7 @@ func NewPool(cfg ClientConfig) (*Pool, error) {
 	if cfg.DialTimeout < 0 {
 		return nil, fmt.Errorf("rpc pool: DialTimeout: must not be negative, got %s", cfg.DialTimeout)
 	}
-	id, err := newIdentity(cfg.ClusterKey, cfg.NodeID, nil)
+	id, err := NewIdentity(cfg.ClusterKey, cfg.NodeID, nil)
 	if err != nil {
 		return nil, fmt.Errorf("rpc pool %s: %w", cfg.NodeID, err)
 	}
@@ -99,7 +99,7 @@ func (p *Pool) Conn(addr string) (*grpc.ClientConn, error) {
 		return cc, nil
 	}
 	cc, err := grpc.NewClient("passthrough:///"+addr,
-		grpc.WithTransportCredentials(credentials.NewTLS(p.id.clientTLS())),
+		grpc.WithTransportCredentials(credentials.NewTLS(p.id.ClientTLS())),
 		grpc.WithConnectParams(grpc.ConnectParams{
 			Backoff:           backoff.Config{BaseDelay: 100 * time.Millisecond, Multiplier: 1.6, Jitter: 0.2, MaxDelay: 5 * time.Second},
 			MinConnectTimeout: p.timeout,

@@ -57,7 +57,7 @@ func NewServer(cfg ServerConfig) (*Server, error) {
 	if cfg.StopTimeout < 0 {
 		return nil, fmt.Errorf("rpc server: StopTimeout: must not be negative, got %s", cfg.StopTimeout)
 	}
-	id, err := newIdentity(cfg.ClusterKey, cfg.NodeID, cfg.Addrs)
+	id, err := NewIdentity(cfg.ClusterKey, cfg.NodeID, cfg.Addrs)
 	if err != nil {
 		return nil, fmt.Errorf("rpc server %s: %w", cfg.NodeID, err)
 	}
@@ -70,7 +70,7 @@ func NewServer(cfg ServerConfig) (*Server, error) {
 		timeout = DefaultStopTimeout
 	}
 	g := grpc.NewServer(
-		grpc.Creds(credentials.NewTLS(id.serverTLS())),
+		grpc.Creds(credentials.NewTLS(id.ServerTLS())),
 		grpc.KeepaliveEnforcementPolicy(keepalive.EnforcementPolicy{
 			MinTime: 10 * time.Second, PermitWithoutStream: true,
 		}),

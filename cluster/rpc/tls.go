@@ -13,8 +13,10 @@ import (
 	"google.golang.org/grpc/peer"
 )
 
-// identity is a node's leaf certificate, re-issued when half its life is gone.
-type identity struct {
+// Identity is a node's leaf certificate from the cluster CA, re-issued when half
+// its life is gone. It is the one source of TLS configuration for every
+// node-to-node transport: this package's gRPC and the cluster's raft stream layer.
+type Identity struct {
 	ca     *CA
 	nodeID string
 	addrs  []string
@@ -23,19 +25,21 @@ type identity struct {
 	cert *tls.Certificate
 }
 
-func newIdentity(clusterKey []byte, nodeID string, addrs []string) (*identity, error) {
+// NewIdentity derives the cluster CA from clusterKey and issues nodeID's leaf
+// (addrs become its IP/DNS SANs; peers do not check them).
+func NewIdentity(clusterKey []byte, nodeID string, addrs []string) (*Identity, error) {
 	ca, err := DeriveCA(clusterKey)
 	if err != nil {
 		return nil, err
 	}
-	id := &identity{ca: ca, nodeID: nodeID, addrs: addrs}
+	id := &Identity{ca: ca, nodeID: nodeID, addrs: addrs}
 	if _, err := id.current(); err != nil {
 		return nil, err
 	}
 	return id, nil
 }
 
-func (id *identity) current() (*tls.Certificate, error) {
+func (id *Identity) current() (*tls.Certificate, error) {
 	id.mu.Lock()
 	defer id.mu.Unlock()
 	now := time.Now()
@@ -53,8 +57,8 @@ func (id *identity) current() (*tls.Certificate, error) {
 	return c, nil
 }
 
-// serverTLS requires a client certificate chained to the CA.
-func (id *identity) serverTLS() *tls.Config {
+// ServerTLS requires a client certificate chained to the CA.
+func (id *Identity) ServerTLS() *tls.Config {
 	return &tls.Config{
 		MinVersion: tls.VersionTLS13,
 		GetCertificate: func(*tls.ClientHelloInfo) (*tls.Certificate, error) {
@@ -69,9 +73,9 @@ func (id *identity) serverTLS() *tls.Config {
 	}
 }
 
-// clientTLS verifies the server's chain against the CA, not its host name:
+// ClientTLS verifies the server's chain against the CA, not its host name:
 // peers are dialled by address and any holder of the cluster key is a peer.
-func (id *identity) clientTLS() *tls.Config {
+func (id *Identity) ClientTLS() *tls.Config {
 	return &tls.Config{
 		MinVersion: tls.VersionTLS13,
 		GetClientCertificate: func(*tls.CertificateRequestInfo) (*tls.Certificate, error) {

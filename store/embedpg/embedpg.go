@@ -1,8 +1,10 @@
 // Package embedpg runs a private PostgreSQL server from the system's binaries: the
 // database behind `warren dev` and behind every test binary that needs one. The
-// cluster lives in a directory of its own (initdb on first use), listens on a unix
-// socket in that directory and on a free 127.0.0.1 port, and is stopped cleanly by
-// Stop. As root it runs as the `postgres` OS user, since PostgreSQL refuses root.
+// cluster lives in a directory of its own (initdb on first use), listens only on a
+// unix socket in that directory (no TCP: listen_addresses is empty), and is stopped
+// cleanly by Stop. As root it runs as the `postgres` OS user, since PostgreSQL
+// refuses root; the socket directory is mode 0700 and owned by that user, so only
+// root and postgres can connect (authentication is trust).
 package embedpg
 
 import (
@@ -11,7 +13,6 @@ import (
 	"errors"
 	"fmt"
 	"log/slog"
-	"net"
 	"os"
 	"os/exec"
 	"os/user"
@@ -29,7 +30,8 @@ import (
 type Config struct {
 	// Dir holds the cluster (Dir/data) and the socket (Dir/run). Created if missing.
 	Dir string
-	// Port is the TCP port on 127.0.0.1; 0 picks a free one.
+	// Port names the socket file (Dir/run/.s.PGSQL.<Port>); 0 means 5432. The
+	// server opens no TCP port.
 	Port   int
 	Logger *slog.Logger
 }
@@ -76,6 +78,9 @@ func Start(ctx context.Context, cfg Config) (*Server, error) {
 		if err := os.MkdirAll(d, 0o700); err != nil {
 			return nil, fmt.Errorf("embedpg: %w", err)
 		}
+		if err := os.Chmod(d, 0o700); err != nil {
+			return nil, fmt.Errorf("embedpg: %w", err)
+		}
 		if uid >= 0 {
 			if err := os.Chown(d, uid, gid); err != nil {
 				return nil, fmt.Errorf("embedpg: %w", err)
@@ -97,13 +102,14 @@ func Start(ctx context.Context, cfg Config) (*Server, error) {
 	if _, err := os.Stat(filepath.Join(s.data, "postmaster.pid")); err == nil {
 		_ = s.run(ctx, "pg_ctl", "stop", "-D", s.data, "-m", "fast", "-w", "-t", "30")
 	}
+	if cfg.Port < 0 || cfg.Port > 65535 {
+		return nil, fmt.Errorf("embedpg: Config.Port: must be 0..65535, got %d", cfg.Port)
+	}
 	s.port = cfg.Port
 	if s.port == 0 {
-		if s.port, err = freePort(); err != nil {
-			return nil, err
-		}
+		s.port = 5432
 	}
-	opts := fmt.Sprintf("-c listen_addresses=127.0.0.1 -p %d -k %s -c fsync=off -c synchronous_commit=off -c full_page_writes=off -c max_connections=200 -c shared_buffers=64MB",
+	opts := fmt.Sprintf("-c listen_addresses='' -c unix_socket_permissions=0700 -p %d -k %s -c fsync=off -c synchronous_commit=off -c full_page_writes=off -c max_connections=200 -c shared_buffers=64MB",
 		s.port, s.sock)
 	if err := s.run(ctx, "pg_ctl", "start", "-D", s.data, "-w", "-t", "60", "-s",
 		"-l", filepath.Join(cfg.Dir, "postgres.log"), "-o", opts); err != nil {
@@ -113,7 +119,7 @@ func Start(ctx context.Context, cfg Config) (*Server, error) {
 		_ = s.Stop()
 		return nil, err
 	}
-	log.Info("private postgres started", "dir", cfg.Dir, "port", s.port)
+	log.Info("private postgres started", "dir", cfg.Dir, "socket", s.sock)
 	return s, nil
 }
 
@@ -147,13 +153,11 @@ func (s *Server) URL(name string) string {
 	return fmt.Sprintf("postgres://%s@/%s?host=%s&port=%d&sslmode=disable", superuser, name, s.sock, s.port)
 }
 
-// TCPURL returns a connection URL for database name over 127.0.0.1.
-func (s *Server) TCPURL(name string) string {
-	return fmt.Sprintf("postgres://%s@127.0.0.1:%d/%s?sslmode=disable", superuser, s.port, name)
-}
-
-// Port returns the TCP port.
+// Port returns the port number in the socket's name (there is no TCP listener).
 func (s *Server) Port() int { return s.port }
+
+// SocketDir returns the directory holding the server's unix socket.
+func (s *Server) SocketDir() string { return s.sock }
 
 // CreateDatabase creates database name unless it exists, optionally from a template.
 func (s *Server) CreateDatabase(ctx context.Context, name, template string) error {
@@ -232,15 +236,6 @@ func findBinDir() (string, error) {
 func versionOf(p string) int {
 	v, _ := strconv.Atoi(filepath.Base(filepath.Dir(filepath.Dir(p))))
 	return v
-}
-
-func freePort() (int, error) {
-	l, err := net.Listen("tcp", "127.0.0.1:0")
-	if err != nil {
-		return 0, fmt.Errorf("embedpg: finding a free port: %w", err)
-	}
-	defer l.Close()
-	return l.Addr().(*net.TCPAddr).Port, nil
 }
 
 // ensureTraversable makes every parent of dir searchable by others (o+x), as the
