@@ -181,8 +181,11 @@ func (m *Manager) mountDisk(ctx context.Context, b *box, s Spec) error {
 		return fmt.Errorf("sandbox %s: disk: %w", s.ID, err)
 	}
 	// noinit_itable: no background zeroing of inode tables, which would give
-	// every idle sandbox its own physical copy of them.
-	if err := unix.Mount(snap.Device, b.rootfs, "ext4", unix.MS_NOATIME, "noinit_itable"); err != nil {
+	// every idle sandbox its own physical copy of them. nosuid and nodev: a
+	// set-uid file or a device node the sandbox made on its disk means
+	// nothing on the host's mount either (runc's bind of the rootfs keeps
+	// both flags, locked in the sandbox's user namespace).
+	if err := unix.Mount(snap.Device, b.rootfs, "ext4", unix.MS_NOATIME|unix.MS_NOSUID|unix.MS_NODEV, "noinit_itable"); err != nil {
 		return fmt.Errorf("sandbox %s: mounting %s: %w", s.ID, snap.Device, err)
 	}
 	return nil

@@ -39,6 +39,13 @@ func runMain(args []string, stderr io.Writer) int {
 		level = slog.LevelDebug
 	}
 	cfg.Logger = slog.New(slog.NewTextHandler(stderr, &slog.HandlerOptions{Level: level})).With("component", "agent")
+	// Not dumpable: ptrace of the agent then needs CAP_SYS_PTRACE, which
+	// sandbox root lacks, so nothing inside can attach to PID 1 to read its
+	// memory or close its socket. Children it execs are dumpable again.
+	if err := unix.Prctl(unix.PR_SET_DUMPABLE, 0, 0, 0, 0); err != nil {
+		cfg.Logger.Error("agent failed", "err", fmt.Errorf("prctl(PR_SET_DUMPABLE, 0): %w", err))
+		return 1
+	}
 	ctx, stop := signal.NotifyContext(context.Background(), unix.SIGTERM, unix.SIGINT)
 	defer stop()
 	if err := Run(ctx, cfg); err != nil {
