@@ -18,6 +18,8 @@ func TestConfigValidate(t *testing.T) {
 		want string
 	}{
 		{"no socket", Config{Root: "/"}, "SocketPath"},
+		{"both sockets", Config{ListenFD: 3, SocketPath: "/x.sock", Root: "/"}, "exclusive"},
+		{"stdio fd", Config{ListenFD: 2, Root: "/"}, "ListenFD 2"},
 		{"relative root", Config{SocketPath: "/x.sock", Root: "rel"}, `Root "rel"`},
 		{"negative grace", Config{SocketPath: "/x.sock", Root: "/", ShutdownGrace: -time.Second}, "ShutdownGrace"},
 	} {
@@ -28,8 +30,15 @@ func TestConfigValidate(t *testing.T) {
 			}
 		})
 	}
-	if err := DefaultConfig().Validate(); err != nil {
-		t.Fatalf("DefaultConfig: %v", err)
+	if err := DefaultConfig().Validate(); err == nil {
+		t.Fatal("DefaultConfig without a socket validates")
+	}
+	withPath, withFD := DefaultConfig(), DefaultConfig()
+	withPath.SocketPath, withFD.ListenFD = "/x.sock", 3
+	for _, c := range []Config{withPath, withFD} {
+		if err := c.Validate(); err != nil {
+			t.Fatalf("DefaultConfig with a socket %+v: %v", c, err)
+		}
 	}
 }
 
