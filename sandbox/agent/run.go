@@ -136,8 +136,10 @@ func listenFD(fd int) (net.Listener, error) {
 	if err != nil {
 		return nil, fmt.Errorf("agent: listen fd %d: %w", fd, err)
 	}
-	if ua, ok := sa.(*unix.SockaddrUnix); !ok || typ != unix.SOCK_STREAM || ua.Name == "" {
-		return nil, fmt.Errorf("agent: listen fd %d is not a bound unix stream socket", fd)
+	// An unbound socket reads as the abstract name "@"; abstract names are
+	// not what a sandbox's agent is given either: the node binds a path.
+	if ua, ok := sa.(*unix.SockaddrUnix); !ok || typ != unix.SOCK_STREAM || ua.Name == "" || ua.Name[0] == '@' {
+		return nil, fmt.Errorf("agent: listen fd %d is not a unix stream socket bound to a path", fd)
 	}
 	if err := unix.Listen(fd, 128); err != nil {
 		return nil, fmt.Errorf("agent: listen on fd %d: %w", fd, err)

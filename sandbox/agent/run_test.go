@@ -9,6 +9,8 @@ import (
 	"strings"
 	"testing"
 	"time"
+
+	"golang.org/x/sys/unix"
 )
 
 func TestConfigValidate(t *testing.T) {
@@ -54,6 +56,14 @@ func TestMainFlags(t *testing.T) {
 	stderr.Reset()
 	if code := runMain([]string{"--socket", filepath.Join(t.TempDir(), "s.sock"), "--root", "/no/such/root"}, &stderr); code != 1 || !strings.Contains(stderr.String(), "/no/such/root") {
 		t.Fatalf("missing root: code %d, stderr %q", code, stderr.String())
+	}
+	// runMain made this process non-dumpable before anything else (so that
+	// sandbox root cannot ptrace the agent); undo it for the other tests.
+	if d, err := unix.PrctlRetInt(unix.PR_GET_DUMPABLE, 0, 0, 0, 0); err != nil || d != 0 {
+		t.Fatalf("after runMain: dumpable %d (%v), want 0", d, err)
+	}
+	if err := unix.Prctl(unix.PR_SET_DUMPABLE, 1, 0, 0, 0); err != nil {
+		t.Fatal(err)
 	}
 }
 
