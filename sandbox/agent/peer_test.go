@@ -134,3 +134,25 @@ func TestPID1ListenFD(t *testing.T) {
 		t.Fatalf("a child inherited a socket:\n%s", res.Stdout)
 	}
 }
+
+// TestPID1StopsWhenLimited: an agent whose descriptor limit is lowered from
+// outside (prlimit, as sandbox root can do to PID 1) stops, with an error,
+// instead of staying up unable to serve.
+func TestPID1StopsWhenLimited(t *testing.T) {
+	_, cmd := startPID1Agent(t)
+	lim := unix.Rlimit{Cur: 64, Max: 64}
+	if err := unix.Prlimit(cmd.Process.Pid, unix.RLIMIT_NOFILE, &lim, nil); err != nil {
+		t.Fatal(err)
+	}
+	done := make(chan error, 1)
+	go func() { done <- cmd.Wait() }()
+	select {
+	case err := <-done:
+		var ee *exec.ExitError
+		if !errors.As(err, &ee) || ee.ExitCode() != 1 {
+			t.Fatalf("agent exit after prlimit: %v, want exit status 1", err)
+		}
+	case <-time.After(5 * time.Second):
+		t.Fatal("the agent still runs 5 s after its descriptor limit was lowered")
+	}
+}

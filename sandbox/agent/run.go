@@ -65,10 +65,17 @@ func Run(ctx context.Context, cfg Config) error {
 	go func() { serveErr <- gs.Serve(ln) }()
 	log.Info("agent serving", "socket", ln.Addr().String(), "root", cfg.Root, "pid1", pid1, "version", Version)
 
+	var limited <-chan error // nil outside a sandbox: never ready
+	if pid1 {
+		gctx, stopGuard := context.WithCancel(ctx)
+		defer stopGuard()
+		limited = guardLimits(gctx, time.Second)
+	}
 	select {
 	case <-ctx.Done():
 	case err = <-serveErr:
 		err = fmt.Errorf("agent: serve %s: %w", ln.Addr(), err)
+	case err = <-limited:
 	}
 	log.Info("agent stopping", "grace", cfg.ShutdownGrace)
 	// Processes first: cancelled Exec streams then end on their own.
