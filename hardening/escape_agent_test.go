@@ -80,8 +80,11 @@ func TestEscapeAgentSocket(t *testing.T) {
 	c.mustSh(t, b, "echo "+bMarker+" > /tmp/marker")
 	base := snapshotHost(t, n.DataDir, prefix) // B is part of the baseline
 	a := c.create(t, nil)
-	c.mustSh(t, a, "echo "+aMarker+" > /tmp/marker")
-	c.upload(t, a, "/probe", probe(t), "0755")
+	limited := c.create(t, nil) // a second attacker, for prlimit on its PID 1
+	for _, sb := range []string{a, limited} {
+		c.mustSh(t, sb, "echo "+aMarker+" > /tmp/marker")
+		c.upload(t, sb, "/probe", probe(t), "0755")
+	}
 	bSock := filepath.Join(n.DataDir, "sandboxes", b, "ctl", "agent.sock")
 	aCtl := filepath.Join(n.DataDir, "sandboxes", a, "ctl")
 	aPeer := agentPeer(t, n.DataDir, a)
@@ -126,11 +129,11 @@ func TestEscapeAgentSocket(t *testing.T) {
 		attack(t, "agent", "peer check refuses B's agent where A's is expected", false, "no refusal", herr)
 	}
 
-	// stays checks that a call on A answers from A (or, once A is gone, is
-	// refused) and never from B, and that B still answers from B.
-	stays := func(after string, aAlive bool) {
+	// staysIn checks that a call on attacker answers from it (or, once it
+	// is gone, is refused) and never from B, and that B still answers from B.
+	staysIn := func(attacker, after string, aAlive bool) {
 		t.Helper()
-		r := c.do(t, "POST", "/v1/sandboxes/"+a+"/exec", map[string]any{"cmd": "cat /tmp/marker", "timeout_sec": 10})
+		r := c.do(t, "POST", "/v1/sandboxes/"+attacker+"/exec", map[string]any{"cmd": "cat /tmp/marker", "timeout_sec": 10})
 		var er execResult
 		_ = json.Unmarshal(r.body, &er)
 		fromA := r.status == 200 && strings.Contains(er.Stdout, aMarker)
@@ -139,6 +142,7 @@ func TestEscapeAgentSocket(t *testing.T) {
 		out := c.mustSh(t, b, "cat /tmp/marker")
 		attack(t, "agent", "B unaffected after "+after, strings.Contains(out, bMarker), out)
 	}
+	stays := func(after string, aAlive bool) { t.Helper(); staysIn(a, after, aAlive) }
 	stays("nothing", true)
 
 	// Nothing of the host is mounted at /run/warren any more.
@@ -167,6 +171,7 @@ func TestEscapeAgentSocket(t *testing.T) {
 		{"open-write", "/proc/1/fd/2"}, {"read", "/proc/1/environ"}, {"read", "/proc/1/fd/3"},
 	} {
 		got := runProbe(t, c, a, p...)
+		t.Logf("%v: %s", p, got)
 		attack(t, "agent", strings.Join(p, " "), strings.HasPrefix(got, "BLOCKED"), got)
 		stays(strings.Join(p, " "), true)
 	}
@@ -191,10 +196,6 @@ func TestEscapeAgentSocket(t *testing.T) {
 	}, "; "))
 	// The node's calls meanwhile go to A's agent, not to the listeners.
 	stays("listeners at the socket paths", true)
-	// Lowering PID 1's descriptor limit (allowed to the same uid) hurts A
-	// alone.
-	t.Logf("prlimit-nofile 1 64: %s", runProbe(t, c, a, "prlimit-nofile", "1", "64"))
-	stays("prlimit RLIMIT_NOFILE of PID 1", true)
 	time.Sleep(6 * time.Second)
 	out := c.mustSh(t, a, "cat /tmp/ctl.out; cat /tmp/l1.out; cat /tmp/l2.out")
 	lines := strings.Split(strings.TrimSpace(out), "\n")
@@ -205,24 +206,41 @@ func TestEscapeAgentSocket(t *testing.T) {
 		attack(t, "agent", "nothing of the node connects to A's own listeners", strings.HasPrefix(l, "BLOCKED"), l)
 	}
 
+	// failsWithin waits for attacker to be recorded failed with the
+	// agent's exit as the reason.
+	failsWithin := func(attacker, what string, start time.Time) {
+		t.Helper()
+		var got sandboxJSON
+		for time.Since(start) < 10*time.Second {
+			if got = c.getSandbox(t, attacker); got.Status == "failed" {
+				break
+			}
+			sleep(50)
+		}
+		t.Logf("after %s: %+v after %s", what, got, time.Since(start))
+		attack(t, "agent", "failed with a reason within seconds of "+what,
+			got.Status == "failed" && strings.Contains(got.Error, "agent exited"), got)
+		staysIn(attacker, what, false)
+	}
+
+	// Lowering PID 1's descriptor limit (prlimit is open to the same uid)
+	// would leave the agent unable to serve: it stops instead, and that
+	// sandbox alone fails.
+	start := time.Now()
+	got := runProbe(t, c, limited, "prlimit-nofile", "1", "64")
+	t.Logf("prlimit-nofile 1 64: %s", got)
+	failsWithin(limited, "prlimit RLIMIT_NOFILE of PID 1", start)
+
 	// A stops its own agent: A fails, with the reason, within seconds, and
 	// its host objects go; B works on.
-	start := time.Now()
+	start = time.Now()
 	c.mustSh(t, a, "(sleep 0.2; kill -TERM 1) >/dev/null 2>&1 &")
-	var got sandboxJSON
-	for time.Since(start) < 10*time.Second {
-		if got = c.getSandbox(t, a); got.Status == "failed" {
-			break
-		}
-		sleep(50)
-	}
-	t.Logf("A after kill -TERM 1: %+v after %s", got, time.Since(start))
-	attack(t, "agent", "A failed with a reason within seconds of losing its agent",
-		got.Status == "failed" && strings.Contains(got.Error, "agent exited"), got)
-	stays("kill -TERM 1", false)
+	failsWithin(a, "kill -TERM 1", start)
 	checkNoLeaks(t, "agent lost", n.DataDir, prefix, base)
-	if _, err := os.Stat(filepath.Join(n.DataDir, "sandboxes", a)); !os.IsNotExist(err) {
-		attack(t, "agent", "A's directory removed", false, err)
+	for _, sb := range []string{a, limited} {
+		if _, err := os.Stat(filepath.Join(n.DataDir, "sandboxes", sb)); !os.IsNotExist(err) {
+			attack(t, "agent", "a failed sandbox's directory removed", false, err)
+		}
 	}
 }
 
