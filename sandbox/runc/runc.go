@@ -93,6 +93,11 @@ func (r *Runc) Create(ctx context.Context, id, bundle string, spec *specs.Spec, 
 	if spec == nil || spec.Root == nil || spec.Process == nil || spec.Linux == nil {
 		return fmt.Errorf("create %s: spec lacks root, process or linux: %w", id, ErrInvalid)
 	}
+	for i, f := range files {
+		if f == nil {
+			return fmt.Errorf("create %s: file %d is nil: %w", id, i, ErrInvalid)
+		}
+	}
 	// runc keeps a container's state in <root>/<id>; checking the directory
 	// instead of running `runc state` saves a process start on every create, and
 	// keeps the failure cleanup below from removing an existing container.
@@ -120,11 +125,6 @@ func (r *Runc) Create(ctx context.Context, id, bundle string, spec *specs.Spec, 
 	defer out.Close()
 	logPath := filepath.Join(bundle, "runc.log")
 	_ = os.Remove(logPath)
-	for i, f := range files {
-		if f == nil {
-			return fmt.Errorf("create %s: file %d is nil: %w", id, i, ErrInvalid)
-		}
-	}
 	args := []string{"--root", r.root, "--log", logPath, "--log-format", "json",
 		// --no-new-keyring: a session keyring per container counts against the
 		// kernel's per-uid key quota (kernel.keys.maxkeys, 200 by default), and
