@@ -133,6 +133,23 @@ func TestSandboxAgentLost(t *testing.T) {
 	if out := a.sh(t, bystander.ID, "echo fine"); out != "fine\n" {
 		t.Errorf("the bystander: %q", out)
 	}
+	// The rootfs is nosuid,nodev on the host, and so inside.
+	mounts, _ := os.ReadFile("/proc/mounts")
+	found := false
+	for _, line := range strings.Split(string(mounts), "\n") {
+		if f := strings.Fields(line); len(f) > 3 && f[1] == filepath.Join(n.DataDir, "sandboxes", bystander.ID, "rootfs") {
+			found = true
+			if !strings.Contains(","+f[3]+",", ",nosuid,") || !strings.Contains(","+f[3]+",", ",nodev,") {
+				t.Errorf("the rootfs mount on the host: %s, want nosuid,nodev", line)
+			}
+		}
+	}
+	if !found {
+		t.Errorf("no rootfs mount of %s on the host", bystander.ID)
+	}
+	if out := a.sh(t, bystander.ID, "grep ' / / ' /proc/self/mountinfo"); !strings.Contains(out, "nosuid") || !strings.Contains(out, "nodev") {
+		t.Errorf("the rootfs inside: %q, want nosuid,nodev", out)
+	}
 	// Reconciliation (every 5 s) keeps the recorded reason.
 	time.Sleep(6 * time.Second)
 	if got := a.get(t, fromHost.ID); got.Status != "failed" || !strings.Contains(got.Error, "agent exited") {
