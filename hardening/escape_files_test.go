@@ -12,7 +12,7 @@ import (
 
 // TestEscapeFilesAPI makes symlinks inside a sandbox that point at host
 // paths (a secret file, the node's bootstrap credentials, the sandbox's own
-// agent socket dir on the host, /proc/1/root) and sends ".." and encoded
+// agent socket dir (ctl) on the host, /proc/1/root) and sends ".." and encoded
 // variants in the path parameter. Reads must answer sandbox content or an
 // error, never host content; writes and deletes must not touch the host.
 func TestEscapeFilesAPI(t *testing.T) {
@@ -29,7 +29,7 @@ func TestEscapeFilesAPI(t *testing.T) {
 		t.Fatal(err)
 	}
 	bootstrap := filepath.Join(n.DataDir, "bootstrap.json")
-	agentDir := filepath.Join(n.DataDir, "sandboxes", sb, "agent")
+	agentDir := filepath.Join(n.DataDir, "sandboxes", sb, "ctl")
 	if _, err := os.Stat(agentDir); err != nil {
 		t.Fatalf("the agent dir is not where the test expects it: %v", err)
 	}
@@ -129,7 +129,7 @@ func TestEscapeFilesAPI(t *testing.T) {
 	if b, err := os.ReadFile(bootstrap); err != nil || !bytes.Contains(b, []byte(n.APIKey)) {
 		attack(t, "files", "bootstrap.json intact", false, err)
 	}
-	// The agent dir on the host holds only the agent's socket.
+	// The ctl dir on the host holds only the agent's socket.
 	ents, _ := os.ReadDir(agentDir)
 	for _, e := range ents {
 		if strings.Contains(e.Name(), "planted") {

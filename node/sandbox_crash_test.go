@@ -56,6 +56,11 @@ func TestSandboxNodeCrash(t *testing.T) {
 		if h := sandboxHostObjects(t, p.DataDir, prefix, sb); !h.empty() {
 			t.Errorf("sandbox %s: the restart left %s", sb, h)
 		}
+		// Its directory goes too, the root-only ctl dir with the agent's
+		// socket included.
+		if _, err := os.Stat(filepath.Join(p.DataDir, "sandboxes", sb)); !os.IsNotExist(err) {
+			t.Errorf("sandbox %s: the restart left its directory (%v)", sb, err)
+		}
 	}
 	if out, err := exec.Command("runc", "--root", filepath.Join(p.DataDir, "sandboxes", ".runc"), "list", "--quiet").Output(); err != nil || strings.TrimSpace(string(out)) != "" {
 		t.Errorf("runc containers after the restart: %q %v", out, err)

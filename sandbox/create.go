@@ -6,6 +6,7 @@ import (
 	"fmt"
 	"os"
 	"path/filepath"
+	"strconv"
 	"strings"
 	"time"
 
@@ -38,9 +39,14 @@ type Info struct {
 	IP string
 }
 
+// The agent's socket: <dir>/<id>/ctl/agent.sock on the host, in a directory
+// only host root can enter and that nothing mounts into the sandbox. The node
+// binds it and hands the bound fd to the container's init, which listens on
+// it (--listen-fd); the path itself is never reachable from inside.
 const (
-	agentSocketDir = "/run/warren"
-	agentSocket    = "agent.sock"
+	ctlDir      = "ctl"
+	agentSocket = "agent.sock"
+	agentFD     = 3 // the first fd runc --preserve-fds hands on
 )
 
 // Create starts a sandbox. On any failure everything it made is removed before
@@ -104,9 +110,8 @@ func (m *Manager) Create(ctx context.Context, s Spec) (info Info, err error) {
 		Rootfs:      b.rootfs,
 		Hostname:    "sandbox",
 		Init:        m.cfg.AgentBinary,
-		Args:        []string{"agent", "--socket", agentSocketDir + "/" + agentSocket},
+		Args:        []string{"agent", "--listen-fd", strconv.Itoa(agentFD)},
 		Env:         envList(s.Env),
-		BindMounts:  []runc.BindMount{{Source: filepath.Join(b.dir, "agent"), Destination: agentSocketDir}},
 		NetNSPath:   nr.sb.NetNSPath,
 		UIDMap:      m.cfg.IDMap,
 		GIDMap:      m.cfg.IDMap,
@@ -118,12 +123,28 @@ func (m *Manager) Create(ctx context.Context, s Spec) (info Info, err error) {
 	if err != nil {
 		return Info{}, fmt.Errorf("sandbox %s: %w", s.ID, err)
 	}
-	if err := m.runc.Run(ctx, s.ID, filepath.Join(b.dir, "bundle"), spec); err != nil {
+	sockPath := filepath.Join(b.dir, ctlDir, agentSocket)
+	sock, err := bindSocket(sockPath)
+	if err != nil {
+		return Info{}, fmt.Errorf("sandbox %s: the agent's socket: %w", s.ID, err)
+	}
+	err = m.runc.Run(ctx, s.ID, filepath.Join(b.dir, "bundle"), spec, sock)
+	sock.Close() // the init holds its own copy
+	if err != nil {
 		return Info{}, fmt.Errorf("sandbox %s: starting the container: %w", s.ID, err)
+	}
+	pid, err := m.initPid(b)
+	if err != nil {
+		return Info{}, fmt.Errorf("sandbox %s: %w", s.ID, err)
+	}
+	if err := m.watch(b, pid); err != nil {
+		return Info{}, fmt.Errorf("sandbox %s: %w", s.ID, err)
 	}
 	actx, cancel := context.WithTimeout(ctx, m.cfg.AgentTimeout)
 	defer cancel()
-	b.agent, err = agent.Dial(actx, filepath.Join(b.dir, "agent", agentSocket))
+	// The agent listens as sandbox root: that is the peer every connection
+	// must find, the first and any redial.
+	b.agent, err = agent.DialPeer(actx, sockPath, agent.Peer{Pid: pid, UID: int(m.cfg.IDMap.HostID)}, m.refused(b))
 	if err != nil {
 		return Info{}, fmt.Errorf("sandbox %s: connecting to the agent: %w", s.ID, err)
 	}
@@ -159,19 +180,35 @@ func (s *Spec) validate() error {
 	return nil
 }
 
-// prepareDirs makes <dir>/<id>/{rootfs,agent,bundle}. The agent dir belongs to
-// sandbox root (the mapped host uid), which creates its socket there.
+// prepareDirs makes <dir>/<id>/{rootfs,bundle,ctl}. ctl, which holds the
+// agent's socket, is host root's alone (0700) and never mounted into the
+// sandbox: nothing inside can replace the socket the node dials.
 func (m *Manager) prepareDirs(b *box) error {
-	for _, d := range []string{b.dir, b.rootfs, filepath.Join(b.dir, "agent"), filepath.Join(b.dir, "bundle")} {
+	for _, d := range []string{b.dir, b.rootfs, filepath.Join(b.dir, "bundle")} {
 		if err := os.Mkdir(d, 0o711); err != nil && !errors.Is(err, os.ErrExist) {
 			return fmt.Errorf("sandbox %s: %w", b.id, err)
 		}
 	}
-	agentDir := filepath.Join(b.dir, "agent")
-	if err := os.Chown(agentDir, int(m.cfg.IDMap.HostID), int(m.cfg.IDMap.HostID)); err != nil {
+	ctl := filepath.Join(b.dir, ctlDir)
+	if err := os.Mkdir(ctl, 0o700); err != nil {
 		return fmt.Errorf("sandbox %s: %w", b.id, err)
 	}
-	return os.Chmod(agentDir, 0o700)
+	return os.Chmod(ctl, 0o700) // whatever the umask
+}
+
+// bindSocket makes a unix stream socket bound at path, not listening: the
+// agent that inherits it listens itself, so the kernel's peer credentials of
+// every connection name the agent.
+func bindSocket(path string) (*os.File, error) {
+	fd, err := unix.Socket(unix.AF_UNIX, unix.SOCK_STREAM|unix.SOCK_CLOEXEC, 0)
+	if err != nil {
+		return nil, fmt.Errorf("socket: %w", err)
+	}
+	if err := unix.Bind(fd, &unix.SockaddrUnix{Name: path}); err != nil {
+		unix.Close(fd)
+		return nil, fmt.Errorf("binding %s: %w", path, err)
+	}
+	return os.NewFile(uintptr(fd), path), nil
 }
 
 // mountDisk creates the sandbox's disk and mounts it as the rootfs.
@@ -181,8 +218,11 @@ func (m *Manager) mountDisk(ctx context.Context, b *box, s Spec) error {
 		return fmt.Errorf("sandbox %s: disk: %w", s.ID, err)
 	}
 	// noinit_itable: no background zeroing of inode tables, which would give
-	// every idle sandbox its own physical copy of them.
-	if err := unix.Mount(snap.Device, b.rootfs, "ext4", unix.MS_NOATIME, "noinit_itable"); err != nil {
+	// every idle sandbox its own physical copy of them. nosuid and nodev: a
+	// set-uid file or a device node the sandbox made on its disk means
+	// nothing on the host's mount either (runc's bind of the rootfs keeps
+	// both flags, locked in the sandbox's user namespace).
+	if err := unix.Mount(snap.Device, b.rootfs, "ext4", unix.MS_NOATIME|unix.MS_NOSUID|unix.MS_NODEV, "noinit_itable"); err != nil {
 		return fmt.Errorf("sandbox %s: mounting %s: %w", s.ID, snap.Device, err)
 	}
 	return nil
@@ -206,9 +246,14 @@ func (m *Manager) Destroy(id string) error {
 	}
 	b.mu.Lock()
 	defer b.mu.Unlock()
+	if b.ended {
+		return fmt.Errorf("sandbox %s: %w on this node (it ended)", id, ErrNotFound)
+	}
 	err = m.teardown(b)
 	m.mu.Lock()
-	delete(m.boxes, id)
+	if m.boxes[id] == b {
+		delete(m.boxes, id)
+	}
 	m.mu.Unlock()
 	return err
 }
@@ -220,6 +265,12 @@ func (m *Manager) Destroy(id string) error {
 func (m *Manager) teardown(b *box) error {
 	ctx, cancel := context.WithTimeout(context.Background(), m.cfg.DestroyTimeout)
 	defer cancel()
+	// Ended first: the init's exit this teardown causes is not a loss.
+	b.ended = true
+	if b.pidfd != nil {
+		_ = b.pidfd.Close()
+		b.pidfd = nil
+	}
 	var errs []error
 	if err := blockdev.ThawMount(b.rootfs); err != nil {
 		errs = append(errs, err)

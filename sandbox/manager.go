@@ -29,8 +29,8 @@ type Pool interface {
 
 // Config configures a Manager.
 type Config struct {
-	// Dir holds one directory per sandbox (rootfs mount point, bundle, agent
-	// socket dir) and runc's state. Every parent must be traversable (o+x).
+	// Dir holds one directory per sandbox (rootfs mount point, bundle, the
+	// root-only ctl dir with the agent's socket) and runc's state. Every parent must be traversable (o+x).
 	Dir string
 	// Prefix is node-unique ([a-z0-9], ≤ 16): it names the cgroup parent
 	// ("/warren-<prefix>") so two nodes on one host never touch each other's.
@@ -61,8 +61,9 @@ type Manager struct {
 	// access use (read once at start).
 	nameservers []string
 
-	mu    sync.Mutex
-	boxes map[string]*box
+	mu     sync.Mutex
+	boxes  map[string]*box
+	onExit func(id, reason string) // see SetOnExit
 }
 
 // box is one live sandbox's handles.
@@ -74,6 +75,10 @@ type box struct {
 	ip     string
 	agent  *agent.Client
 	paused bool
+	pidfd  *os.File // the container's init, watched (see watch)
+	// ended is set when teardown starts: the sandbox is gone for every
+	// call, and its init's exit is no loss to report.
+	ended bool
 }
 
 // New builds a Manager over the node's pool and network.
@@ -153,6 +158,9 @@ func (m *Manager) Agent(id string) (*agent.Client, error) {
 	}
 	b.mu.Lock()
 	defer b.mu.Unlock()
+	if b.ended {
+		return nil, fmt.Errorf("sandbox %s: %w on this node (it ended)", id, ErrNotFound)
+	}
 	if b.paused {
 		return nil, fmt.Errorf("sandbox %s: %w: it is paused", id, ErrConflict)
 	}
@@ -176,6 +184,9 @@ func (m *Manager) Pause(ctx context.Context, id string) error {
 	}
 	b.mu.Lock()
 	defer b.mu.Unlock()
+	if b.ended {
+		return fmt.Errorf("sandbox %s: %w on this node (it ended)", id, ErrNotFound)
+	}
 	if b.paused {
 		return nil
 	}
@@ -194,6 +205,9 @@ func (m *Manager) Resume(ctx context.Context, id string) error {
 	}
 	b.mu.Lock()
 	defer b.mu.Unlock()
+	if b.ended {
+		return fmt.Errorf("sandbox %s: %w on this node (it ended)", id, ErrNotFound)
+	}
 	if !b.paused {
 		return nil
 	}
@@ -213,6 +227,9 @@ func (m *Manager) Snapshot(ctx context.Context, id, dst string) (blockdev.ImageI
 	}
 	b.mu.Lock()
 	defer b.mu.Unlock()
+	if b.ended {
+		return blockdev.ImageInfo{}, fmt.Errorf("sandbox %s: %w on this node (it ended)", id, ErrNotFound)
+	}
 	if !b.paused {
 		if err := m.runc.Pause(ctx, id); err != nil {
 			return blockdev.ImageInfo{}, fmt.Errorf("pausing sandbox %s for a snapshot: %w", id, err)
@@ -237,14 +254,25 @@ func (m *Manager) Snapshot(ctx context.Context, id, dst string) (blockdev.ImageI
 // node's cgroup parent, which runc makes again on the next create.
 func (m *Manager) Close() error {
 	m.mu.Lock()
-	defer m.mu.Unlock()
-	var errs []error
+	boxes := make([]*box, 0, len(m.boxes))
 	for _, b := range m.boxes {
+		boxes = append(boxes, b)
+	}
+	m.onExit = nil // nobody is told of exits any more
+	m.mu.Unlock()
+	var errs []error
+	for _, b := range boxes {
+		b.mu.Lock()
 		if b.agent != nil {
 			errs = append(errs, b.agent.Close())
 		}
+		if b.pidfd != nil {
+			_ = b.pidfd.Close() // ends its watcher
+			b.pidfd = nil
+		}
+		b.mu.Unlock()
 	}
-	if len(m.boxes) == 0 {
+	if len(boxes) == 0 {
 		m.removeCgroupParent()
 	}
 	return errors.Join(errs...)

@@ -21,6 +21,9 @@ func TestMain(m *testing.M) {
 	if sock := os.Getenv(pid1SocketEnv); sock != "" {
 		os.Exit(Main([]string{"--socket", sock, "--root", os.Getenv(pid1RootEnv), "--shutdown-grace", "3s", "--debug"}))
 	}
+	if fd := os.Getenv(pid1FDEnv); fd != "" {
+		os.Exit(Main([]string{"--listen-fd", fd, "--root", os.Getenv(pid1RootEnv), "--shutdown-grace", "3s", "--debug"}))
+	}
 	os.Exit(m.Run())
 }
 

@@ -7,6 +7,7 @@ import (
 	"net"
 	"time"
 
+	"golang.org/x/sys/unix"
 	"google.golang.org/grpc"
 	"google.golang.org/grpc/backoff"
 	"google.golang.org/grpc/credentials/insecure"
@@ -32,6 +33,76 @@ type Client struct {
 // short backoff (5 ms growing to 100 ms), so call WaitHealthy after starting
 // a sandbox.
 func Dial(ctx context.Context, socketPath string) (*Client, error) {
+	return dial(ctx, socketPath, nil)
+}
+
+// Peer is the process every connection to an agent must lead to, as the
+// kernel reports it (SO_PEERCRED, in the caller's namespaces): the agent's
+// host pid and host uid.
+type Peer struct {
+	Pid int
+	UID int
+}
+
+// PeerError is a connection that led to another process than the Peer
+// expected: it is closed unused.
+type PeerError struct {
+	Socket    string
+	Want, Got Peer
+}
+
+func (e *PeerError) Error() string {
+	return fmt.Sprintf("agent %s: the socket's peer is pid %d uid %d, not the agent (pid %d uid %d)",
+		e.Socket, e.Got.Pid, e.Got.UID, e.Want.Pid, e.Want.UID)
+}
+
+// DialPeer is Dial that checks every connection, the first and each redial,
+// before any call uses it: its SO_PEERCRED must be want. A connection to any
+// other process is closed and refused, and refused is called with the
+// *PeerError (or the error reading the credentials), so the owner can treat
+// the agent as lost. refused may be nil; it must not block.
+func DialPeer(ctx context.Context, socketPath string, want Peer, refused func(error)) (*Client, error) {
+	if want.Pid <= 0 || want.UID < 0 {
+		return nil, fmt.Errorf("agent dial %s: invalid peer pid %d uid %d", socketPath, want.Pid, want.UID)
+	}
+	return dial(ctx, socketPath, func(c net.Conn) error {
+		got, err := PeerOf(c)
+		if err == nil && got != want {
+			err = &PeerError{Socket: socketPath, Want: want, Got: got}
+		}
+		if err != nil && refused != nil {
+			refused(err)
+		}
+		return err
+	})
+}
+
+// PeerOf returns the pid and uid of the process at the other end of a unix
+// socket connection (for a listening socket: the process that called
+// listen).
+func PeerOf(c net.Conn) (Peer, error) {
+	uc, ok := c.(*net.UnixConn)
+	if !ok {
+		return Peer{}, fmt.Errorf("agent: peer of a %T: not a unix socket", c)
+	}
+	rc, err := uc.SyscallConn()
+	if err != nil {
+		return Peer{}, fmt.Errorf("agent: peer credentials: %w", err)
+	}
+	var cred *unix.Ucred
+	var credErr error
+	if err := rc.Control(func(fd uintptr) {
+		cred, credErr = unix.GetsockoptUcred(int(fd), unix.SOL_SOCKET, unix.SO_PEERCRED)
+	}); err != nil {
+		return Peer{}, fmt.Errorf("agent: peer credentials: %w", err)
+	}
+	if credErr != nil {
+		return Peer{}, fmt.Errorf("agent: peer credentials: %w", credErr)
+	}
+	return Peer{Pid: int(cred.Pid), UID: int(cred.Uid)}, nil
+}
+
+func dial(ctx context.Context, socketPath string, verify func(net.Conn) error) (*Client, error) {
 	if socketPath == "" {
 		return nil, errors.New("agent dial: socketPath is empty")
 	}
@@ -40,7 +111,15 @@ func Dial(ctx context.Context, socketPath string) (*Client, error) {
 	}
 	dial := func(ctx context.Context, _ string) (net.Conn, error) {
 		var d net.Dialer
-		return d.DialContext(ctx, "unix", socketPath)
+		c, err := d.DialContext(ctx, "unix", socketPath)
+		if err != nil || verify == nil {
+			return c, err
+		}
+		if err := verify(c); err != nil {
+			c.Close()
+			return nil, err
+		}
+		return c, nil
 	}
 	conn, err := grpc.NewClient("passthrough:///agent",
 		grpc.WithTransportCredentials(insecure.NewCredentials()),

@@ -8,14 +8,17 @@ import (
 	"time"
 )
 
-// DefaultSocketPath is where the agent listens inside a sandbox; the host
-// bind-mounts a per-sandbox directory onto /run/warren.
-const DefaultSocketPath = "/run/warren/agent.sock"
-
 // Config configures Run.
 type Config struct {
-	// SocketPath is the unix socket to serve on (created with mode 0600;
-	// a stale socket there is removed first).
+	// ListenFD is an inherited unix stream socket, bound by whoever started
+	// the agent but not listening: the agent calls listen(2) on it itself, so
+	// a client's SO_PEERCRED names the agent's process. This is how a
+	// sandbox's agent is started: the node binds the socket in a host
+	// directory the sandbox cannot see (fd 3, runc --preserve-fds). 0 = none.
+	ListenFD int
+	// SocketPath is a unix socket path to create and serve on instead of
+	// ListenFD (mode 0600; a stale socket there is removed first). For tests
+	// and tools run outside a sandbox.
 	SocketPath string
 	// Root is the directory file calls resolve in ("/" by default). Exec
 	// runs in the agent's own filesystem view; it only reads the users of
@@ -28,9 +31,10 @@ type Config struct {
 	ShutdownGrace time.Duration
 }
 
-// DefaultConfig returns the configuration of an agent inside a sandbox.
+// DefaultConfig returns the defaults of every field but the socket, which
+// the caller must name (ListenFD or SocketPath).
 func DefaultConfig() Config {
-	return Config{SocketPath: DefaultSocketPath, Root: "/", ShutdownGrace: 5 * time.Second}
+	return Config{Root: "/", ShutdownGrace: 5 * time.Second}
 }
 
 // withDefaults fills the zero fields from DefaultConfig.
@@ -50,8 +54,13 @@ func (c Config) withDefaults() Config {
 
 // Validate reports the first invalid field.
 func (c Config) Validate() error {
-	if c.SocketPath == "" {
-		return errors.New("agent config: SocketPath is required")
+	switch {
+	case c.ListenFD == 0 && c.SocketPath == "":
+		return errors.New("agent config: ListenFD or SocketPath is required")
+	case c.ListenFD != 0 && c.SocketPath != "":
+		return errors.New("agent config: ListenFD and SocketPath are exclusive")
+	case c.ListenFD < 0 || c.ListenFD > 0 && c.ListenFD < 3:
+		return fmt.Errorf("agent config: ListenFD %d must be an inherited descriptor (3 or above)", c.ListenFD)
 	}
 	if !filepath.IsAbs(c.Root) {
 		return fmt.Errorf("agent config: Root %q must be an absolute path", c.Root)

@@ -1,8 +1,9 @@
 // Package agent is the in-sandbox init and its host-side client.
 //
 // `warren agent` (Main, Run) runs as PID 1 in every sandbox. It serves the
-// gRPC service of proto/agent/v1 on a unix socket in a directory the host
-// bind-mounts into the sandbox: Exec (argv or shell, env, cwd, user, timeout,
+// gRPC service of proto/agent/v1 on a unix socket the node bound on the host
+// and handed over as an inherited fd (Config.ListenFD; the agent listens on it
+// itself, so SO_PEERCRED names the agent): Exec (argv or shell, env, cwd, user, timeout,
 // stdin, background processes with a tag), ListProcesses, Signal, file calls
 // and Health.
 //
@@ -21,7 +22,13 @@
 // outside the root. Writes go to a temporary file in the target directory,
 // are fsynced and renamed into place.
 //
-// Client. Dial returns a Client for the host side: Exec streams output to
+// Hardening. At start the agent makes itself non-dumpable, so sandbox root
+// (without CAP_SYS_PTRACE) cannot ptrace it, read its memory or take its
+// descriptors; as PID 1 it stops when one of its resource limits is lowered
+// from outside, so its sandbox fails instead of lingering unusable.
+//
+// Client. Dial returns a Client for the host side; DialPeer also checks the
+// peer of every connection (SO_PEERCRED) before use: Exec streams output to
 // writers, ExecCollect buffers it (capped, see DefaultOutputLimit),
 // WaitHealthy polls Health quickly until the agent answers, and the file
 // helpers stream in ChunkSize pieces.

@@ -23,7 +23,8 @@ func runMain(args []string, stderr io.Writer) int {
 	cfg := DefaultConfig()
 	fs := flag.NewFlagSet("warren agent", flag.ContinueOnError)
 	fs.SetOutput(stderr)
-	fs.StringVar(&cfg.SocketPath, "socket", cfg.SocketPath, "unix socket to serve on")
+	fs.IntVar(&cfg.ListenFD, "listen-fd", 0, "inherited bound unix socket to listen and serve on (how a sandbox's agent is started)")
+	fs.StringVar(&cfg.SocketPath, "socket", "", "unix socket path to create and serve on (outside a sandbox)")
 	fs.StringVar(&cfg.Root, "root", cfg.Root, "directory file calls resolve in")
 	fs.DurationVar(&cfg.ShutdownGrace, "shutdown-grace", cfg.ShutdownGrace, "time processes get between SIGTERM and SIGKILL at shutdown")
 	debug := fs.Bool("debug", false, "log at debug level")
@@ -39,6 +40,13 @@ func runMain(args []string, stderr io.Writer) int {
 		level = slog.LevelDebug
 	}
 	cfg.Logger = slog.New(slog.NewTextHandler(stderr, &slog.HandlerOptions{Level: level})).With("component", "agent")
+	// Not dumpable: ptrace of the agent then needs CAP_SYS_PTRACE, which
+	// sandbox root lacks, so nothing inside can attach to PID 1 to read its
+	// memory or close its socket. Children it execs are dumpable again.
+	if err := unix.Prctl(unix.PR_SET_DUMPABLE, 0, 0, 0, 0); err != nil {
+		cfg.Logger.Error("agent failed", "err", fmt.Errorf("prctl(PR_SET_DUMPABLE, 0): %w", err))
+		return 1
+	}
 	ctx, stop := signal.NotifyContext(context.Background(), unix.SIGTERM, unix.SIGINT)
 	defer stop()
 	if err := Run(ctx, cfg); err != nil {

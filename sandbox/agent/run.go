@@ -21,7 +21,7 @@ import (
 // far smaller (ChunkSize), List responses are capped below it.
 const maxMessage = 16 << 20
 
-// Run serves the agent on cfg.SocketPath until ctx is cancelled, then stops
+// Run serves the agent on cfg.ListenFD or cfg.SocketPath until ctx is cancelled, then stops
 // every process it started (SIGTERM, SIGKILL after cfg.ShutdownGrace) and
 // returns. As PID 1 it also reaps every orphan, sets PATH and HOME when
 // they are unset, and on shutdown signals every process of the sandbox.
@@ -41,7 +41,12 @@ func Run(ctx context.Context, cfg Config) error {
 		return err
 	}
 	defer rt.close()
-	ln, err := listen(cfg.SocketPath)
+	var ln net.Listener
+	if cfg.ListenFD != 0 {
+		ln, err = listenFD(cfg.ListenFD)
+	} else {
+		ln, err = listen(cfg.SocketPath)
+	}
 	if err != nil {
 		return err
 	}
@@ -58,12 +63,19 @@ func Run(ctx context.Context, cfg Config) error {
 	agentv1.RegisterAgentServer(gs, s)
 	serveErr := make(chan error, 1)
 	go func() { serveErr <- gs.Serve(ln) }()
-	log.Info("agent serving", "socket", cfg.SocketPath, "root", cfg.Root, "pid1", pid1, "version", Version)
+	log.Info("agent serving", "socket", ln.Addr().String(), "root", cfg.Root, "pid1", pid1, "version", Version)
 
+	var limited <-chan error // nil outside a sandbox: never ready
+	if pid1 {
+		gctx, stopGuard := context.WithCancel(ctx)
+		defer stopGuard()
+		limited = guardLimits(gctx, time.Second)
+	}
 	select {
 	case <-ctx.Done():
 	case err = <-serveErr:
-		err = fmt.Errorf("agent: serve %s: %w", cfg.SocketPath, err)
+		err = fmt.Errorf("agent: serve %s: %w", ln.Addr(), err)
+	case err = <-limited:
 	}
 	log.Info("agent stopping", "grace", cfg.ShutdownGrace)
 	// Processes first: cancelled Exec streams then end on their own.
@@ -71,7 +83,9 @@ func Run(ctx context.Context, cfg Config) error {
 	log.Debug("processes stopped")
 	stopGRPC(gs, time.Second)
 	log.Debug("grpc stopped")
-	_ = os.Remove(cfg.SocketPath)
+	if cfg.SocketPath != "" {
+		_ = os.Remove(cfg.SocketPath)
+	}
 	return err
 }
 
@@ -112,6 +126,36 @@ func listen(p string) (net.Listener, error) {
 	if err := os.Chmod(p, 0o600); err != nil {
 		ln.Close()
 		return nil, fmt.Errorf("agent: chmod socket %s: %w", p, err)
+	}
+	return ln, nil
+}
+
+// listenFD listens on the inherited socket fd, which must be a bound unix
+// stream socket, and returns it as a listener; fd itself is closed (the
+// listener holds a close-on-exec copy), so no process the agent starts
+// inherits it.
+func listenFD(fd int) (net.Listener, error) {
+	typ, err := unix.GetsockoptInt(fd, unix.SOL_SOCKET, unix.SO_TYPE)
+	if err != nil {
+		return nil, fmt.Errorf("agent: listen fd %d: not a socket: %w", fd, err)
+	}
+	sa, err := unix.Getsockname(fd)
+	if err != nil {
+		return nil, fmt.Errorf("agent: listen fd %d: %w", fd, err)
+	}
+	// An unbound socket reads as the abstract name "@"; abstract names are
+	// not what a sandbox's agent is given either: the node binds a path.
+	if ua, ok := sa.(*unix.SockaddrUnix); !ok || typ != unix.SOCK_STREAM || ua.Name == "" || ua.Name[0] == '@' {
+		return nil, fmt.Errorf("agent: listen fd %d is not a unix stream socket bound to a path", fd)
+	}
+	if err := unix.Listen(fd, 128); err != nil {
+		return nil, fmt.Errorf("agent: listen on fd %d: %w", fd, err)
+	}
+	f := os.NewFile(uintptr(fd), "agent-socket")
+	defer f.Close()
+	ln, err := net.FileListener(f)
+	if err != nil {
+		return nil, fmt.Errorf("agent: listen fd %d: %w", fd, err)
 	}
 	return ln, nil
 }

@@ -9,6 +9,8 @@ import (
 	"strings"
 	"testing"
 	"time"
+
+	"golang.org/x/sys/unix"
 )
 
 func TestConfigValidate(t *testing.T) {
@@ -18,6 +20,8 @@ func TestConfigValidate(t *testing.T) {
 		want string
 	}{
 		{"no socket", Config{Root: "/"}, "SocketPath"},
+		{"both sockets", Config{ListenFD: 3, SocketPath: "/x.sock", Root: "/"}, "exclusive"},
+		{"stdio fd", Config{ListenFD: 2, Root: "/"}, "ListenFD 2"},
 		{"relative root", Config{SocketPath: "/x.sock", Root: "rel"}, `Root "rel"`},
 		{"negative grace", Config{SocketPath: "/x.sock", Root: "/", ShutdownGrace: -time.Second}, "ShutdownGrace"},
 	} {
@@ -28,8 +32,15 @@ func TestConfigValidate(t *testing.T) {
 			}
 		})
 	}
-	if err := DefaultConfig().Validate(); err != nil {
-		t.Fatalf("DefaultConfig: %v", err)
+	if err := DefaultConfig().Validate(); err == nil {
+		t.Fatal("DefaultConfig without a socket validates")
+	}
+	withPath, withFD := DefaultConfig(), DefaultConfig()
+	withPath.SocketPath, withFD.ListenFD = "/x.sock", 3
+	for _, c := range []Config{withPath, withFD} {
+		if err := c.Validate(); err != nil {
+			t.Fatalf("DefaultConfig with a socket %+v: %v", c, err)
+		}
 	}
 }
 
@@ -45,6 +56,14 @@ func TestMainFlags(t *testing.T) {
 	stderr.Reset()
 	if code := runMain([]string{"--socket", filepath.Join(t.TempDir(), "s.sock"), "--root", "/no/such/root"}, &stderr); code != 1 || !strings.Contains(stderr.String(), "/no/such/root") {
 		t.Fatalf("missing root: code %d, stderr %q", code, stderr.String())
+	}
+	// runMain made this process non-dumpable before anything else (so that
+	// sandbox root cannot ptrace the agent); undo it for the other tests.
+	if d, err := unix.PrctlRetInt(unix.PR_GET_DUMPABLE, 0, 0, 0, 0); err != nil || d != 0 {
+		t.Fatalf("after runMain: dumpable %d (%v), want 0", d, err)
+	}
+	if err := unix.Prctl(unix.PR_SET_DUMPABLE, 1, 0, 0, 0); err != nil {
+		t.Fatal(err)
 	}
 }
 

@@ -10,6 +10,7 @@ import (
 	"os"
 	"os/exec"
 	"path/filepath"
+	"strconv"
 	"strings"
 	"syscall"
 	"time"
@@ -78,9 +79,11 @@ func New(cfg Config) (*Runc, error) {
 func (r *Runc) CgroupsPath(id string) string { return r.parent + "/" + id }
 
 // Create writes spec to bundle/config.json and creates the container (runc
-// create): its init is started and waits for Start. If runc fails, nothing of
-// the container is left (no state, process or cgroup).
-func (r *Runc) Create(ctx context.Context, id, bundle string, spec *specs.Spec) (err error) {
+// create): its init is started and waits for Start. Files are handed to the
+// init as fds 3, 4, … in order (runc --preserve-fds); the caller keeps and
+// closes its own copies. If runc fails, nothing of the container is left (no
+// state, process or cgroup).
+func (r *Runc) Create(ctx context.Context, id, bundle string, spec *specs.Spec, files ...*os.File) (err error) {
 	if err := ValidateID(id); err != nil {
 		return err
 	}
@@ -89,6 +92,11 @@ func (r *Runc) Create(ctx context.Context, id, bundle string, spec *specs.Spec) 
 	}
 	if spec == nil || spec.Root == nil || spec.Process == nil || spec.Linux == nil {
 		return fmt.Errorf("create %s: spec lacks root, process or linux: %w", id, ErrInvalid)
+	}
+	for i, f := range files {
+		if f == nil {
+			return fmt.Errorf("create %s: file %d is nil: %w", id, i, ErrInvalid)
+		}
 	}
 	// runc keeps a container's state in <root>/<id>; checking the directory
 	// instead of running `runc state` saves a process start on every create, and
@@ -117,14 +125,19 @@ func (r *Runc) Create(ctx context.Context, id, bundle string, spec *specs.Spec) 
 	defer out.Close()
 	logPath := filepath.Join(bundle, "runc.log")
 	_ = os.Remove(logPath)
-	cmd := exec.CommandContext(ctx, r.bin, "--root", r.root, "--log", logPath, "--log-format", "json",
+	args := []string{"--root", r.root, "--log", logPath, "--log-format", "json",
 		// --no-new-keyring: a session keyring per container counts against the
 		// kernel's per-uid key quota (kernel.keys.maxkeys, 200 by default), and
 		// every sandbox's root is the same host uid, so a node could hold only
 		// ~200 sandboxes. Sandboxes cannot use keyrings anyway: the seccomp
 		// profile refuses keyctl, add_key and request_key.
-		"create", "--no-new-keyring", "--bundle", bundle, "--pid-file", filepath.Join(bundle, "init.pid"), id)
+		"create", "--no-new-keyring", "--bundle", bundle, "--pid-file", filepath.Join(bundle, "init.pid")}
+	if len(files) > 0 {
+		args = append(args, "--preserve-fds", strconv.Itoa(len(files)))
+	}
+	cmd := exec.CommandContext(ctx, r.bin, append(args, id)...)
 	cmd.Stdin, cmd.Stdout, cmd.Stderr = stdin, out, out
+	cmd.ExtraFiles = files
 	start := time.Now()
 	if err := cmd.Run(); err != nil {
 		msg := runcLogError(logPath)
@@ -145,10 +158,10 @@ func (r *Runc) Start(ctx context.Context, id string) error {
 	return err
 }
 
-// Run creates and starts the container; if Start fails the container is
-// deleted again.
-func (r *Runc) Run(ctx context.Context, id, bundle string, spec *specs.Spec) error {
-	if err := r.Create(ctx, id, bundle, spec); err != nil {
+// Run creates and starts the container, handing it files as Create does; if
+// Start fails the container is deleted again.
+func (r *Runc) Run(ctx context.Context, id, bundle string, spec *specs.Spec, files ...*os.File) error {
+	if err := r.Create(ctx, id, bundle, spec, files...); err != nil {
 		return err
 	}
 	if err := r.Start(ctx, id); err != nil {

@@ -77,13 +77,17 @@ type Service struct {
 	mu       sync.Mutex
 	creating int                       // creates in flight, counted against MaxSandboxes
 	starting map[id.SandboxID]struct{} // rows this node is starting now
-	failed   map[id.SandboxID]struct{} // failed creates whose row could not be updated yet
+	failed   map[id.SandboxID]string   // failed sandboxes whose row could not be updated yet, with the reason
 }
 
 // New returns a Service for node over st and mgr.
+// It takes mgr's OnExit hook: a sandbox whose agent is lost is recorded
+// failed with the reason.
 func New(st *store.Store, mgr *sandbox.Manager, node id.NodeID, limits Limits, log *slog.Logger) *Service {
-	return &Service{st: st, mgr: mgr, node: node, limits: limits, log: log, starting: map[id.SandboxID]struct{}{},
-		failed: map[id.SandboxID]struct{}{}}
+	s := &Service{st: st, mgr: mgr, node: node, limits: limits, log: log, starting: map[id.SandboxID]struct{}{},
+		failed: map[id.SandboxID]string{}}
+	mgr.SetOnExit(s.exited)
+	return s
 }
 
 // Limits returns the service's limits.
@@ -294,7 +298,7 @@ func (s *Service) start(ctx context.Context, row db.Sandbox, tpl db.Template, en
 		if errors.Is(store.Map(err), store.ErrNotFound) {
 			return db.Sandbox{}, fmt.Errorf("sandbox %s: %w: killed while it was being created", row.ID, sandbox.ErrConflict)
 		}
-		s.unrecorded(row.ID)
+		s.unrecorded(row.ID, failedToStart)
 		return db.Sandbox{}, store.Map(err)
 	}
 	return running, nil
@@ -305,9 +309,9 @@ func (s *Service) fail(row db.Sandbox, cause error) (db.Sandbox, error) {
 	s.log.Error("sandbox create failed", "sandbox", row.ID, "err", cause)
 	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
 	defer cancel()
-	if _, err := s.setStatus(ctx, row.ID, sandbox.StatusFailed, "the sandbox failed to start"); err != nil && !errors.Is(err, store.ErrNotFound) {
+	if _, err := s.setStatus(ctx, row.ID, sandbox.StatusFailed, failedToStart); err != nil && !errors.Is(err, store.ErrNotFound) {
 		s.log.Error("recording a failed create; will retry", "sandbox", row.ID, "err", err)
-		s.unrecorded(row.ID)
+		s.unrecorded(row.ID, failedToStart)
 	}
 	return db.Sandbox{}, fmt.Errorf("sandbox %s failed to start: %w", row.ID, cause)
 }
@@ -320,33 +324,6 @@ func (s *Service) insert(ctx context.Context, p db.CreateSandboxParams) (db.Sand
 	defer cancel()
 	row, err := s.st.CreateSandbox(ictx, p)
 	return row, store.Map(err)
-}
-
-// unrecorded remembers a failed create whose row could not be marked failed
-// (Postgres was down); the reaper writes it as soon as Postgres answers.
-func (s *Service) unrecorded(sb id.SandboxID) {
-	s.mu.Lock()
-	s.failed[sb] = struct{}{}
-	s.mu.Unlock()
-}
-
-// recordFailed writes the failed creates that could not be recorded before.
-func (s *Service) recordFailed(ctx context.Context) {
-	s.mu.Lock()
-	pending := make([]id.SandboxID, 0, len(s.failed))
-	for sb := range s.failed {
-		pending = append(pending, sb)
-	}
-	s.mu.Unlock()
-	for _, sb := range pending {
-		_, err := s.setStatus(ctx, sb, sandbox.StatusFailed, "the sandbox failed to start")
-		if err != nil && !errors.Is(err, store.ErrNotFound) {
-			return // Postgres is still away; next round
-		}
-		s.mu.Lock()
-		delete(s.failed, sb)
-		s.mu.Unlock()
-	}
 }
 
 // reserve counts a create against the node's capacity.
