@@ -1,15 +1,10 @@
 package cluster_test
 
 import (
-	"crypto/tls"
 	"errors"
-	"io"
 	"net"
 	"testing"
 	"time"
-
-	"github.com/hashicorp/go-hclog"
-	"github.com/hashicorp/raft"
 
 	"github.com/warrenhq/warren/cluster"
 	"github.com/warrenhq/warren/cluster/clustertest"
@@ -17,49 +12,6 @@ import (
 )
 
 // probeStream is a raft stream layer for a test client: dial picks how it connects.
-type probeStream struct {
-	net.Listener
-	dial func(addr string, timeout time.Duration) (net.Conn, error)
-}
-
-func (p probeStream) Dial(a raft.ServerAddress, timeout time.Duration) (net.Conn, error) {
-	return p.dial(string(a), timeout)
-}
-
-// probeTransport is a raft NetworkTransport that speaks raft's wire format (one
-// type byte + msgpack) over the given dial.
-func probeTransport(t *testing.T, dial func(string, time.Duration) (net.Conn, error)) *raft.NetworkTransport {
-	t.Helper()
-	ln, err := net.Listen("tcp", "127.0.0.1:0")
-	if err != nil {
-		t.Fatal(err)
-	}
-	tr := raft.NewNetworkTransportWithConfig(&raft.NetworkTransportConfig{
-		Stream: probeStream{Listener: ln, dial: dial}, MaxPool: 1, Timeout: 3 * time.Second,
-		Logger: hclog.New(&hclog.LoggerOptions{Output: io.Discard}),
-	})
-	t.Cleanup(func() { tr.Close() })
-	return tr
-}
-
-// appendEntries sends an AppendEntries with the given term: with a term above the
-// cluster's it makes the leader step down and adopt it.
-func appendEntries(tr *raft.NetworkTransport, addr string, term uint64) (*raft.AppendEntriesResponse, error) {
-	req := &raft.AppendEntriesRequest{
-		RPCHeader: raft.RPCHeader{ProtocolVersion: raft.ProtocolVersionMax, ID: []byte("node-intruder"), Addr: []byte("127.0.0.1:1")},
-		Term:      term,
-	}
-	var resp raft.AppendEntriesResponse
-	err := tr.AppendEntries("node-x", raft.ServerAddress(addr), req, &resp)
-	return &resp, err
-}
-
-func tlsDial(cfg *tls.Config) func(string, time.Duration) (net.Conn, error) {
-	return func(addr string, timeout time.Duration) (net.Conn, error) {
-		return tls.DialWithDialer(&net.Dialer{Timeout: timeout}, "tcp", addr, cfg)
-	}
-}
-
 // Raft listens behind mutual TLS with the cluster CA: plain TCP, TLS without a
 // client certificate and a certificate from another CA are closed before any raft
 // RPC is decoded (term and leader stay); a cluster certificate gets answers.
@@ -91,11 +43,11 @@ func TestRaftRequiresClusterCert(t *testing.T) {
 		dial func(string, time.Duration) (net.Conn, error)
 	}{
 		{"plain TCP", func(a string, to time.Duration) (net.Conn, error) { return net.DialTimeout("tcp", a, to) }},
-		{"TLS without client cert", tlsDial(noCert)},
-		{"cert from another CA", tlsDial(foreignCfg)},
+		{"TLS without client cert", clustertest.TLSDial(noCert)},
+		{"cert from another CA", clustertest.TLSDial(foreignCfg)},
 	}
 	for _, a := range attempts {
-		resp, err := appendEntries(probeTransport(t, a.dial), addr, huge)
+		resp, err := clustertest.AppendEntries(clustertest.RaftProbe(t, a.dial), addr, huge)
 		if err == nil {
 			t.Fatalf("%s: raft answered %+v", a.name, resp)
 		}
@@ -114,8 +66,8 @@ func TestRaftRequiresClusterCert(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	good := probeTransport(t, tlsDial(mine.ClientTLS()))
-	resp, err := appendEntries(good, addr, 0)
+	good := clustertest.RaftProbe(t, clustertest.TLSDial(mine.ClientTLS()))
+	resp, err := clustertest.AppendEntries(good, addr, 0)
 	if err != nil {
 		t.Fatalf("cluster cert: %v", err)
 	}
@@ -123,7 +75,7 @@ func TestRaftRequiresClusterCert(t *testing.T) {
 		t.Fatalf("cluster cert: answer %+v, want term %d and no success", resp, term)
 	}
 	// And the same frame with a huge term really moves the term: what the wall stops.
-	if _, err := appendEntries(good, addr, huge); err != nil {
+	if _, err := clustertest.AppendEntries(good, addr, huge); err != nil {
 		t.Fatalf("cluster cert, huge term: %v", err)
 	}
 	if got := n.Term(); got < huge {

@@ -2,60 +2,19 @@ package hardening_test
 
 import (
 	"context"
-	"crypto/tls"
-	"io"
 	"net"
 	"strconv"
 	"testing"
 	"time"
 
-	"github.com/hashicorp/go-hclog"
-	"github.com/hashicorp/raft"
 	"github.com/jackc/pgx/v5"
 
 	"github.com/warrenhq/warren/cluster"
+	"github.com/warrenhq/warren/cluster/clustertest"
 	"github.com/warrenhq/warren/cluster/rpc"
 	"github.com/warrenhq/warren/node/nodetest"
 	"github.com/warrenhq/warren/store/storetest"
 )
-
-// raftProbe is a raft stream layer for an attacker: dial picks how it connects.
-type raftProbe struct {
-	net.Listener
-	dial func(addr string, timeout time.Duration) (net.Conn, error)
-}
-
-func (p raftProbe) Dial(a raft.ServerAddress, timeout time.Duration) (net.Conn, error) {
-	return p.dial(string(a), timeout)
-}
-
-// raftAppend sends one AppendEntries with term in raft's wire format (a type byte
-// then msgpack) through a raft NetworkTransport over dial.
-func raftAppend(t *testing.T, dial func(string, time.Duration) (net.Conn, error), addr string, term uint64) (*raft.AppendEntriesResponse, error) {
-	t.Helper()
-	ln, err := net.Listen("tcp", "127.0.0.1:0")
-	if err != nil {
-		t.Fatal(err)
-	}
-	tr := raft.NewNetworkTransportWithConfig(&raft.NetworkTransportConfig{
-		Stream: raftProbe{Listener: ln, dial: dial}, MaxPool: 1, Timeout: 3 * time.Second,
-		Logger: hclog.New(&hclog.LoggerOptions{Output: io.Discard}),
-	})
-	defer tr.Close()
-	req := &raft.AppendEntriesRequest{
-		RPCHeader: raft.RPCHeader{ProtocolVersion: raft.ProtocolVersionMax, ID: []byte("node-intruder"), Addr: []byte("127.0.0.1:1")},
-		Term:      term,
-	}
-	var resp raft.AppendEntriesResponse
-	err = tr.AppendEntries("node-x", raft.ServerAddress(addr), req, &resp)
-	return &resp, err
-}
-
-func raftTLSDial(cfg *tls.Config) func(string, time.Duration) (net.Conn, error) {
-	return func(addr string, timeout time.Duration) (net.Conn, error) {
-		return tls.DialWithDialer(&net.Dialer{Timeout: timeout}, "tcp", addr, cfg)
-	}
-}
 
 // An attacker who reaches a server's raft port cannot make it step down with a
 // huge-term AppendEntries: plain TCP, TLS without a certificate and a certificate
@@ -92,10 +51,10 @@ func TestEscapeRaft(t *testing.T) {
 		dial func(string, time.Duration) (net.Conn, error)
 	}{
 		{"AppendEntries(huge term) over plain TCP", func(a string, to time.Duration) (net.Conn, error) { return net.DialTimeout("tcp", a, to) }},
-		{"AppendEntries(huge term) over TLS without client cert", raftTLSDial(noCert)},
-		{"AppendEntries(huge term) with a cert from another CA", raftTLSDial(foreignCfg)},
+		{"AppendEntries(huge term) over TLS without client cert", clustertest.TLSDial(noCert)},
+		{"AppendEntries(huge term) with a cert from another CA", clustertest.TLSDial(foreignCfg)},
 	} {
-		resp, err := raftAppend(t, a.dial, addr, huge)
+		resp, err := clustertest.AppendEntries(clustertest.RaftProbe(t, a.dial), addr, huge)
 		time.Sleep(200 * time.Millisecond)
 		got, l := n.RaftState()
 		attack(t, "raft", a.what, err != nil && got == term && l == leader, "answer", resp, "err", err, "term", got, "leader", l)
@@ -111,7 +70,7 @@ func TestEscapeRaft(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	if _, err := raftAppend(t, raftTLSDial(id.ClientTLS()), addr, huge); err != nil {
+	if _, err := clustertest.AppendEntries(clustertest.RaftProbe(t, clustertest.TLSDial(id.ClientTLS())), addr, huge); err != nil {
 		t.Fatalf("control: cluster cert refused: %v", err)
 	}
 	if got, _ := n.RaftState(); got < huge {

@@ -168,7 +168,7 @@ func TestEgressConfigValidate(t *testing.T) {
 		c := DefaultConfig()
 		c.Prefix = "wtv"
 		mod(&c)
-		if err := c.Validate(); !errors.Is(err, ErrInvalid) || !containsStr(err.Error(), name) {
+		if err := c.Validate(); !errors.Is(err, ErrInvalid) || !strings.Contains(err.Error(), name) {
 			t.Errorf("%s: Validate = %v, want ErrInvalid naming it", name, err)
 		}
 	}
@@ -176,5 +176,3 @@ func TestEgressConfigValidate(t *testing.T) {
 		t.Errorf("prefixList merged to %q", got)
 	}
 }
-
-func containsStr(s, sub string) bool { return strings.Contains(s, sub) }
