@@ -9,5 +9,6 @@
 // stored per sandbox or per URL. The token of one sandbox says nothing of
 // another's, a signed URL names its sandbox, port and expiry, and each kind
 // of credential has its own derived key, so one can never stand in for the
-// other.
+// other. Authorizer turns the token check into the (sandbox, token) → team
+// function that envd and the host form of the ports proxy use.
 package access

@@ -2,12 +2,15 @@ package access_test
 
 import (
 	"context"
+	"errors"
 	"sync"
 	"testing"
 	"time"
 
 	"github.com/warrenhq/warren/access"
 	"github.com/warrenhq/warren/id"
+	"github.com/warrenhq/warren/store"
+	"github.com/warrenhq/warren/store/db"
 	"github.com/warrenhq/warren/store/storetest"
 )
 
@@ -52,5 +55,36 @@ func TestLoadAgrees(t *testing.T) {
 	secret, err := st.GetClusterSecret(ctx, access.SecretName)
 	if err != nil || len(secret) < access.MinSecretBytes {
 		t.Fatalf("the stored secret: %d bytes, %v", len(secret), err)
+	}
+}
+
+// TestAuthorizer: a sandbox's own token answers its team; another's token
+// and an unknown sandbox are told apart.
+func TestAuthorizer(t *testing.T) {
+	st := storetest.New(t)
+	ctx := context.Background()
+	s, err := access.Load(ctx, st)
+	if err != nil {
+		t.Fatal(err)
+	}
+	teamID := id.NewTeamID()
+	if _, err := st.CreateTeam(ctx, db.CreateTeamParams{ID: teamID, Name: "authz"}); err != nil {
+		t.Fatal(err)
+	}
+	sb := id.NewSandboxID()
+	if _, err := st.CreateSandbox(ctx, db.CreateSandboxParams{ID: sb, TeamID: teamID, TemplateName: "base",
+		Vcpus: 1, MemoryMb: 64, DiskSizeMb: 1024, TimeoutSec: 60, Metadata: []byte("{}")}); err != nil {
+		t.Fatal(err)
+	}
+	auth := s.Authorizer(st)
+	if got, err := auth(ctx, sb, s.AccessToken(sb)); err != nil || got != teamID {
+		t.Fatalf("own token: %v %v, want %v", got, err, teamID)
+	}
+	other := id.NewSandboxID()
+	if _, err := auth(ctx, sb, s.AccessToken(other)); !errors.Is(err, access.ErrBadToken) {
+		t.Fatalf("another sandbox's token: %v", err)
+	}
+	if _, err := auth(ctx, other, s.AccessToken(other)); !errors.Is(err, store.ErrNotFound) {
+		t.Fatalf("an unknown sandbox: %v", err)
 	}
 }

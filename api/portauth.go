@@ -38,10 +38,17 @@ func (s *Server) portAuth(r *http.Request, sb id.SandboxID, port int) (id.TeamID
 		tok = r.Header.Get("E2b-Traffic-Access-Token")
 	}
 	if tok != "" {
-		if s.cfg.Signer == nil || !s.cfg.Signer.CheckAccessToken(sb, tok) {
-			return id.TeamID{}, unauthenticated("X-Access-Token: not this sandbox's access token")
+		if s.cfg.Signer == nil {
+			return id.TeamID{}, unauthenticated("X-Access-Token: this node checks no access tokens")
 		}
-		return s.sandboxTeam(ctx, sb)
+		team, err := s.cfg.Signer.Authorizer(s.store)(ctx, sb, tok)
+		switch {
+		case errors.Is(err, access.ErrBadToken):
+			return id.TeamID{}, unauthenticated("X-Access-Token: not this sandbox's access token")
+		case err != nil:
+			return id.TeamID{}, mapStore(err, "sandbox")
+		}
+		return team, nil
 	}
 	if s.cfg.Signer != nil {
 		switch err := s.cfg.Signer.CheckPortURL(sb, port, r.URL.Query(), time.Now()); {
