@@ -291,8 +291,17 @@ func TestPortURL(t *testing.T) {
 	if r := hostGet(t, hs, u.Host, "/?"+u.RawQuery+"&k=v"); r.status != 200 || string(r.body) != "hello k=v" {
 		t.Fatalf("opening the signed URL: %d %s", r.status, r.body)
 	}
-	// No body: the default hour.
-	r = e.do("POST", path, info.APIKey, nil)
+	// Other methods on that path are still the path-form proxy's.
+	if r := e.do("GET", path+"?q=1", info.APIKey, nil); r.status != 200 || string(r.body) != "hello q=1" {
+		t.Fatalf("GET %s through the path form: %d %s", path, r.status, r.body)
+	}
+	// {}: the default hour; no body or null is refused.
+	for _, body := range []any{nil, "null"} {
+		if r := e.do("POST", path, info.APIKey, body); r.status != 400 {
+			t.Errorf("body %v: %d %s", body, r.status, r.body)
+		}
+	}
+	r = e.do("POST", path, info.APIKey, map[string]any{})
 	r.json(t, &v)
 	if r.status != 201 || time.Until(v.ExpiresAt) < 59*time.Minute || time.Until(v.ExpiresAt) > time.Hour {
 		t.Fatalf("default TTL: %d %s", r.status, r.body)
@@ -305,13 +314,13 @@ func TestPortURL(t *testing.T) {
 	if r := e.do("POST", path, info.APIKey, map[string]any{"ttl": 5}); r.status != 400 {
 		t.Errorf("an unknown field: %d %s", r.status, r.body)
 	}
-	if r := e.do("POST", "/v1/sandboxes/"+id.NewSandboxID().String()+"/ports/8000/url", info.APIKey, nil); r.status != 404 {
+	if r := e.do("POST", "/v1/sandboxes/"+id.NewSandboxID().String()+"/ports/8000/url", info.APIKey, "{}"); r.status != 404 {
 		t.Errorf("another sandbox: %d %s", r.status, r.body)
 	}
-	if r := e.do("POST", "/v1/sandboxes/"+sb.String()+"/ports/0/url", info.APIKey, nil); r.status != 400 || !strings.Contains(string(r.body), `"field":"port"`) {
+	if r := e.do("POST", "/v1/sandboxes/"+sb.String()+"/ports/0/url", info.APIKey, "{}"); r.status != 400 || !strings.Contains(string(r.body), `"field":"port"`) {
 		t.Errorf("port 0: %d %s", r.status, r.body)
 	}
-	if r := e.do("POST", path, "", nil); r.status != 401 {
+	if r := e.do("POST", path, "", "{}"); r.status != 401 {
 		t.Errorf("no credentials: %d %s", r.status, r.body)
 	}
 }

@@ -46,12 +46,19 @@ func (s *Server) portURL(w http.ResponseWriter, r *http.Request) {
 		writeError(w, r, s.log, err)
 		return
 	}
-	var req portURLRequest
-	if r.ContentLength != 0 {
-		if err := decode(r, &req); err != nil {
-			writeError(w, r, s.log, err)
-			return
-		}
+	// A JSON object, {} for the defaults; null is not one.
+	var req *portURLRequest
+	if err := decode(r, &req); err != nil {
+		writeError(w, r, s.log, err)
+		return
+	}
+	if req == nil {
+		writeError(w, r, s.log, errInvalid("", "the body must be a JSON object ({} for the defaults)"))
+		return
+	}
+	if err := req.validate(); err != nil {
+		writeError(w, r, s.log, err)
+		return
 	}
 	if s.cfg.Signer == nil {
 		writeError(w, r, s.log, &Error{Status: http.StatusNotImplemented, Code: "not_implemented", Message: "this node signs no port URLs"})

@@ -13,17 +13,18 @@ import (
 // baseBodies are valid requests of each JSON route, which the mutations
 // start from.
 var baseBodies = map[string]map[string]any{
-	"POST /v1/auth/login":                 {"email": "nobody@example.com", "password": "wrong password"},
-	"POST /v1/admin/users":                {"email": "mut@example.com", "password": "correct horse battery staple"},
-	"POST /v1/admin/teams":                {"name": "mutated-team"},
-	"POST /v1/api-keys":                   {"name": "mutated-key"},
-	"POST /v1/sandboxes":                  {"template": "base", "disk_size_mb": 1024, "memory_mb": 64, "timeout_sec": 60},
-	"POST /v1/sandboxes/{id}/timeout":     {"timeout_sec": 600},
-	"POST /v1/sandboxes/{id}/snapshots":   {"name": "mutated-snap"},
-	"POST /v1/sandboxes/{id}/exec":        {"cmd": "true"},
-	"POST /v1/sandboxes/{id}/exec/stream": {"cmd": "true"},
-	"POST /v1/sandboxes/{id}/files/mkdir": {"path": "/tmp/mutated"},
-	"POST /v1/admin/builds":               {"name": "mutated-build", "recipe": []any{"true"}},
+	"POST /v1/auth/login":                      {"email": "nobody@example.com", "password": "wrong password"},
+	"POST /v1/admin/users":                     {"email": "mut@example.com", "password": "correct horse battery staple"},
+	"POST /v1/admin/teams":                     {"name": "mutated-team"},
+	"POST /v1/api-keys":                        {"name": "mutated-key"},
+	"POST /v1/sandboxes":                       {"template": "base", "disk_size_mb": 1024, "memory_mb": 64, "timeout_sec": 60},
+	"POST /v1/sandboxes/{id}/timeout":          {"timeout_sec": 600},
+	"POST /v1/sandboxes/{id}/snapshots":        {"name": "mutated-snap"},
+	"POST /v1/sandboxes/{id}/exec":             {"cmd": "true"},
+	"POST /v1/sandboxes/{id}/exec/stream":      {"cmd": "true"},
+	"POST /v1/sandboxes/{id}/files/mkdir":      {"path": "/tmp/mutated"},
+	"POST /v1/sandboxes/{id}/ports/{port}/url": {"ttl_sec": 60},
+	"POST /v1/admin/builds":                    {"name": "mutated-build", "recipe": []any{"true"}},
 }
 
 // mutation is one hostile value for a property.
