@@ -7,6 +7,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/warrenhq/warren/node"
 	"github.com/warrenhq/warren/node/nodetest"
 )
 
@@ -222,5 +223,20 @@ func TestTeamQuotaBadInput(t *testing.T) {
 			continue
 		}
 		r.apiErr(t)
+	}
+}
+
+// TestTeamQuotaFlagsValidated: negative operator defaults are refused
+// naming the flag; the defaults pass.
+func TestTeamQuotaFlagsValidated(t *testing.T) {
+	cfg := node.DefaultConfig()
+	cfg.Dev, cfg.DataDir = true, t.TempDir()
+	if err := cfg.Validate(); err != nil {
+		t.Fatalf("defaults: %v", err)
+	}
+	cfg.Limits.Team.VCPUs, cfg.Limits.Team.DiskMB = -1, -5
+	err := cfg.Validate()
+	if err == nil || !strings.Contains(err.Error(), "--team-max-vcpus: must be between 0") || !strings.Contains(err.Error(), "--team-max-disk-mb: must be between 0") {
+		t.Fatalf("negative team defaults: %v", err)
 	}
 }

@@ -263,3 +263,33 @@ func TestTeamQuotaSettings(t *testing.T) {
 		t.Errorf("the defaults: %v", err)
 	}
 }
+
+// BenchmarkInsert compares the quota-checked insert (lock, sum, insert in one
+// transaction) with the plain insert build sandboxes take, for a team with
+// 200 live sandboxes.
+func BenchmarkInsert(b *testing.B) {
+	st := storetest.New(b)
+	s := &Service{st: st, limits: DefaultLimits()}
+	s.limits.Team = TeamLimits{}
+	tm, err := st.CreateTeam(context.Background(), db.CreateTeamParams{ID: id.NewTeamID(), Name: "bench"})
+	if err != nil {
+		b.Fatal(err)
+	}
+	for range 200 {
+		if _, err := s.insert(context.Background(), params(tm.ID, 1, 64, 1024)); err != nil {
+			b.Fatal(err)
+		}
+	}
+	for _, build := range []bool{false, true} {
+		name := map[bool]string{false: "quota-checked", true: "build-unchecked"}[build]
+		b.Run(name, func(b *testing.B) {
+			for b.Loop() {
+				p := params(tm.ID, 1, 64, 1024)
+				p.IsBuild = build
+				if _, err := s.insert(context.Background(), p); err != nil {
+					b.Fatal(err)
+				}
+			}
+		})
+	}
+}
