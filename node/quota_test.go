@@ -2,13 +2,17 @@ package node_test
 
 import (
 	"context"
+	"encoding/json"
 	"net/http"
 	"strings"
+	"sync"
 	"testing"
 	"time"
 
+	"github.com/warrenhq/warren/cluster"
 	"github.com/warrenhq/warren/node"
 	"github.com/warrenhq/warren/node/nodetest"
+	"github.com/warrenhq/warren/store/storetest"
 )
 
 // quotaJSON is the quota routes' answer.
@@ -238,5 +242,83 @@ func TestTeamQuotaFlagsValidated(t *testing.T) {
 	err := cfg.Validate()
 	if err == nil || !strings.Contains(err.Error(), "--team-max-vcpus: must be between 0") || !strings.Contains(err.Error(), "--team-max-disk-mb: must be between 0") {
 		t.Fatalf("negative team defaults: %v", err)
+	}
+}
+
+// TestTeamQuotaAcrossNodes: a team's burst of creates sent to two nodes of
+// one cluster at once gets exactly its quota, wherever the sandboxes land.
+func TestTeamQuotaAcrossNodes(t *testing.T) {
+	dbURL := storetest.NewDatabase(t)
+	key := cluster.GenerateKey()
+	s1 := nodetest.Start(t, nodetest.WithDatabase(dbURL), nodetest.WithCluster(key, true, 1))
+	c1 := nodetest.Start(t, nodetest.WithDatabase(dbURL), nodetest.WithCluster(key, false, 0, s1.GossipAddr()))
+	admin := newAPI(s1)
+	eventually(t, 30*time.Second, "2 alive members", func() bool {
+		var v nodesJSON
+		admin.do(t, "GET", "/v1/admin/nodes", nil).decode(t, &v)
+		alive := 0
+		for _, m := range v.Nodes {
+			if m.Status == "alive" {
+				alive++
+			}
+		}
+		return alive == 2 && v.Leader != nil
+	})
+	teamKey := admin.teamKey(t, "quota-cluster")
+	team := admin.teamID(t, teamKey)
+	const quota, perNode = 4, 5
+	admin.setQuota(t, team, map[string]any{"max_sandboxes": quota})
+
+	var (
+		mu      sync.Mutex
+		created []clusterSandbox
+		refused int
+		wg      sync.WaitGroup
+		start   = make(chan struct{})
+	)
+	for _, n := range []*nodetest.Node{s1, c1} {
+		via := &api{url: n.URL, key: teamKey}
+		for range perNode {
+			wg.Add(1)
+			go func() {
+				defer wg.Done()
+				<-start
+				r, err := via.try("POST", "/v1/sandboxes", map[string]any{"template": "base", "disk_size_mb": 1024, "memory_mb": 64, "vcpus": 0.25})
+				mu.Lock()
+				defer mu.Unlock()
+				var e errBody
+				switch {
+				case err != nil:
+					t.Errorf("create via %s: %v", n.ID, err)
+				case r.status == http.StatusCreated:
+					var sb clusterSandbox
+					_ = json.Unmarshal(r.body, &sb)
+					created = append(created, sb)
+				case r.status == http.StatusTooManyRequests && json.Unmarshal(r.body, &e) == nil && e.Error.Code == "quota_exceeded":
+					refused++
+				default:
+					t.Errorf("create via %s: %s", n.ID, r)
+				}
+			}()
+		}
+	}
+	close(start)
+	wg.Wait()
+	tc := &api{url: s1.URL, key: teamKey}
+	t.Cleanup(func() {
+		for _, sb := range created {
+			_, _ = tc.try("DELETE", "/v1/sandboxes/"+sb.ID, nil)
+		}
+	})
+	on := map[string]int{}
+	for _, sb := range created {
+		on[sb.NodeID]++
+	}
+	t.Logf("%d creates over 2 nodes against a quota of %d: %d created (per node %v), %d refused", 2*perNode, quota, len(created), on, refused)
+	if len(created) != quota || refused != 2*perNode-quota {
+		t.Fatalf("%d created, %d refused; want %d and %d", len(created), refused, quota, 2*perNode-quota)
+	}
+	if q := (&api{url: c1.URL, key: teamKey}).quota(t, "/v1/team/quota"); q.Usage.Sandboxes != quota {
+		t.Fatalf("usage seen through the other node: %+v", q.Usage)
 	}
 }
