@@ -3,11 +3,9 @@ package api
 import (
 	"context"
 	"encoding/json"
-	"errors"
 	"net/http"
 
 	"github.com/warrenhq/warren/id"
-	"github.com/warrenhq/warren/sandbox"
 	"github.com/warrenhq/warren/sandbox/service"
 )
 
@@ -107,12 +105,7 @@ func (s *Server) setTeamQuota(w http.ResponseWriter, r *http.Request) {
 	}
 	q, err := s.sandboxes.SetTeamQuota(r.Context(), tid, req.overrides())
 	if err != nil {
-		var fe *sandbox.FieldError
-		if errors.As(err, &fe) {
-			writeError(w, r, s.log, mapDomain(err))
-		} else {
-			writeError(w, r, s.log, mapStore(err, "team"))
-		}
+		writeError(w, r, s.log, mapStore(mapDomain(err), "team"))
 		return
 	}
 	details, _ := json.Marshal(req)

@@ -1,9 +1,10 @@
 // Package service is a node's sandbox service: the sandbox lifecycle persisted to
 // Postgres (through store) around the runtime in package sandbox. It validates
-// create requests against the node's limits and the team's quota, records every state change with a
-// conditional update (so two racing transitions cannot both win), reaps
-// sandboxes whose timeout passed, and at start marks the rows of sandboxes a
-// crash took away as lost. The REST API calls it; it knows nothing of HTTP.
+// create requests against the node's limits and the team's quota, records
+// every state change with a conditional update (so two racing transitions
+// cannot both win), reaps sandboxes whose timeout passed, and at start marks
+// the rows of sandboxes a crash took away as lost. The REST API calls it; it
+// knows nothing of HTTP.
 package service
 
 import (
@@ -321,9 +322,9 @@ func (s *Service) fail(row db.Sandbox, cause error) (db.Sandbox, error) {
 	return db.Sandbox{}, fmt.Errorf("sandbox %s failed to start: %w", row.ID, cause)
 }
 
-// insert records a new sandbox row, within its team's quota. It is not cut short by the caller's
-// cancellation: a cancel landing mid-INSERT could commit the row yet report a
-// failure, leaving a row nobody moves on from creating.
+// insert records a new sandbox row, within its team's quota. It is not cut
+// short by the caller's cancellation: a cancel landing mid-INSERT could commit
+// the row yet report a failure, leaving a row nobody moves on from creating.
 func (s *Service) insert(ctx context.Context, p db.CreateSandboxParams) (db.Sandbox, error) {
 	ictx, cancel := context.WithTimeout(context.WithoutCancel(ctx), 30*time.Second)
 	defer cancel()
