@@ -322,3 +322,21 @@ func TestTeamQuotaAcrossNodes(t *testing.T) {
 		t.Fatalf("usage seen through the other node: %+v", q.Usage)
 	}
 }
+
+// TestTeamQuotaExemptsBuilds: a team at its quota still runs template
+// builds; build sandboxes are neither checked nor counted.
+func TestTeamQuotaExemptsBuilds(t *testing.T) {
+	n := nodetest.Start(t)
+	admin := newAPI(n)
+	team := admin.teamID(t, n.APIKey)
+	admin.setQuota(t, team, map[string]any{"max_sandboxes": 1})
+	admin.create(t, map[string]any{"memory_mb": 64})
+	refusedByQuota(t, admin.do(t, "POST", "/v1/sandboxes", map[string]any{"template": "base", "disk_size_mb": 1024}),
+		"team quota: sandboxes 1 of 1 in use; this sandbox asks 1")
+	bc := newBClient(n)
+	b := bc.submit(t, map[string]any{"name": "over-quota", "disk_size_mb": 1024, "recipe": []string{"true"}})
+	bc.finish(t, b.ID, "succeeded", 3*time.Minute)
+	if q := admin.quota(t, "/v1/team/quota"); q.Usage.Sandboxes != 1 {
+		t.Fatalf("usage after a build: %+v", q.Usage)
+	}
+}
