@@ -9,6 +9,7 @@ import (
 	"google.golang.org/grpc/status"
 
 	"github.com/warrenhq/warren/sandbox"
+	"github.com/warrenhq/warren/sandbox/service"
 )
 
 // mapDomain turns sandbox-service and agent errors into client errors; others
@@ -20,7 +21,10 @@ func mapDomain(err error) error {
 	var fe *sandbox.FieldError
 	var ce *sandbox.CapacityError
 	var ue *sandbox.UnavailableError
+	var qe *service.QuotaError
 	switch {
+	case errors.As(err, &qe):
+		return &Error{Status: http.StatusTooManyRequests, Code: "quota_exceeded", Message: qe.Message}
 	case errors.As(err, &ue):
 		return &Error{Status: http.StatusServiceUnavailable, Code: "unavailable", Message: ue.Message, RetryAfter: 2}
 	case errors.As(err, &fe):

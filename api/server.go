@@ -67,6 +67,7 @@ type Sandboxes interface {
 	DialPort(ctx context.Context, team id.TeamID, sb id.SandboxID, port int) (net.Conn, error)
 	Snapshot(ctx context.Context, images service.Images, team id.TeamID, sb id.SandboxID, name string) (db.Template, error)
 	DeleteTemplate(ctx context.Context, images service.Images, team id.TeamID, admin bool, tid id.TemplateID) error
+	Quotas
 }
 
 // Server serves the REST API.
@@ -121,6 +122,7 @@ func New(cfg Config, st *store.Store, log *slog.Logger, sandboxes Sandboxes, ima
 		s.routes = append(s.routes, s.execRoutes()...)
 		s.routes = append(s.routes, s.fileRoutes()...)
 		s.routes = append(s.routes, s.portRoutes()...)
+		s.routes = append(s.routes, s.quotaRoutes()...)
 	}
 	if builds != nil {
 		s.routes = append(s.routes, s.buildRoutes()...)

@@ -59,6 +59,11 @@ func nodeFlags(cmd *cobra.Command, cfg *node.Config) {
 	f.Float64Var(&cfg.Limits.MemoryOvercommit, "memory-overcommit", cfg.Limits.MemoryOvercommit, "memory sandboxes may be promised per MB of the host")
 	f.IntVar(&cfg.Limits.MaxSandboxes, "max-sandboxes", cfg.Limits.MaxSandboxes, "live sandboxes this node holds at most")
 	f.Int64Var(&cfg.Limits.MinFreeDiskMB, "min-free-disk", cfg.Limits.MinFreeDiskMB, "MB the disk pool keeps free: below it the node takes no new sandboxes")
+	tl := &cfg.Limits.Team
+	f.Int64Var(&tl.Sandboxes, "team-max-sandboxes", tl.Sandboxes, "default per-team quota: live sandboxes (0 = unlimited; a team's own quota overrides it)")
+	f.Float64Var(&tl.VCPUs, "team-max-vcpus", tl.VCPUs, "default per-team quota: vCPUs of live sandboxes (0 = unlimited)")
+	f.Int64Var(&tl.MemoryMB, "team-max-memory-mb", tl.MemoryMB, "default per-team quota: memory MB of live sandboxes (0 = unlimited)")
+	f.Int64Var(&tl.DiskMB, "team-max-disk-mb", tl.DiskMB, "default per-team quota: disk MB of live sandboxes (0 = unlimited)")
 }
 
 func newDevCmd() *cobra.Command {

@@ -162,6 +162,9 @@ func (c *Config) Validate() error {
 	if c.Limits.MinFreeDiskMB < 0 {
 		errs = append(errs, fmt.Errorf("--min-free-disk: must not be negative, got %d", c.Limits.MinFreeDiskMB))
 	}
+	if err := c.Limits.Team.Validate(); err != nil {
+		errs = append(errs, err)
+	}
 	if c.Cluster.MaxConcurrentStarts < 1 {
 		errs = append(errs, fmt.Errorf("--max-concurrent-starts: must be at least 1"))
 	}

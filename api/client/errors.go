@@ -43,6 +43,7 @@ var (
 	ErrConflict         = errors.New("conflict")
 	ErrTooLarge         = errors.New("payload_too_large")
 	ErrRateLimited      = errors.New("rate_limited")
+	ErrQuotaExceeded    = errors.New("quota_exceeded") // the team's quota refused a create (429, no Retry-After)
 	ErrUnavailable      = errors.New("unavailable")
 	ErrInternal         = errors.New("internal")
 )
@@ -51,7 +52,7 @@ var (
 func (e *Error) Is(target error) bool {
 	switch target {
 	case ErrInvalid, ErrUnauthenticated, ErrPermissionDenied, ErrNotFound, ErrConflict,
-		ErrTooLarge, ErrRateLimited, ErrUnavailable, ErrInternal:
+		ErrTooLarge, ErrRateLimited, ErrQuotaExceeded, ErrUnavailable, ErrInternal:
 		return e.Code == target.Error()
 	}
 	return false

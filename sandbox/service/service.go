@@ -1,9 +1,10 @@
 // Package service is a node's sandbox service: the sandbox lifecycle persisted to
 // Postgres (through store) around the runtime in package sandbox. It validates
-// create requests against the node's limits, records every state change with a
-// conditional update (so two racing transitions cannot both win), reaps
-// sandboxes whose timeout passed, and at start marks the rows of sandboxes a
-// crash took away as lost. The REST API calls it; it knows nothing of HTTP.
+// create requests against the node's limits and the team's quota, records
+// every state change with a conditional update (so two racing transitions
+// cannot both win), reaps sandboxes whose timeout passed, and at start marks
+// the rows of sandboxes a crash took away as lost. The REST API calls it; it
+// knows nothing of HTTP.
 package service
 
 import (
@@ -48,6 +49,7 @@ type Limits struct {
 	// takes no new sandboxes. Disks are sparse, so what sandboxes are promised
 	// is not reserved; this keeps live ones room to write.
 	MinFreeDiskMB int64
+	Team          TeamLimits // each team's default quota (quota.go)
 }
 
 // DefaultLimits returns the defaults.
@@ -59,7 +61,7 @@ func DefaultLimits() Limits {
 		DefaultTimeoutSec: 300, MaxTimeoutSec: 7 * 24 * 3600,
 		MaxSandboxes: 1000, MaxMetadata: 64, MaxEnv: 256,
 		CPUOvercommit: 256, MemoryOvercommit: 8,
-		MinFreeDiskMB: 2048,
+		MinFreeDiskMB: 2048, Team: DefaultTeamLimits(),
 	}
 }
 
@@ -187,6 +189,9 @@ func (s *Service) Create(ctx context.Context, req CreateRequest) (db.Sandbox, er
 	if err != nil {
 		return db.Sandbox{}, err
 	}
+	if err := s.checkQuota(ctx, s.st.Queries, p, false); err != nil {
+		return db.Sandbox{}, err
+	}
 	target := s.node
 	var exclude []id.NodeID
 	for attempt := 1; s.cluster != nil; attempt++ {
@@ -203,6 +208,7 @@ func (s *Service) Create(ctx context.Context, req CreateRequest) (db.Sandbox, er
 		p.ID = id.NewSandboxID()
 		row, err := s.insert(ctx, p)
 		if err != nil {
+			s.cluster.Started(target)
 			return db.Sandbox{}, store.Map(err)
 		}
 		err = s.cluster.StartOn(ctx, target, row, req.Env)
@@ -316,14 +322,13 @@ func (s *Service) fail(row db.Sandbox, cause error) (db.Sandbox, error) {
 	return db.Sandbox{}, fmt.Errorf("sandbox %s failed to start: %w", row.ID, cause)
 }
 
-// insert records a new sandbox row. It is not cut short by the caller's
-// cancellation: a cancel landing mid-INSERT could commit the row yet report a
-// failure, leaving a row nobody moves on from creating.
+// insert records a new sandbox row, within its team's quota. It is not cut
+// short by the caller's cancellation: a cancel landing mid-INSERT could commit
+// the row yet report a failure, leaving a row nobody moves on from creating.
 func (s *Service) insert(ctx context.Context, p db.CreateSandboxParams) (db.Sandbox, error) {
 	ictx, cancel := context.WithTimeout(context.WithoutCancel(ctx), 30*time.Second)
 	defer cancel()
-	row, err := s.st.CreateSandbox(ictx, p)
-	return row, store.Map(err)
+	return s.insertChecked(ictx, p)
 }
 
 // reserve counts a create against the node's capacity.

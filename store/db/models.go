@@ -101,6 +101,15 @@ type TeamMember struct {
 	CreatedAt time.Time
 }
 
+type TeamQuota struct {
+	TeamID       id.TeamID
+	MaxSandboxes *int32
+	MaxVcpus     *float64
+	MaxMemoryMb  *int32
+	MaxDiskMb    *int32
+	UpdatedAt    time.Time
+}
+
 type Template struct {
 	ID          id.TemplateID
 	TeamID      id.TeamID
