@@ -28,6 +28,12 @@ type Config struct {
 	NodeID         string        // shown in /healthz
 	NodeVersion    string
 	UI             http.Handler // serves the web UI at "/"; nil serves nothing there
+	// Metrics serves the JSON metrics routes (see metrics.go); nil: none.
+	Metrics Metrics
+	// Prometheus serves /metrics; MetricsPublic lets it answer without an
+	// admin key.
+	Prometheus    http.Handler
+	MetricsPublic bool
 }
 
 // DefaultConfig returns the defaults.
@@ -105,6 +111,7 @@ func New(cfg Config, st *store.Store, log *slog.Logger, sandboxes Sandboxes, ima
 		s.routes = append(s.routes, s.fileRoutes()...)
 		s.routes = append(s.routes, s.portRoutes()...)
 	}
+	s.routes = append(s.routes, s.metricsRoutes()...)
 	if builds != nil {
 		s.routes = append(s.routes, s.buildRoutes()...)
 	}

@@ -58,6 +58,9 @@ func nodeFlags(cmd *cobra.Command, cfg *node.Config) {
 	f.Float64Var(&cfg.Limits.MemoryOvercommit, "memory-overcommit", cfg.Limits.MemoryOvercommit, "memory sandboxes may be promised per MB of the host")
 	f.IntVar(&cfg.Limits.MaxSandboxes, "max-sandboxes", cfg.Limits.MaxSandboxes, "live sandboxes this node holds at most")
 	f.Int64Var(&cfg.Limits.MinFreeDiskMB, "min-free-disk", cfg.Limits.MinFreeDiskMB, "MB the disk pool keeps free: below it the node takes no new sandboxes")
+	f.DurationVar(&cfg.Metrics.Interval, "metrics-interval", cfg.Metrics.Interval, "time between samples of each sandbox's CPU, memory, disk and network")
+	f.DurationVar(&cfg.Metrics.History, "metrics-history", cfg.Metrics.History, "how far back each sandbox's samples are kept")
+	f.BoolVar(&cfg.Metrics.Public, "metrics-public", cfg.Metrics.Public, "serve /metrics (Prometheus) without an admin key")
 }
 
 func newDevCmd() *cobra.Command {

@@ -18,6 +18,7 @@ import (
 	"github.com/warrenhq/warren/builder"
 	"github.com/warrenhq/warren/id"
 	"github.com/warrenhq/warren/sandbox"
+	"github.com/warrenhq/warren/sandbox/metrics"
 	"github.com/warrenhq/warren/sandbox/service"
 	"github.com/warrenhq/warren/store"
 	"github.com/warrenhq/warren/store/db"
@@ -39,6 +40,8 @@ type Node struct {
 	sandboxes *sandbox.Manager
 	service   *service.Service
 	builder   *builder.Builder
+	sampler   *metrics.Sampler
+	prom      *promMetrics
 	cluster   *clusterNode
 	egress    *egressWatch
 	cancel    context.CancelFunc
@@ -111,6 +114,9 @@ func Open(ctx context.Context, cfg Config, log *slog.Logger) (n *Node, err error
 	if err := n.openBuilder(ctx); err != nil {
 		return nil, err
 	}
+	if err := n.openMetrics(); err != nil {
+		return nil, err
+	}
 	ln, err := net.Listen("tcp", cfg.HTTPAddr)
 	if err != nil {
 		return nil, fmt.Errorf("--http-addr: %w", err)
@@ -125,7 +131,8 @@ func Open(ctx context.Context, cfg Config, log *slog.Logger) (n *Node, err error
 	apiCfg.NodeVersion = Version
 	apiCfg.NodeID = n.ID.String()
 	apiCfg.UI = ui.Handler()
-	srv := api.New(apiCfg, st, log, n.service, n.pool, n.builder, nodes{n})
+	apiCfg.Metrics, apiCfg.Prometheus, apiCfg.MetricsPublic = nodeMetrics{n}, n.prom.handler(), cfg.Metrics.Public
+	srv := api.New(apiCfg, st, log, timedCreates{n.service, n.prom}, n.pool, n.builder, nodes{n})
 	if n.Bootstrap != nil {
 		n.Bootstrap.URL = "http://" + ln.Addr().String()
 		if err := writeBootstrap(cfg.DataDir, n.Bootstrap); err != nil {
