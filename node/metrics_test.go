@@ -129,9 +129,21 @@ func TestSandboxMetrics(t *testing.T) {
 		t.Logf("net rx %d -> %d, tx %d -> %d", before.NetRxBytes, s.NetRxBytes, before.NetTxBytes, s.NetTxBytes)
 	})
 	t.Run("history bounded", func(t *testing.T) {
+		// 4 s of history at 0.5 s: the ring fills to 8 samples and stays
+		// there, the oldest dropped as new ones come.
+		var full sbMetricsJSON
+		within(t, 20*time.Second, "8 samples kept", func() string {
+			full = a.metrics(t, sb.ID, "")
+			if len(full.Series) != 8 {
+				return fmt.Sprintf("%d samples", len(full.Series))
+			}
+			return ""
+		})
+		a.waitSample(t, sb.ID, full.Current.Time, 10*time.Second, "a newer sample", func(sampleJSON) bool { return true })
 		m := a.metrics(t, sb.ID, "")
-		if len(m.Series) == 0 || len(m.Series) > 8 || m.IntervalSec != 0.5 {
-			t.Fatalf("series of %d samples at %gs, want 1-8 (4 s of history)", len(m.Series), m.IntervalSec)
+		if len(m.Series) != 8 || m.IntervalSec != 0.5 || !m.Series[0].Time.After(full.Series[0].Time) {
+			t.Fatalf("series of %d samples at %gs from %s (before: from %s), want 8, the oldest dropped",
+				len(m.Series), m.IntervalSec, m.Series[0].Time, full.Series[0].Time)
 		}
 		for i := 1; i < len(m.Series); i++ {
 			if !m.Series[i].Time.After(m.Series[i-1].Time) {
@@ -141,22 +153,24 @@ func TestSandboxMetrics(t *testing.T) {
 		if !m.Current.Time.Equal(m.Series[len(m.Series)-1].Time) {
 			t.Fatalf("current %s is not the newest sample %s", m.Current.Time, m.Series[len(m.Series)-1].Time)
 		}
-		cut := m.Series[len(m.Series)-1].Time
+		cut := m.Series[len(m.Series)-3].Time
 		later := a.metrics(t, sb.ID, "?since="+url.QueryEscape(cut.Format(time.RFC3339Nano)))
+		if len(later.Series) < 2 || later.Current == nil {
+			t.Fatalf("since=%s: %d samples, current %v", cut, len(later.Series), later.Current)
+		}
 		for _, s := range later.Series {
 			if !s.Time.After(cut) {
 				t.Fatalf("since=%s answered a sample of %s", cut, s.Time)
 			}
 		}
-		if later.Current == nil {
-			t.Fatal("since hid the current sample")
-		}
 	})
 	t.Run("prometheus", func(t *testing.T) { checkPrometheus(t, a, sb.ID) })
 	t.Run("node summary", func(t *testing.T) {
 		var v struct {
-			NodeID    string `json:"node_id"`
-			Capacity  struct{ VCPUsTotal float64 `json:"vcpus_total"` } `json:"capacity"`
+			NodeID   string `json:"node_id"`
+			Capacity struct {
+				VCPUsTotal float64 `json:"vcpus_total"`
+			} `json:"capacity"`
 			Sandboxes struct {
 				Sampled         int   `json:"sampled"`
 				MemoryUsedBytes int64 `json:"memory_used_bytes"`
