@@ -130,6 +130,31 @@ func TestMetricsRoutes(t *testing.T) {
 	}
 }
 
+func TestMetricsOpenAPI(t *testing.T) {
+	e, _ := metricsEnv(t, false)
+	var doc struct {
+		Paths map[string]map[string]struct {
+			Responses map[string]struct {
+				Content map[string]any `json:"content"`
+			} `json:"responses"`
+		} `json:"paths"`
+	}
+	e.do("GET", "/v1/openapi.json", "", nil).json(t, &doc)
+	for _, p := range []string{"/v1/sandboxes/{id}/metrics", "/v1/admin/nodes/{id}/metrics", "/metrics"} {
+		op, ok := doc.Paths[p]["get"]
+		if !ok {
+			t.Errorf("%s is not documented", p)
+			continue
+		}
+		if _, ok := op.Responses["200"]; !ok {
+			t.Errorf("%s documents no 200 answer: %+v", p, op.Responses)
+		}
+	}
+	if _, ok := doc.Paths["/metrics"]["get"].Responses["200"].Content["text/plain"]; !ok {
+		t.Errorf("/metrics is not documented as text/plain")
+	}
+}
+
 func TestMetricsPublic(t *testing.T) {
 	e, _ := metricsEnv(t, true)
 	if r := e.do("GET", "/metrics", "", nil); r.status != 200 || string(r.body) != "up 1\n" {

@@ -73,6 +73,7 @@ type Server struct {
 	log       *slog.Logger
 	logins    *limiter
 	routes    []route
+	openapi   openAPISpec
 }
 
 // New builds the API server over st and the node's sandbox service.
