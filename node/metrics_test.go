@@ -90,7 +90,7 @@ func TestSandboxMetrics(t *testing.T) {
 	t.Run("cpu burner", func(t *testing.T) {
 		a.sh(t, sb.ID, "sh -c 'while :; do :; done' </dev/null >/dev/null 2>&1 & echo $! >/tmp/burner.pid")
 		defer a.sh(t, sb.ID, "kill $(cat /tmp/burner.pid)")
-		s := a.waitSample(t, sb.ID, time.Now(), 30*time.Second, "CPU near the 1 vCPU limit", func(s sampleJSON) bool { return s.CPUPercent > 50 })
+		s := a.waitSample(t, sb.ID, time.Now(), 60*time.Second, "CPU near the 1 vCPU limit", func(s sampleJSON) bool { return s.CPUPercent > 50 })
 		t.Logf("burning: cpu %.1f%% of %g vCPU", s.CPUPercent, s.VCPUs)
 		if s.CPUPercent > 150 {
 			t.Fatalf("cpu %.1f%% of a 1 vCPU quota", s.CPUPercent)
@@ -205,6 +205,19 @@ func TestSandboxMetrics(t *testing.T) {
 		}
 		if r := a.do(t, "GET", "/v1/sandboxes/sb-nope/metrics", nil); r.status != 400 {
 			t.Fatalf("a malformed id: %s", r)
+		}
+	})
+	t.Run("paused", func(t *testing.T) {
+		if r := a.do(t, "POST", "/v1/sandboxes/"+sb.ID+"/pause", nil); r.status != 200 {
+			t.Fatalf("pause: %s", r)
+		}
+		// A frozen sandbox is still sampled: its CPU drops to nothing.
+		s := a.waitSample(t, sb.ID, time.Now(), 20*time.Second, "a sample while paused", func(s sampleJSON) bool { return s.CPUPercent < 1 })
+		if s.MemoryLimitBytes != 256<<20 {
+			t.Fatalf("paused sample: %+v", s)
+		}
+		if r := a.do(t, "POST", "/v1/sandboxes/"+sb.ID+"/resume", nil); r.status != 200 {
+			t.Fatalf("resume: %s", r)
 		}
 	})
 	t.Run("ended", func(t *testing.T) {
