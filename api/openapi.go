@@ -18,15 +18,17 @@ import (
 // route is documented by construction; a test walks the router to check the
 // reverse.
 
-var (
-	specOnce sync.Once
-	specJSON []byte
-)
+// openAPISpec is a server's document, made on first request (per server:
+// servers with other routes have other documents).
+type openAPISpec struct {
+	once sync.Once
+	json []byte
+}
 
 func (s *Server) openAPI(w http.ResponseWriter, r *http.Request) {
-	specOnce.Do(func() { specJSON, _ = json.MarshalIndent(s.spec(), "", "  ") })
+	s.openapi.once.Do(func() { s.openapi.json, _ = json.MarshalIndent(s.spec(), "", "  ") })
 	w.Header().Set("Content-Type", "application/json")
-	_, _ = w.Write(specJSON)
+	_, _ = w.Write(s.openapi.json)
 }
 
 var pathParam = regexp.MustCompile(`\{([a-z_]+)\}`)

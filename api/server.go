@@ -40,6 +40,12 @@ type Config struct {
 	// Envd serves E2B's in-sandbox API (49983-<id>.<domain> hosts and
 	// requests carrying E2b-Sandbox-Id); nil answers those with 404.
 	Envd http.Handler
+	// Metrics serves the JSON metrics routes (see metrics.go); nil: none.
+	Metrics Metrics
+	// Prometheus serves /metrics; MetricsPublic lets it answer without an
+	// admin key.
+	Prometheus    http.Handler
+	MetricsPublic bool
 }
 
 // DefaultConfig returns the defaults.
@@ -81,6 +87,7 @@ type Server struct {
 	log       *slog.Logger
 	logins    *limiter
 	routes    []route
+	openapi   openAPISpec
 }
 
 // New builds the API server over st and the node's sandbox service.
@@ -124,6 +131,7 @@ func New(cfg Config, st *store.Store, log *slog.Logger, sandboxes Sandboxes, ima
 		s.routes = append(s.routes, s.portRoutes()...)
 		s.routes = append(s.routes, s.quotaRoutes()...)
 	}
+	s.routes = append(s.routes, s.metricsRoutes()...)
 	if builds != nil {
 		s.routes = append(s.routes, s.buildRoutes()...)
 	}

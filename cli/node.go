@@ -64,6 +64,9 @@ func nodeFlags(cmd *cobra.Command, cfg *node.Config) {
 	f.Float64Var(&tl.VCPUs, "team-max-vcpus", tl.VCPUs, "default per-team quota: vCPUs of live sandboxes (0 = unlimited)")
 	f.Int64Var(&tl.MemoryMB, "team-max-memory-mb", tl.MemoryMB, "default per-team quota: memory MB of live sandboxes (0 = unlimited)")
 	f.Int64Var(&tl.DiskMB, "team-max-disk-mb", tl.DiskMB, "default per-team quota: disk MB of live sandboxes (0 = unlimited)")
+	f.DurationVar(&cfg.Metrics.Interval, "metrics-interval", cfg.Metrics.Interval, "time between samples of each sandbox's CPU, memory, disk and network")
+	f.DurationVar(&cfg.Metrics.History, "metrics-history", cfg.Metrics.History, "how far back each sandbox's samples are kept")
+	f.BoolVar(&cfg.Metrics.Public, "metrics-public", cfg.Metrics.Public, "serve /metrics (Prometheus) without an admin key")
 }
 
 func newDevCmd() *cobra.Command {

@@ -12,7 +12,9 @@ import (
 	"os"
 	"path/filepath"
 	"strings"
+	"time"
 
+	"github.com/warrenhq/warren/sandbox/metrics"
 	"github.com/warrenhq/warren/sandbox/service"
 )
 
@@ -65,6 +67,17 @@ type Config struct {
 	Cluster ClusterConfig
 	// Limits bound sandbox requests.
 	Limits service.Limits
+	// Metrics is the sandbox sampler's interval and history
+	// (--metrics-interval, --metrics-history) and whether /metrics answers
+	// without an admin key (--metrics-public).
+	Metrics MetricsConfig
+}
+
+// MetricsConfig configures a node's metrics.
+type MetricsConfig struct {
+	Interval time.Duration
+	History  time.Duration
+	Public   bool
 }
 
 // ClusterConfig is the node's part in the cluster. `warren dev` is a single
@@ -113,7 +126,8 @@ func DefaultConfig() Config {
 		BuildWorkers:      2,
 		Cluster: ClusterConfig{Server: true, BootstrapExpect: 1, GossipAddr: "127.0.0.1:0",
 			RaftAddr: "127.0.0.1:0", GRPCAddr: "127.0.0.1:0", MaxConcurrentStarts: 10},
-		Limits: service.DefaultLimits(),
+		Limits:  service.DefaultLimits(),
+		Metrics: MetricsConfig{Interval: metrics.DefaultConfig().Interval, History: metrics.DefaultConfig().History},
 	}
 }
 
@@ -167,6 +181,11 @@ func (c *Config) Validate() error {
 	}
 	if c.Cluster.MaxConcurrentStarts < 1 {
 		errs = append(errs, fmt.Errorf("--max-concurrent-starts: must be at least 1"))
+	}
+	mc := metrics.DefaultConfig()
+	mc.Interval, mc.History = c.Metrics.Interval, c.Metrics.History
+	if err := mc.Validate(); err != nil {
+		errs = append(errs, err)
 	}
 	if _, err := netip.ParsePrefix(c.Subnet); err != nil {
 		errs = append(errs, fmt.Errorf("--subnet: %w", err))

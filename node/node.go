@@ -19,6 +19,7 @@ import (
 	"github.com/warrenhq/warren/builder"
 	"github.com/warrenhq/warren/id"
 	"github.com/warrenhq/warren/sandbox"
+	"github.com/warrenhq/warren/sandbox/metrics"
 	"github.com/warrenhq/warren/sandbox/service"
 	"github.com/warrenhq/warren/store"
 	"github.com/warrenhq/warren/store/db"
@@ -40,6 +41,8 @@ type Node struct {
 	sandboxes *sandbox.Manager
 	service   *service.Service
 	builder   *builder.Builder
+	sampler   *metrics.Sampler
+	prom      *promMetrics
 	cluster   *clusterNode
 	egress    *egressWatch
 	signer    *access.Signer
@@ -116,6 +119,9 @@ func Open(ctx context.Context, cfg Config, log *slog.Logger) (n *Node, err error
 	if err := n.openBuilder(ctx); err != nil {
 		return nil, err
 	}
+	if err := n.openMetrics(); err != nil {
+		return nil, err
+	}
 	ln, err := net.Listen("tcp", cfg.HTTPAddr)
 	if err != nil {
 		return nil, fmt.Errorf("--http-addr: %w", err)
@@ -132,7 +138,8 @@ func Open(ctx context.Context, cfg Config, log *slog.Logger) (n *Node, err error
 	apiCfg.UI = ui.Handler()
 	apiCfg.SandboxDomain = cfg.SandboxDomain
 	apiCfg.Signer = n.signer
-	srv := api.New(apiCfg, st, log, n.service, n.pool, n.builder, nodes{n})
+	apiCfg.Metrics, apiCfg.Prometheus, apiCfg.MetricsPublic = nodeMetrics{n}, n.prom.handler(), cfg.Metrics.Public
+	srv := api.New(apiCfg, st, log, timedCreates{n.service, n.prom}, n.pool, n.builder, nodes{n})
 	if n.Bootstrap != nil {
 		n.Bootstrap.URL = "http://" + ln.Addr().String()
 		if err := writeBootstrap(cfg.DataDir, n.Bootstrap); err != nil {

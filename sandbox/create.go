@@ -21,6 +21,7 @@ import (
 // Spec describes a sandbox to create.
 type Spec struct {
 	ID            string // wire-form sandbox ID, e.g. "sb-…"
+	Team          string // its team's wire-form ID, a label for metrics
 	Image         string // the pool image to start from
 	VCPUs         float64
 	MemoryMB      int64
@@ -60,7 +61,7 @@ func (m *Manager) Create(ctx context.Context, s Spec) (info Info, err error) {
 		m.mu.Unlock()
 		return Info{}, fmt.Errorf("sandbox %s: %w: already exists", s.ID, ErrConflict)
 	}
-	b := &box{id: s.ID, dir: filepath.Join(m.cfg.Dir, s.ID)}
+	b := &box{id: s.ID, team: s.Team, dir: filepath.Join(m.cfg.Dir, s.ID)}
 	b.rootfs = filepath.Join(b.dir, "rootfs")
 	b.mu.Lock()
 	m.boxes[s.ID] = b

@@ -70,6 +70,7 @@ type Manager struct {
 type box struct {
 	mu     sync.Mutex // serializes lifecycle operations on this sandbox
 	id     string
+	team   string
 	dir    string
 	rootfs string
 	ip     string

@@ -285,7 +285,7 @@ func (s *Service) start(ctx context.Context, row db.Sandbox, tpl db.Template, en
 		return s.fail(row, err)
 	}
 	info, err := s.mgr.Create(ctx, sandbox.Spec{
-		ID: row.ID.String(), Image: tpl.ID.String(), VCPUs: float64(row.Vcpus), MemoryMB: int64(row.MemoryMb),
+		ID: row.ID.String(), Team: row.TeamID.String(), Image: tpl.ID.String(), VCPUs: float64(row.Vcpus), MemoryMB: int64(row.MemoryMb),
 		DiskSizeMB: int64(row.DiskSizeMb), Env: env, AllowInternet: row.AllowInternetAccess,
 		StartCmd: tpl.StartCmd, Healthcheck: hc,
 	})

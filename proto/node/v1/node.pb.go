@@ -40,6 +40,485 @@ const (
 	_ = protoimpl.EnforceVersion(protoimpl.MaxVersion - 20)
 )
 
+type MetricsSample struct {
+	state            protoimpl.MessageState `protogen:"open.v1"`
+	TimeUnixNano     int64                  `protobuf:"varint,1,opt,name=time_unix_nano,json=timeUnixNano,proto3" json:"time_unix_nano,omitempty"`
+	CpuPercent       float64                `protobuf:"fixed64,2,opt,name=cpu_percent,json=cpuPercent,proto3" json:"cpu_percent,omitempty"` // of the sandbox's vCPU limit
+	Vcpus            float64                `protobuf:"fixed64,3,opt,name=vcpus,proto3" json:"vcpus,omitempty"`                             // that limit; 0: none
+	MemoryUsedBytes  int64                  `protobuf:"varint,4,opt,name=memory_used_bytes,json=memoryUsedBytes,proto3" json:"memory_used_bytes,omitempty"`
+	MemoryLimitBytes int64                  `protobuf:"varint,5,opt,name=memory_limit_bytes,json=memoryLimitBytes,proto3" json:"memory_limit_bytes,omitempty"` // 0: none
+	DiskUsedBytes    int64                  `protobuf:"varint,6,opt,name=disk_used_bytes,json=diskUsedBytes,proto3" json:"disk_used_bytes,omitempty"`
+	DiskSizeBytes    int64                  `protobuf:"varint,7,opt,name=disk_size_bytes,json=diskSizeBytes,proto3" json:"disk_size_bytes,omitempty"`
+	NetRxBytes       uint64                 `protobuf:"varint,8,opt,name=net_rx_bytes,json=netRxBytes,proto3" json:"net_rx_bytes,omitempty"` // cumulative, the sandbox's point of view
+	NetTxBytes       uint64                 `protobuf:"varint,9,opt,name=net_tx_bytes,json=netTxBytes,proto3" json:"net_tx_bytes,omitempty"`
+	unknownFields    protoimpl.UnknownFields
+	sizeCache        protoimpl.SizeCache
+}
+
+func (x *MetricsSample) Reset() {
+	*x = MetricsSample{}
+	mi := &file_node_v1_node_proto_msgTypes[0]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *MetricsSample) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*MetricsSample) ProtoMessage() {}
+
+func (x *MetricsSample) ProtoReflect() protoreflect.Message {
+	mi := &file_node_v1_node_proto_msgTypes[0]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use MetricsSample.ProtoReflect.Descriptor instead.
+func (*MetricsSample) Descriptor() ([]byte, []int) {
+	return file_node_v1_node_proto_rawDescGZIP(), []int{0}
+}
+
+func (x *MetricsSample) GetTimeUnixNano() int64 {
+	if x != nil {
+		return x.TimeUnixNano
+	}
+	return 0
+}
+
+func (x *MetricsSample) GetCpuPercent() float64 {
+	if x != nil {
+		return x.CpuPercent
+	}
+	return 0
+}
+
+func (x *MetricsSample) GetVcpus() float64 {
+	if x != nil {
+		return x.Vcpus
+	}
+	return 0
+}
+
+func (x *MetricsSample) GetMemoryUsedBytes() int64 {
+	if x != nil {
+		return x.MemoryUsedBytes
+	}
+	return 0
+}
+
+func (x *MetricsSample) GetMemoryLimitBytes() int64 {
+	if x != nil {
+		return x.MemoryLimitBytes
+	}
+	return 0
+}
+
+func (x *MetricsSample) GetDiskUsedBytes() int64 {
+	if x != nil {
+		return x.DiskUsedBytes
+	}
+	return 0
+}
+
+func (x *MetricsSample) GetDiskSizeBytes() int64 {
+	if x != nil {
+		return x.DiskSizeBytes
+	}
+	return 0
+}
+
+func (x *MetricsSample) GetNetRxBytes() uint64 {
+	if x != nil {
+		return x.NetRxBytes
+	}
+	return 0
+}
+
+func (x *MetricsSample) GetNetTxBytes() uint64 {
+	if x != nil {
+		return x.NetTxBytes
+	}
+	return 0
+}
+
+type SandboxMetricsRequest struct {
+	state         protoimpl.MessageState `protogen:"open.v1"`
+	Sandbox       *SandboxRef            `protobuf:"bytes,1,opt,name=sandbox,proto3" json:"sandbox,omitempty"`
+	SinceUnixNano int64                  `protobuf:"varint,2,opt,name=since_unix_nano,json=sinceUnixNano,proto3" json:"since_unix_nano,omitempty"` // 0: every kept sample
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *SandboxMetricsRequest) Reset() {
+	*x = SandboxMetricsRequest{}
+	mi := &file_node_v1_node_proto_msgTypes[1]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *SandboxMetricsRequest) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*SandboxMetricsRequest) ProtoMessage() {}
+
+func (x *SandboxMetricsRequest) ProtoReflect() protoreflect.Message {
+	mi := &file_node_v1_node_proto_msgTypes[1]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use SandboxMetricsRequest.ProtoReflect.Descriptor instead.
+func (*SandboxMetricsRequest) Descriptor() ([]byte, []int) {
+	return file_node_v1_node_proto_rawDescGZIP(), []int{1}
+}
+
+func (x *SandboxMetricsRequest) GetSandbox() *SandboxRef {
+	if x != nil {
+		return x.Sandbox
+	}
+	return nil
+}
+
+func (x *SandboxMetricsRequest) GetSinceUnixNano() int64 {
+	if x != nil {
+		return x.SinceUnixNano
+	}
+	return 0
+}
+
+type SandboxMetricsResponse struct {
+	state         protoimpl.MessageState `protogen:"open.v1"`
+	Samples       []*MetricsSample       `protobuf:"bytes,1,rep,name=samples,proto3" json:"samples,omitempty"`
+	IntervalMs    int64                  `protobuf:"varint,2,opt,name=interval_ms,json=intervalMs,proto3" json:"interval_ms,omitempty"` // the owner's sample interval
+	Current       *MetricsSample         `protobuf:"bytes,3,opt,name=current,proto3" json:"current,omitempty"`                          // the newest sample, whatever since was; unset: none yet
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *SandboxMetricsResponse) Reset() {
+	*x = SandboxMetricsResponse{}
+	mi := &file_node_v1_node_proto_msgTypes[2]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *SandboxMetricsResponse) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*SandboxMetricsResponse) ProtoMessage() {}
+
+func (x *SandboxMetricsResponse) ProtoReflect() protoreflect.Message {
+	mi := &file_node_v1_node_proto_msgTypes[2]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use SandboxMetricsResponse.ProtoReflect.Descriptor instead.
+func (*SandboxMetricsResponse) Descriptor() ([]byte, []int) {
+	return file_node_v1_node_proto_rawDescGZIP(), []int{2}
+}
+
+func (x *SandboxMetricsResponse) GetSamples() []*MetricsSample {
+	if x != nil {
+		return x.Samples
+	}
+	return nil
+}
+
+func (x *SandboxMetricsResponse) GetIntervalMs() int64 {
+	if x != nil {
+		return x.IntervalMs
+	}
+	return 0
+}
+
+func (x *SandboxMetricsResponse) GetCurrent() *MetricsSample {
+	if x != nil {
+		return x.Current
+	}
+	return nil
+}
+
+type NodeMetricsRequest struct {
+	state         protoimpl.MessageState `protogen:"open.v1"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *NodeMetricsRequest) Reset() {
+	*x = NodeMetricsRequest{}
+	mi := &file_node_v1_node_proto_msgTypes[3]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *NodeMetricsRequest) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*NodeMetricsRequest) ProtoMessage() {}
+
+func (x *NodeMetricsRequest) ProtoReflect() protoreflect.Message {
+	mi := &file_node_v1_node_proto_msgTypes[3]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use NodeMetricsRequest.ProtoReflect.Descriptor instead.
+func (*NodeMetricsRequest) Descriptor() ([]byte, []int) {
+	return file_node_v1_node_proto_rawDescGZIP(), []int{3}
+}
+
+type NodeMetricsResponse struct {
+	state        protoimpl.MessageState `protogen:"open.v1"`
+	NodeId       string                 `protobuf:"bytes,1,opt,name=node_id,json=nodeId,proto3" json:"node_id,omitempty"`
+	TimeUnixNano int64                  `protobuf:"varint,2,opt,name=time_unix_nano,json=timeUnixNano,proto3" json:"time_unix_nano,omitempty"`
+	IntervalMs   int64                  `protobuf:"varint,3,opt,name=interval_ms,json=intervalMs,proto3" json:"interval_ms,omitempty"`
+	// Capacity, as in the admin nodes view.
+	VcpusTotal       float64 `protobuf:"fixed64,4,opt,name=vcpus_total,json=vcpusTotal,proto3" json:"vcpus_total,omitempty"`
+	VcpusFree        float64 `protobuf:"fixed64,5,opt,name=vcpus_free,json=vcpusFree,proto3" json:"vcpus_free,omitempty"`
+	MemoryMbTotal    int64   `protobuf:"varint,6,opt,name=memory_mb_total,json=memoryMbTotal,proto3" json:"memory_mb_total,omitempty"`
+	MemoryMbFree     int64   `protobuf:"varint,7,opt,name=memory_mb_free,json=memoryMbFree,proto3" json:"memory_mb_free,omitempty"`
+	DiskBytesFree    int64   `protobuf:"varint,8,opt,name=disk_bytes_free,json=diskBytesFree,proto3" json:"disk_bytes_free,omitempty"`
+	SandboxesRunning int32   `protobuf:"varint,9,opt,name=sandboxes_running,json=sandboxesRunning,proto3" json:"sandboxes_running,omitempty"`
+	SandboxesMax     int32   `protobuf:"varint,10,opt,name=sandboxes_max,json=sandboxesMax,proto3" json:"sandboxes_max,omitempty"`
+	// The host.
+	Load1                    float64 `protobuf:"fixed64,11,opt,name=load1,proto3" json:"load1,omitempty"`
+	Load5                    float64 `protobuf:"fixed64,12,opt,name=load5,proto3" json:"load5,omitempty"`
+	Load15                   float64 `protobuf:"fixed64,13,opt,name=load15,proto3" json:"load15,omitempty"`
+	HostMemoryAvailableBytes int64   `protobuf:"varint,14,opt,name=host_memory_available_bytes,json=hostMemoryAvailableBytes,proto3" json:"host_memory_available_bytes,omitempty"`
+	// Sums over the sandboxes sampled (sandboxes_sampled of them).
+	SandboxesSampled int32   `protobuf:"varint,15,opt,name=sandboxes_sampled,json=sandboxesSampled,proto3" json:"sandboxes_sampled,omitempty"`
+	CpuCoresUsed     float64 `protobuf:"fixed64,16,opt,name=cpu_cores_used,json=cpuCoresUsed,proto3" json:"cpu_cores_used,omitempty"`
+	VcpusLimit       float64 `protobuf:"fixed64,17,opt,name=vcpus_limit,json=vcpusLimit,proto3" json:"vcpus_limit,omitempty"`
+	MemoryUsedBytes  int64   `protobuf:"varint,18,opt,name=memory_used_bytes,json=memoryUsedBytes,proto3" json:"memory_used_bytes,omitempty"`
+	MemoryLimitBytes int64   `protobuf:"varint,19,opt,name=memory_limit_bytes,json=memoryLimitBytes,proto3" json:"memory_limit_bytes,omitempty"`
+	DiskUsedBytes    int64   `protobuf:"varint,20,opt,name=disk_used_bytes,json=diskUsedBytes,proto3" json:"disk_used_bytes,omitempty"`
+	DiskSizeBytes    int64   `protobuf:"varint,21,opt,name=disk_size_bytes,json=diskSizeBytes,proto3" json:"disk_size_bytes,omitempty"`
+	NetRxBytes       uint64  `protobuf:"varint,22,opt,name=net_rx_bytes,json=netRxBytes,proto3" json:"net_rx_bytes,omitempty"`
+	NetTxBytes       uint64  `protobuf:"varint,23,opt,name=net_tx_bytes,json=netTxBytes,proto3" json:"net_tx_bytes,omitempty"`
+	unknownFields    protoimpl.UnknownFields
+	sizeCache        protoimpl.SizeCache
+}
+
+func (x *NodeMetricsResponse) Reset() {
+	*x = NodeMetricsResponse{}
+	mi := &file_node_v1_node_proto_msgTypes[4]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *NodeMetricsResponse) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*NodeMetricsResponse) ProtoMessage() {}
+
+func (x *NodeMetricsResponse) ProtoReflect() protoreflect.Message {
+	mi := &file_node_v1_node_proto_msgTypes[4]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use NodeMetricsResponse.ProtoReflect.Descriptor instead.
+func (*NodeMetricsResponse) Descriptor() ([]byte, []int) {
+	return file_node_v1_node_proto_rawDescGZIP(), []int{4}
+}
+
+func (x *NodeMetricsResponse) GetNodeId() string {
+	if x != nil {
+		return x.NodeId
+	}
+	return ""
+}
+
+func (x *NodeMetricsResponse) GetTimeUnixNano() int64 {
+	if x != nil {
+		return x.TimeUnixNano
+	}
+	return 0
+}
+
+func (x *NodeMetricsResponse) GetIntervalMs() int64 {
+	if x != nil {
+		return x.IntervalMs
+	}
+	return 0
+}
+
+func (x *NodeMetricsResponse) GetVcpusTotal() float64 {
+	if x != nil {
+		return x.VcpusTotal
+	}
+	return 0
+}
+
+func (x *NodeMetricsResponse) GetVcpusFree() float64 {
+	if x != nil {
+		return x.VcpusFree
+	}
+	return 0
+}
+
+func (x *NodeMetricsResponse) GetMemoryMbTotal() int64 {
+	if x != nil {
+		return x.MemoryMbTotal
+	}
+	return 0
+}
+
+func (x *NodeMetricsResponse) GetMemoryMbFree() int64 {
+	if x != nil {
+		return x.MemoryMbFree
+	}
+	return 0
+}
+
+func (x *NodeMetricsResponse) GetDiskBytesFree() int64 {
+	if x != nil {
+		return x.DiskBytesFree
+	}
+	return 0
+}
+
+func (x *NodeMetricsResponse) GetSandboxesRunning() int32 {
+	if x != nil {
+		return x.SandboxesRunning
+	}
+	return 0
+}
+
+func (x *NodeMetricsResponse) GetSandboxesMax() int32 {
+	if x != nil {
+		return x.SandboxesMax
+	}
+	return 0
+}
+
+func (x *NodeMetricsResponse) GetLoad1() float64 {
+	if x != nil {
+		return x.Load1
+	}
+	return 0
+}
+
+func (x *NodeMetricsResponse) GetLoad5() float64 {
+	if x != nil {
+		return x.Load5
+	}
+	return 0
+}
+
+func (x *NodeMetricsResponse) GetLoad15() float64 {
+	if x != nil {
+		return x.Load15
+	}
+	return 0
+}
+
+func (x *NodeMetricsResponse) GetHostMemoryAvailableBytes() int64 {
+	if x != nil {
+		return x.HostMemoryAvailableBytes
+	}
+	return 0
+}
+
+func (x *NodeMetricsResponse) GetSandboxesSampled() int32 {
+	if x != nil {
+		return x.SandboxesSampled
+	}
+	return 0
+}
+
+func (x *NodeMetricsResponse) GetCpuCoresUsed() float64 {
+	if x != nil {
+		return x.CpuCoresUsed
+	}
+	return 0
+}
+
+func (x *NodeMetricsResponse) GetVcpusLimit() float64 {
+	if x != nil {
+		return x.VcpusLimit
+	}
+	return 0
+}
+
+func (x *NodeMetricsResponse) GetMemoryUsedBytes() int64 {
+	if x != nil {
+		return x.MemoryUsedBytes
+	}
+	return 0
+}
+
+func (x *NodeMetricsResponse) GetMemoryLimitBytes() int64 {
+	if x != nil {
+		return x.MemoryLimitBytes
+	}
+	return 0
+}
+
+func (x *NodeMetricsResponse) GetDiskUsedBytes() int64 {
+	if x != nil {
+		return x.DiskUsedBytes
+	}
+	return 0
+}
+
+func (x *NodeMetricsResponse) GetDiskSizeBytes() int64 {
+	if x != nil {
+		return x.DiskSizeBytes
+	}
+	return 0
+}
+
+func (x *NodeMetricsResponse) GetNetRxBytes() uint64 {
+	if x != nil {
+		return x.NetRxBytes
+	}
+	return 0
+}
+
+func (x *NodeMetricsResponse) GetNetTxBytes() uint64 {
+	if x != nil {
+		return x.NetTxBytes
+	}
+	return 0
+}
+
 type SandboxRef struct {
 	state         protoimpl.MessageState `protogen:"open.v1"`
 	SandboxId     string                 `protobuf:"bytes,1,opt,name=sandbox_id,json=sandboxId,proto3" json:"sandbox_id,omitempty"` // "sb-<uuid>"
@@ -50,7 +529,7 @@ type SandboxRef struct {
 
 func (x *SandboxRef) Reset() {
 	*x = SandboxRef{}
-	mi := &file_node_v1_node_proto_msgTypes[0]
+	mi := &file_node_v1_node_proto_msgTypes[5]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -62,7 +541,7 @@ func (x *SandboxRef) String() string {
 func (*SandboxRef) ProtoMessage() {}
 
 func (x *SandboxRef) ProtoReflect() protoreflect.Message {
-	mi := &file_node_v1_node_proto_msgTypes[0]
+	mi := &file_node_v1_node_proto_msgTypes[5]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -75,7 +554,7 @@ func (x *SandboxRef) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use SandboxRef.ProtoReflect.Descriptor instead.
 func (*SandboxRef) Descriptor() ([]byte, []int) {
-	return file_node_v1_node_proto_rawDescGZIP(), []int{0}
+	return file_node_v1_node_proto_rawDescGZIP(), []int{5}
 }
 
 func (x *SandboxRef) GetSandboxId() string {
@@ -100,7 +579,7 @@ type SandboxOpResponse struct {
 
 func (x *SandboxOpResponse) Reset() {
 	*x = SandboxOpResponse{}
-	mi := &file_node_v1_node_proto_msgTypes[1]
+	mi := &file_node_v1_node_proto_msgTypes[6]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -112,7 +591,7 @@ func (x *SandboxOpResponse) String() string {
 func (*SandboxOpResponse) ProtoMessage() {}
 
 func (x *SandboxOpResponse) ProtoReflect() protoreflect.Message {
-	mi := &file_node_v1_node_proto_msgTypes[1]
+	mi := &file_node_v1_node_proto_msgTypes[6]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -125,7 +604,7 @@ func (x *SandboxOpResponse) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use SandboxOpResponse.ProtoReflect.Descriptor instead.
 func (*SandboxOpResponse) Descriptor() ([]byte, []int) {
-	return file_node_v1_node_proto_rawDescGZIP(), []int{1}
+	return file_node_v1_node_proto_rawDescGZIP(), []int{6}
 }
 
 type SnapshotSandboxRequest struct {
@@ -138,7 +617,7 @@ type SnapshotSandboxRequest struct {
 
 func (x *SnapshotSandboxRequest) Reset() {
 	*x = SnapshotSandboxRequest{}
-	mi := &file_node_v1_node_proto_msgTypes[2]
+	mi := &file_node_v1_node_proto_msgTypes[7]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -150,7 +629,7 @@ func (x *SnapshotSandboxRequest) String() string {
 func (*SnapshotSandboxRequest) ProtoMessage() {}
 
 func (x *SnapshotSandboxRequest) ProtoReflect() protoreflect.Message {
-	mi := &file_node_v1_node_proto_msgTypes[2]
+	mi := &file_node_v1_node_proto_msgTypes[7]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -163,7 +642,7 @@ func (x *SnapshotSandboxRequest) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use SnapshotSandboxRequest.ProtoReflect.Descriptor instead.
 func (*SnapshotSandboxRequest) Descriptor() ([]byte, []int) {
-	return file_node_v1_node_proto_rawDescGZIP(), []int{2}
+	return file_node_v1_node_proto_rawDescGZIP(), []int{7}
 }
 
 func (x *SnapshotSandboxRequest) GetSandbox() *SandboxRef {
@@ -189,7 +668,7 @@ type SnapshotSandboxResponse struct {
 
 func (x *SnapshotSandboxResponse) Reset() {
 	*x = SnapshotSandboxResponse{}
-	mi := &file_node_v1_node_proto_msgTypes[3]
+	mi := &file_node_v1_node_proto_msgTypes[8]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -201,7 +680,7 @@ func (x *SnapshotSandboxResponse) String() string {
 func (*SnapshotSandboxResponse) ProtoMessage() {}
 
 func (x *SnapshotSandboxResponse) ProtoReflect() protoreflect.Message {
-	mi := &file_node_v1_node_proto_msgTypes[3]
+	mi := &file_node_v1_node_proto_msgTypes[8]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -214,7 +693,7 @@ func (x *SnapshotSandboxResponse) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use SnapshotSandboxResponse.ProtoReflect.Descriptor instead.
 func (*SnapshotSandboxResponse) Descriptor() ([]byte, []int) {
-	return file_node_v1_node_proto_rawDescGZIP(), []int{3}
+	return file_node_v1_node_proto_rawDescGZIP(), []int{8}
 }
 
 func (x *SnapshotSandboxResponse) GetTemplateId() string {
@@ -237,7 +716,7 @@ type PortFrame struct {
 
 func (x *PortFrame) Reset() {
 	*x = PortFrame{}
-	mi := &file_node_v1_node_proto_msgTypes[4]
+	mi := &file_node_v1_node_proto_msgTypes[9]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -249,7 +728,7 @@ func (x *PortFrame) String() string {
 func (*PortFrame) ProtoMessage() {}
 
 func (x *PortFrame) ProtoReflect() protoreflect.Message {
-	mi := &file_node_v1_node_proto_msgTypes[4]
+	mi := &file_node_v1_node_proto_msgTypes[9]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -262,7 +741,7 @@ func (x *PortFrame) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use PortFrame.ProtoReflect.Descriptor instead.
 func (*PortFrame) Descriptor() ([]byte, []int) {
-	return file_node_v1_node_proto_rawDescGZIP(), []int{4}
+	return file_node_v1_node_proto_rawDescGZIP(), []int{9}
 }
 
 func (x *PortFrame) GetMsg() isPortFrame_Msg {
@@ -316,7 +795,7 @@ type PortOpen struct {
 
 func (x *PortOpen) Reset() {
 	*x = PortOpen{}
-	mi := &file_node_v1_node_proto_msgTypes[5]
+	mi := &file_node_v1_node_proto_msgTypes[10]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -328,7 +807,7 @@ func (x *PortOpen) String() string {
 func (*PortOpen) ProtoMessage() {}
 
 func (x *PortOpen) ProtoReflect() protoreflect.Message {
-	mi := &file_node_v1_node_proto_msgTypes[5]
+	mi := &file_node_v1_node_proto_msgTypes[10]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -341,7 +820,7 @@ func (x *PortOpen) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use PortOpen.ProtoReflect.Descriptor instead.
 func (*PortOpen) Descriptor() ([]byte, []int) {
-	return file_node_v1_node_proto_rawDescGZIP(), []int{5}
+	return file_node_v1_node_proto_rawDescGZIP(), []int{10}
 }
 
 func (x *PortOpen) GetSandbox() *SandboxRef {
@@ -377,7 +856,7 @@ type CreateSandboxRequest struct {
 
 func (x *CreateSandboxRequest) Reset() {
 	*x = CreateSandboxRequest{}
-	mi := &file_node_v1_node_proto_msgTypes[6]
+	mi := &file_node_v1_node_proto_msgTypes[11]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -389,7 +868,7 @@ func (x *CreateSandboxRequest) String() string {
 func (*CreateSandboxRequest) ProtoMessage() {}
 
 func (x *CreateSandboxRequest) ProtoReflect() protoreflect.Message {
-	mi := &file_node_v1_node_proto_msgTypes[6]
+	mi := &file_node_v1_node_proto_msgTypes[11]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -402,7 +881,7 @@ func (x *CreateSandboxRequest) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use CreateSandboxRequest.ProtoReflect.Descriptor instead.
 func (*CreateSandboxRequest) Descriptor() ([]byte, []int) {
-	return file_node_v1_node_proto_rawDescGZIP(), []int{6}
+	return file_node_v1_node_proto_rawDescGZIP(), []int{11}
 }
 
 func (x *CreateSandboxRequest) GetSandboxId() string {
@@ -478,7 +957,7 @@ type CreateSandboxResponse struct {
 
 func (x *CreateSandboxResponse) Reset() {
 	*x = CreateSandboxResponse{}
-	mi := &file_node_v1_node_proto_msgTypes[7]
+	mi := &file_node_v1_node_proto_msgTypes[12]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -490,7 +969,7 @@ func (x *CreateSandboxResponse) String() string {
 func (*CreateSandboxResponse) ProtoMessage() {}
 
 func (x *CreateSandboxResponse) ProtoReflect() protoreflect.Message {
-	mi := &file_node_v1_node_proto_msgTypes[7]
+	mi := &file_node_v1_node_proto_msgTypes[12]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -503,7 +982,7 @@ func (x *CreateSandboxResponse) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use CreateSandboxResponse.ProtoReflect.Descriptor instead.
 func (*CreateSandboxResponse) Descriptor() ([]byte, []int) {
-	return file_node_v1_node_proto_rawDescGZIP(), []int{7}
+	return file_node_v1_node_proto_rawDescGZIP(), []int{12}
 }
 
 func (x *CreateSandboxResponse) GetIp() string {
@@ -536,7 +1015,7 @@ type PlaceRequest struct {
 
 func (x *PlaceRequest) Reset() {
 	*x = PlaceRequest{}
-	mi := &file_node_v1_node_proto_msgTypes[8]
+	mi := &file_node_v1_node_proto_msgTypes[13]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -548,7 +1027,7 @@ func (x *PlaceRequest) String() string {
 func (*PlaceRequest) ProtoMessage() {}
 
 func (x *PlaceRequest) ProtoReflect() protoreflect.Message {
-	mi := &file_node_v1_node_proto_msgTypes[8]
+	mi := &file_node_v1_node_proto_msgTypes[13]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -561,7 +1040,7 @@ func (x *PlaceRequest) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use PlaceRequest.ProtoReflect.Descriptor instead.
 func (*PlaceRequest) Descriptor() ([]byte, []int) {
-	return file_node_v1_node_proto_rawDescGZIP(), []int{8}
+	return file_node_v1_node_proto_rawDescGZIP(), []int{13}
 }
 
 func (x *PlaceRequest) GetTeamId() string {
@@ -622,7 +1101,7 @@ type PlaceResponse struct {
 
 func (x *PlaceResponse) Reset() {
 	*x = PlaceResponse{}
-	mi := &file_node_v1_node_proto_msgTypes[9]
+	mi := &file_node_v1_node_proto_msgTypes[14]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -634,7 +1113,7 @@ func (x *PlaceResponse) String() string {
 func (*PlaceResponse) ProtoMessage() {}
 
 func (x *PlaceResponse) ProtoReflect() protoreflect.Message {
-	mi := &file_node_v1_node_proto_msgTypes[9]
+	mi := &file_node_v1_node_proto_msgTypes[14]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -647,7 +1126,7 @@ func (x *PlaceResponse) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use PlaceResponse.ProtoReflect.Descriptor instead.
 func (*PlaceResponse) Descriptor() ([]byte, []int) {
-	return file_node_v1_node_proto_rawDescGZIP(), []int{9}
+	return file_node_v1_node_proto_rawDescGZIP(), []int{14}
 }
 
 func (x *PlaceResponse) GetNodeId() string {
@@ -666,7 +1145,7 @@ type PullImageRequest struct {
 
 func (x *PullImageRequest) Reset() {
 	*x = PullImageRequest{}
-	mi := &file_node_v1_node_proto_msgTypes[10]
+	mi := &file_node_v1_node_proto_msgTypes[15]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -678,7 +1157,7 @@ func (x *PullImageRequest) String() string {
 func (*PullImageRequest) ProtoMessage() {}
 
 func (x *PullImageRequest) ProtoReflect() protoreflect.Message {
-	mi := &file_node_v1_node_proto_msgTypes[10]
+	mi := &file_node_v1_node_proto_msgTypes[15]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -691,7 +1170,7 @@ func (x *PullImageRequest) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use PullImageRequest.ProtoReflect.Descriptor instead.
 func (*PullImageRequest) Descriptor() ([]byte, []int) {
-	return file_node_v1_node_proto_rawDescGZIP(), []int{10}
+	return file_node_v1_node_proto_rawDescGZIP(), []int{15}
 }
 
 func (x *PullImageRequest) GetName() string {
@@ -714,7 +1193,7 @@ type ImageChunk struct {
 
 func (x *ImageChunk) Reset() {
 	*x = ImageChunk{}
-	mi := &file_node_v1_node_proto_msgTypes[11]
+	mi := &file_node_v1_node_proto_msgTypes[16]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -726,7 +1205,7 @@ func (x *ImageChunk) String() string {
 func (*ImageChunk) ProtoMessage() {}
 
 func (x *ImageChunk) ProtoReflect() protoreflect.Message {
-	mi := &file_node_v1_node_proto_msgTypes[11]
+	mi := &file_node_v1_node_proto_msgTypes[16]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -739,7 +1218,7 @@ func (x *ImageChunk) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use ImageChunk.ProtoReflect.Descriptor instead.
 func (*ImageChunk) Descriptor() ([]byte, []int) {
-	return file_node_v1_node_proto_rawDescGZIP(), []int{11}
+	return file_node_v1_node_proto_rawDescGZIP(), []int{16}
 }
 
 func (x *ImageChunk) GetMsg() isImageChunk_Msg {
@@ -794,7 +1273,7 @@ type ImageHeader struct {
 
 func (x *ImageHeader) Reset() {
 	*x = ImageHeader{}
-	mi := &file_node_v1_node_proto_msgTypes[12]
+	mi := &file_node_v1_node_proto_msgTypes[17]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -806,7 +1285,7 @@ func (x *ImageHeader) String() string {
 func (*ImageHeader) ProtoMessage() {}
 
 func (x *ImageHeader) ProtoReflect() protoreflect.Message {
-	mi := &file_node_v1_node_proto_msgTypes[12]
+	mi := &file_node_v1_node_proto_msgTypes[17]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -819,7 +1298,7 @@ func (x *ImageHeader) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use ImageHeader.ProtoReflect.Descriptor instead.
 func (*ImageHeader) Descriptor() ([]byte, []int) {
-	return file_node_v1_node_proto_rawDescGZIP(), []int{12}
+	return file_node_v1_node_proto_rawDescGZIP(), []int{17}
 }
 
 func (x *ImageHeader) GetName() string {
@@ -853,7 +1332,7 @@ type ImageData struct {
 
 func (x *ImageData) Reset() {
 	*x = ImageData{}
-	mi := &file_node_v1_node_proto_msgTypes[13]
+	mi := &file_node_v1_node_proto_msgTypes[18]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -865,7 +1344,7 @@ func (x *ImageData) String() string {
 func (*ImageData) ProtoMessage() {}
 
 func (x *ImageData) ProtoReflect() protoreflect.Message {
-	mi := &file_node_v1_node_proto_msgTypes[13]
+	mi := &file_node_v1_node_proto_msgTypes[18]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -878,7 +1357,7 @@ func (x *ImageData) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use ImageData.ProtoReflect.Descriptor instead.
 func (*ImageData) Descriptor() ([]byte, []int) {
-	return file_node_v1_node_proto_rawDescGZIP(), []int{13}
+	return file_node_v1_node_proto_rawDescGZIP(), []int{18}
 }
 
 func (x *ImageData) GetOffset() int64 {
@@ -904,7 +1383,7 @@ type DeleteImageRequest struct {
 
 func (x *DeleteImageRequest) Reset() {
 	*x = DeleteImageRequest{}
-	mi := &file_node_v1_node_proto_msgTypes[14]
+	mi := &file_node_v1_node_proto_msgTypes[19]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -916,7 +1395,7 @@ func (x *DeleteImageRequest) String() string {
 func (*DeleteImageRequest) ProtoMessage() {}
 
 func (x *DeleteImageRequest) ProtoReflect() protoreflect.Message {
-	mi := &file_node_v1_node_proto_msgTypes[14]
+	mi := &file_node_v1_node_proto_msgTypes[19]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -929,7 +1408,7 @@ func (x *DeleteImageRequest) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use DeleteImageRequest.ProtoReflect.Descriptor instead.
 func (*DeleteImageRequest) Descriptor() ([]byte, []int) {
-	return file_node_v1_node_proto_rawDescGZIP(), []int{14}
+	return file_node_v1_node_proto_rawDescGZIP(), []int{19}
 }
 
 func (x *DeleteImageRequest) GetName() string {
@@ -948,7 +1427,7 @@ type DeleteImageResponse struct {
 
 func (x *DeleteImageResponse) Reset() {
 	*x = DeleteImageResponse{}
-	mi := &file_node_v1_node_proto_msgTypes[15]
+	mi := &file_node_v1_node_proto_msgTypes[20]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -960,7 +1439,7 @@ func (x *DeleteImageResponse) String() string {
 func (*DeleteImageResponse) ProtoMessage() {}
 
 func (x *DeleteImageResponse) ProtoReflect() protoreflect.Message {
-	mi := &file_node_v1_node_proto_msgTypes[15]
+	mi := &file_node_v1_node_proto_msgTypes[20]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -973,7 +1452,7 @@ func (x *DeleteImageResponse) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use DeleteImageResponse.ProtoReflect.Descriptor instead.
 func (*DeleteImageResponse) Descriptor() ([]byte, []int) {
-	return file_node_v1_node_proto_rawDescGZIP(), []int{15}
+	return file_node_v1_node_proto_rawDescGZIP(), []int{20}
 }
 
 func (x *DeleteImageResponse) GetDeleted() bool {
@@ -991,7 +1470,7 @@ type PingRequest struct {
 
 func (x *PingRequest) Reset() {
 	*x = PingRequest{}
-	mi := &file_node_v1_node_proto_msgTypes[16]
+	mi := &file_node_v1_node_proto_msgTypes[21]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -1003,7 +1482,7 @@ func (x *PingRequest) String() string {
 func (*PingRequest) ProtoMessage() {}
 
 func (x *PingRequest) ProtoReflect() protoreflect.Message {
-	mi := &file_node_v1_node_proto_msgTypes[16]
+	mi := &file_node_v1_node_proto_msgTypes[21]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -1016,7 +1495,7 @@ func (x *PingRequest) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use PingRequest.ProtoReflect.Descriptor instead.
 func (*PingRequest) Descriptor() ([]byte, []int) {
-	return file_node_v1_node_proto_rawDescGZIP(), []int{16}
+	return file_node_v1_node_proto_rawDescGZIP(), []int{21}
 }
 
 type PingResponse struct {
@@ -1029,7 +1508,7 @@ type PingResponse struct {
 
 func (x *PingResponse) Reset() {
 	*x = PingResponse{}
-	mi := &file_node_v1_node_proto_msgTypes[17]
+	mi := &file_node_v1_node_proto_msgTypes[22]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -1041,7 +1520,7 @@ func (x *PingResponse) String() string {
 func (*PingResponse) ProtoMessage() {}
 
 func (x *PingResponse) ProtoReflect() protoreflect.Message {
-	mi := &file_node_v1_node_proto_msgTypes[17]
+	mi := &file_node_v1_node_proto_msgTypes[22]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -1054,7 +1533,7 @@ func (x *PingResponse) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use PingResponse.ProtoReflect.Descriptor instead.
 func (*PingResponse) Descriptor() ([]byte, []int) {
-	return file_node_v1_node_proto_rawDescGZIP(), []int{17}
+	return file_node_v1_node_proto_rawDescGZIP(), []int{22}
 }
 
 func (x *PingResponse) GetNodeId() string {
@@ -1075,7 +1554,60 @@ var File_node_v1_node_proto protoreflect.FileDescriptor
 
 const file_node_v1_node_proto_rawDesc = "" +
 	"\n" +
-	"\x12node/v1/node.proto\x12\x0ewarren.node.v1\"D\n" +
+	"\x12node/v1/node.proto\x12\x0ewarren.node.v1\"\xda\x02\n" +
+	"\rMetricsSample\x12$\n" +
+	"\x0etime_unix_nano\x18\x01 \x01(\x03R\ftimeUnixNano\x12\x1f\n" +
+	"\vcpu_percent\x18\x02 \x01(\x01R\n" +
+	"cpuPercent\x12\x14\n" +
+	"\x05vcpus\x18\x03 \x01(\x01R\x05vcpus\x12*\n" +
+	"\x11memory_used_bytes\x18\x04 \x01(\x03R\x0fmemoryUsedBytes\x12,\n" +
+	"\x12memory_limit_bytes\x18\x05 \x01(\x03R\x10memoryLimitBytes\x12&\n" +
+	"\x0fdisk_used_bytes\x18\x06 \x01(\x03R\rdiskUsedBytes\x12&\n" +
+	"\x0fdisk_size_bytes\x18\a \x01(\x03R\rdiskSizeBytes\x12 \n" +
+	"\fnet_rx_bytes\x18\b \x01(\x04R\n" +
+	"netRxBytes\x12 \n" +
+	"\fnet_tx_bytes\x18\t \x01(\x04R\n" +
+	"netTxBytes\"u\n" +
+	"\x15SandboxMetricsRequest\x124\n" +
+	"\asandbox\x18\x01 \x01(\v2\x1a.warren.node.v1.SandboxRefR\asandbox\x12&\n" +
+	"\x0fsince_unix_nano\x18\x02 \x01(\x03R\rsinceUnixNano\"\xab\x01\n" +
+	"\x16SandboxMetricsResponse\x127\n" +
+	"\asamples\x18\x01 \x03(\v2\x1d.warren.node.v1.MetricsSampleR\asamples\x12\x1f\n" +
+	"\vinterval_ms\x18\x02 \x01(\x03R\n" +
+	"intervalMs\x127\n" +
+	"\acurrent\x18\x03 \x01(\v2\x1d.warren.node.v1.MetricsSampleR\acurrent\"\x14\n" +
+	"\x12NodeMetricsRequest\"\xe2\x06\n" +
+	"\x13NodeMetricsResponse\x12\x17\n" +
+	"\anode_id\x18\x01 \x01(\tR\x06nodeId\x12$\n" +
+	"\x0etime_unix_nano\x18\x02 \x01(\x03R\ftimeUnixNano\x12\x1f\n" +
+	"\vinterval_ms\x18\x03 \x01(\x03R\n" +
+	"intervalMs\x12\x1f\n" +
+	"\vvcpus_total\x18\x04 \x01(\x01R\n" +
+	"vcpusTotal\x12\x1d\n" +
+	"\n" +
+	"vcpus_free\x18\x05 \x01(\x01R\tvcpusFree\x12&\n" +
+	"\x0fmemory_mb_total\x18\x06 \x01(\x03R\rmemoryMbTotal\x12$\n" +
+	"\x0ememory_mb_free\x18\a \x01(\x03R\fmemoryMbFree\x12&\n" +
+	"\x0fdisk_bytes_free\x18\b \x01(\x03R\rdiskBytesFree\x12+\n" +
+	"\x11sandboxes_running\x18\t \x01(\x05R\x10sandboxesRunning\x12#\n" +
+	"\rsandboxes_max\x18\n" +
+	" \x01(\x05R\fsandboxesMax\x12\x14\n" +
+	"\x05load1\x18\v \x01(\x01R\x05load1\x12\x14\n" +
+	"\x05load5\x18\f \x01(\x01R\x05load5\x12\x16\n" +
+	"\x06load15\x18\r \x01(\x01R\x06load15\x12=\n" +
+	"\x1bhost_memory_available_bytes\x18\x0e \x01(\x03R\x18hostMemoryAvailableBytes\x12+\n" +
+	"\x11sandboxes_sampled\x18\x0f \x01(\x05R\x10sandboxesSampled\x12$\n" +
+	"\x0ecpu_cores_used\x18\x10 \x01(\x01R\fcpuCoresUsed\x12\x1f\n" +
+	"\vvcpus_limit\x18\x11 \x01(\x01R\n" +
+	"vcpusLimit\x12*\n" +
+	"\x11memory_used_bytes\x18\x12 \x01(\x03R\x0fmemoryUsedBytes\x12,\n" +
+	"\x12memory_limit_bytes\x18\x13 \x01(\x03R\x10memoryLimitBytes\x12&\n" +
+	"\x0fdisk_used_bytes\x18\x14 \x01(\x03R\rdiskUsedBytes\x12&\n" +
+	"\x0fdisk_size_bytes\x18\x15 \x01(\x03R\rdiskSizeBytes\x12 \n" +
+	"\fnet_rx_bytes\x18\x16 \x01(\x04R\n" +
+	"netRxBytes\x12 \n" +
+	"\fnet_tx_bytes\x18\x17 \x01(\x04R\n" +
+	"netTxBytes\"D\n" +
 	"\n" +
 	"SandboxRef\x12\x1d\n" +
 	"\n" +
@@ -1148,7 +1680,7 @@ const file_node_v1_node_proto_rawDesc = "" +
 	"\vPingRequest\"A\n" +
 	"\fPingResponse\x12\x17\n" +
 	"\anode_id\x18\x01 \x01(\tR\x06nodeId\x12\x18\n" +
-	"\aversion\x18\x02 \x01(\tR\aversion2\xa9\x06\n" +
+	"\aversion\x18\x02 \x01(\tR\aversion2\xe2\a\n" +
 	"\x04Node\x12\\\n" +
 	"\rCreateSandbox\x12$.warren.node.v1.CreateSandboxRequest\x1a%.warren.node.v1.CreateSandboxResponse\x12D\n" +
 	"\x05Place\x12\x1c.warren.node.v1.PlaceRequest\x1a\x1d.warren.node.v1.PlaceResponse\x12K\n" +
@@ -1159,7 +1691,9 @@ const file_node_v1_node_proto_rawDesc = "" +
 	"\fPauseSandbox\x12\x1a.warren.node.v1.SandboxRef\x1a!.warren.node.v1.SandboxOpResponse\x12N\n" +
 	"\rResumeSandbox\x12\x1a.warren.node.v1.SandboxRef\x1a!.warren.node.v1.SandboxOpResponse\x12b\n" +
 	"\x0fSnapshotSandbox\x12&.warren.node.v1.SnapshotSandboxRequest\x1a'.warren.node.v1.SnapshotSandboxResponse\x12D\n" +
-	"\bDialPort\x12\x19.warren.node.v1.PortFrame\x1a\x19.warren.node.v1.PortFrame(\x010\x01B1Z/github.com/warrenhq/warren/proto/node/v1;nodev1b\x06proto3"
+	"\bDialPort\x12\x19.warren.node.v1.PortFrame\x1a\x19.warren.node.v1.PortFrame(\x010\x01\x12_\n" +
+	"\x0eSandboxMetrics\x12%.warren.node.v1.SandboxMetricsRequest\x1a&.warren.node.v1.SandboxMetricsResponse\x12V\n" +
+	"\vNodeMetrics\x12\".warren.node.v1.NodeMetricsRequest\x1a#.warren.node.v1.NodeMetricsResponseB1Z/github.com/warrenhq/warren/proto/node/v1;nodev1b\x06proto3"
 
 var (
 	file_node_v1_node_proto_rawDescOnce sync.Once
@@ -1173,60 +1707,72 @@ func file_node_v1_node_proto_rawDescGZIP() []byte {
 	return file_node_v1_node_proto_rawDescData
 }
 
-var file_node_v1_node_proto_msgTypes = make([]protoimpl.MessageInfo, 19)
+var file_node_v1_node_proto_msgTypes = make([]protoimpl.MessageInfo, 24)
 var file_node_v1_node_proto_goTypes = []any{
-	(*SandboxRef)(nil),              // 0: warren.node.v1.SandboxRef
-	(*SandboxOpResponse)(nil),       // 1: warren.node.v1.SandboxOpResponse
-	(*SnapshotSandboxRequest)(nil),  // 2: warren.node.v1.SnapshotSandboxRequest
-	(*SnapshotSandboxResponse)(nil), // 3: warren.node.v1.SnapshotSandboxResponse
-	(*PortFrame)(nil),               // 4: warren.node.v1.PortFrame
-	(*PortOpen)(nil),                // 5: warren.node.v1.PortOpen
-	(*CreateSandboxRequest)(nil),    // 6: warren.node.v1.CreateSandboxRequest
-	(*CreateSandboxResponse)(nil),   // 7: warren.node.v1.CreateSandboxResponse
-	(*PlaceRequest)(nil),            // 8: warren.node.v1.PlaceRequest
-	(*PlaceResponse)(nil),           // 9: warren.node.v1.PlaceResponse
-	(*PullImageRequest)(nil),        // 10: warren.node.v1.PullImageRequest
-	(*ImageChunk)(nil),              // 11: warren.node.v1.ImageChunk
-	(*ImageHeader)(nil),             // 12: warren.node.v1.ImageHeader
-	(*ImageData)(nil),               // 13: warren.node.v1.ImageData
-	(*DeleteImageRequest)(nil),      // 14: warren.node.v1.DeleteImageRequest
-	(*DeleteImageResponse)(nil),     // 15: warren.node.v1.DeleteImageResponse
-	(*PingRequest)(nil),             // 16: warren.node.v1.PingRequest
-	(*PingResponse)(nil),            // 17: warren.node.v1.PingResponse
-	nil,                             // 18: warren.node.v1.CreateSandboxRequest.EnvEntry
+	(*MetricsSample)(nil),           // 0: warren.node.v1.MetricsSample
+	(*SandboxMetricsRequest)(nil),   // 1: warren.node.v1.SandboxMetricsRequest
+	(*SandboxMetricsResponse)(nil),  // 2: warren.node.v1.SandboxMetricsResponse
+	(*NodeMetricsRequest)(nil),      // 3: warren.node.v1.NodeMetricsRequest
+	(*NodeMetricsResponse)(nil),     // 4: warren.node.v1.NodeMetricsResponse
+	(*SandboxRef)(nil),              // 5: warren.node.v1.SandboxRef
+	(*SandboxOpResponse)(nil),       // 6: warren.node.v1.SandboxOpResponse
+	(*SnapshotSandboxRequest)(nil),  // 7: warren.node.v1.SnapshotSandboxRequest
+	(*SnapshotSandboxResponse)(nil), // 8: warren.node.v1.SnapshotSandboxResponse
+	(*PortFrame)(nil),               // 9: warren.node.v1.PortFrame
+	(*PortOpen)(nil),                // 10: warren.node.v1.PortOpen
+	(*CreateSandboxRequest)(nil),    // 11: warren.node.v1.CreateSandboxRequest
+	(*CreateSandboxResponse)(nil),   // 12: warren.node.v1.CreateSandboxResponse
+	(*PlaceRequest)(nil),            // 13: warren.node.v1.PlaceRequest
+	(*PlaceResponse)(nil),           // 14: warren.node.v1.PlaceResponse
+	(*PullImageRequest)(nil),        // 15: warren.node.v1.PullImageRequest
+	(*ImageChunk)(nil),              // 16: warren.node.v1.ImageChunk
+	(*ImageHeader)(nil),             // 17: warren.node.v1.ImageHeader
+	(*ImageData)(nil),               // 18: warren.node.v1.ImageData
+	(*DeleteImageRequest)(nil),      // 19: warren.node.v1.DeleteImageRequest
+	(*DeleteImageResponse)(nil),     // 20: warren.node.v1.DeleteImageResponse
+	(*PingRequest)(nil),             // 21: warren.node.v1.PingRequest
+	(*PingResponse)(nil),            // 22: warren.node.v1.PingResponse
+	nil,                             // 23: warren.node.v1.CreateSandboxRequest.EnvEntry
 }
 var file_node_v1_node_proto_depIdxs = []int32{
-	0,  // 0: warren.node.v1.SnapshotSandboxRequest.sandbox:type_name -> warren.node.v1.SandboxRef
-	5,  // 1: warren.node.v1.PortFrame.open:type_name -> warren.node.v1.PortOpen
-	0,  // 2: warren.node.v1.PortOpen.sandbox:type_name -> warren.node.v1.SandboxRef
-	18, // 3: warren.node.v1.CreateSandboxRequest.env:type_name -> warren.node.v1.CreateSandboxRequest.EnvEntry
-	12, // 4: warren.node.v1.ImageChunk.header:type_name -> warren.node.v1.ImageHeader
-	13, // 5: warren.node.v1.ImageChunk.data:type_name -> warren.node.v1.ImageData
-	6,  // 6: warren.node.v1.Node.CreateSandbox:input_type -> warren.node.v1.CreateSandboxRequest
-	8,  // 7: warren.node.v1.Node.Place:input_type -> warren.node.v1.PlaceRequest
-	10, // 8: warren.node.v1.Node.PullImage:input_type -> warren.node.v1.PullImageRequest
-	14, // 9: warren.node.v1.Node.DeleteImage:input_type -> warren.node.v1.DeleteImageRequest
-	16, // 10: warren.node.v1.Node.Ping:input_type -> warren.node.v1.PingRequest
-	0,  // 11: warren.node.v1.Node.KillSandbox:input_type -> warren.node.v1.SandboxRef
-	0,  // 12: warren.node.v1.Node.PauseSandbox:input_type -> warren.node.v1.SandboxRef
-	0,  // 13: warren.node.v1.Node.ResumeSandbox:input_type -> warren.node.v1.SandboxRef
-	2,  // 14: warren.node.v1.Node.SnapshotSandbox:input_type -> warren.node.v1.SnapshotSandboxRequest
-	4,  // 15: warren.node.v1.Node.DialPort:input_type -> warren.node.v1.PortFrame
-	7,  // 16: warren.node.v1.Node.CreateSandbox:output_type -> warren.node.v1.CreateSandboxResponse
-	9,  // 17: warren.node.v1.Node.Place:output_type -> warren.node.v1.PlaceResponse
-	11, // 18: warren.node.v1.Node.PullImage:output_type -> warren.node.v1.ImageChunk
-	15, // 19: warren.node.v1.Node.DeleteImage:output_type -> warren.node.v1.DeleteImageResponse
-	17, // 20: warren.node.v1.Node.Ping:output_type -> warren.node.v1.PingResponse
-	1,  // 21: warren.node.v1.Node.KillSandbox:output_type -> warren.node.v1.SandboxOpResponse
-	1,  // 22: warren.node.v1.Node.PauseSandbox:output_type -> warren.node.v1.SandboxOpResponse
-	1,  // 23: warren.node.v1.Node.ResumeSandbox:output_type -> warren.node.v1.SandboxOpResponse
-	3,  // 24: warren.node.v1.Node.SnapshotSandbox:output_type -> warren.node.v1.SnapshotSandboxResponse
-	4,  // 25: warren.node.v1.Node.DialPort:output_type -> warren.node.v1.PortFrame
-	16, // [16:26] is the sub-list for method output_type
-	6,  // [6:16] is the sub-list for method input_type
-	6,  // [6:6] is the sub-list for extension type_name
-	6,  // [6:6] is the sub-list for extension extendee
-	0,  // [0:6] is the sub-list for field type_name
+	5,  // 0: warren.node.v1.SandboxMetricsRequest.sandbox:type_name -> warren.node.v1.SandboxRef
+	0,  // 1: warren.node.v1.SandboxMetricsResponse.samples:type_name -> warren.node.v1.MetricsSample
+	0,  // 2: warren.node.v1.SandboxMetricsResponse.current:type_name -> warren.node.v1.MetricsSample
+	5,  // 3: warren.node.v1.SnapshotSandboxRequest.sandbox:type_name -> warren.node.v1.SandboxRef
+	10, // 4: warren.node.v1.PortFrame.open:type_name -> warren.node.v1.PortOpen
+	5,  // 5: warren.node.v1.PortOpen.sandbox:type_name -> warren.node.v1.SandboxRef
+	23, // 6: warren.node.v1.CreateSandboxRequest.env:type_name -> warren.node.v1.CreateSandboxRequest.EnvEntry
+	17, // 7: warren.node.v1.ImageChunk.header:type_name -> warren.node.v1.ImageHeader
+	18, // 8: warren.node.v1.ImageChunk.data:type_name -> warren.node.v1.ImageData
+	11, // 9: warren.node.v1.Node.CreateSandbox:input_type -> warren.node.v1.CreateSandboxRequest
+	13, // 10: warren.node.v1.Node.Place:input_type -> warren.node.v1.PlaceRequest
+	15, // 11: warren.node.v1.Node.PullImage:input_type -> warren.node.v1.PullImageRequest
+	19, // 12: warren.node.v1.Node.DeleteImage:input_type -> warren.node.v1.DeleteImageRequest
+	21, // 13: warren.node.v1.Node.Ping:input_type -> warren.node.v1.PingRequest
+	5,  // 14: warren.node.v1.Node.KillSandbox:input_type -> warren.node.v1.SandboxRef
+	5,  // 15: warren.node.v1.Node.PauseSandbox:input_type -> warren.node.v1.SandboxRef
+	5,  // 16: warren.node.v1.Node.ResumeSandbox:input_type -> warren.node.v1.SandboxRef
+	7,  // 17: warren.node.v1.Node.SnapshotSandbox:input_type -> warren.node.v1.SnapshotSandboxRequest
+	9,  // 18: warren.node.v1.Node.DialPort:input_type -> warren.node.v1.PortFrame
+	1,  // 19: warren.node.v1.Node.SandboxMetrics:input_type -> warren.node.v1.SandboxMetricsRequest
+	3,  // 20: warren.node.v1.Node.NodeMetrics:input_type -> warren.node.v1.NodeMetricsRequest
+	12, // 21: warren.node.v1.Node.CreateSandbox:output_type -> warren.node.v1.CreateSandboxResponse
+	14, // 22: warren.node.v1.Node.Place:output_type -> warren.node.v1.PlaceResponse
+	16, // 23: warren.node.v1.Node.PullImage:output_type -> warren.node.v1.ImageChunk
+	20, // 24: warren.node.v1.Node.DeleteImage:output_type -> warren.node.v1.DeleteImageResponse
+	22, // 25: warren.node.v1.Node.Ping:output_type -> warren.node.v1.PingResponse
+	6,  // 26: warren.node.v1.Node.KillSandbox:output_type -> warren.node.v1.SandboxOpResponse
+	6,  // 27: warren.node.v1.Node.PauseSandbox:output_type -> warren.node.v1.SandboxOpResponse
+	6,  // 28: warren.node.v1.Node.ResumeSandbox:output_type -> warren.node.v1.SandboxOpResponse
+	8,  // 29: warren.node.v1.Node.SnapshotSandbox:output_type -> warren.node.v1.SnapshotSandboxResponse
+	9,  // 30: warren.node.v1.Node.DialPort:output_type -> warren.node.v1.PortFrame
+	2,  // 31: warren.node.v1.Node.SandboxMetrics:output_type -> warren.node.v1.SandboxMetricsResponse
+	4,  // 32: warren.node.v1.Node.NodeMetrics:output_type -> warren.node.v1.NodeMetricsResponse
+	21, // [21:33] is the sub-list for method output_type
+	9,  // [9:21] is the sub-list for method input_type
+	9,  // [9:9] is the sub-list for extension type_name
+	9,  // [9:9] is the sub-list for extension extendee
+	0,  // [0:9] is the sub-list for field type_name
 }
 
 func init() { file_node_v1_node_proto_init() }
@@ -1234,11 +1780,11 @@ func file_node_v1_node_proto_init() {
 	if File_node_v1_node_proto != nil {
 		return
 	}
-	file_node_v1_node_proto_msgTypes[4].OneofWrappers = []any{
+	file_node_v1_node_proto_msgTypes[9].OneofWrappers = []any{
 		(*PortFrame_Open)(nil),
 		(*PortFrame_Data)(nil),
 	}
-	file_node_v1_node_proto_msgTypes[11].OneofWrappers = []any{
+	file_node_v1_node_proto_msgTypes[16].OneofWrappers = []any{
 		(*ImageChunk_Header)(nil),
 		(*ImageChunk_Data)(nil),
 	}
@@ -1248,7 +1794,7 @@ func file_node_v1_node_proto_init() {
 			GoPackagePath: reflect.TypeOf(x{}).PkgPath(),
 			RawDescriptor: unsafe.Slice(unsafe.StringData(file_node_v1_node_proto_rawDesc), len(file_node_v1_node_proto_rawDesc)),
 			NumEnums:      0,
-			NumMessages:   19,
+			NumMessages:   24,
 			NumExtensions: 0,
 			NumServices:   1,
 		},

@@ -48,6 +48,8 @@ const (
 	Node_ResumeSandbox_FullMethodName   = "/warren.node.v1.Node/ResumeSandbox"
 	Node_SnapshotSandbox_FullMethodName = "/warren.node.v1.Node/SnapshotSandbox"
 	Node_DialPort_FullMethodName        = "/warren.node.v1.Node/DialPort"
+	Node_SandboxMetrics_FullMethodName  = "/warren.node.v1.Node/SandboxMetrics"
+	Node_NodeMetrics_FullMethodName     = "/warren.node.v1.Node/NodeMetrics"
 )
 
 // NodeClient is the client API for Node service.
@@ -89,6 +91,14 @@ type NodeClient interface {
 	// ends when the sandbox side closes. A refused or unreachable port answers
 	// Unavailable before any data.
 	DialPort(ctx context.Context, opts ...grpc.CallOption) (grpc.BidiStreamingClient[PortFrame, PortFrame], error)
+	// SandboxMetrics answers the samples this node keeps of a sandbox it runs
+	// (see package sandbox/metrics), oldest first, those taken after
+	// since_unix_nano when it is set. NotFound when the sandbox is not this
+	// node's or not the team's.
+	SandboxMetrics(ctx context.Context, in *SandboxMetricsRequest, opts ...grpc.CallOption) (*SandboxMetricsResponse, error)
+	// NodeMetrics answers this node's load: its capacity, the host's load
+	// averages and memory, and the sum of its sandboxes' newest samples.
+	NodeMetrics(ctx context.Context, in *NodeMetricsRequest, opts ...grpc.CallOption) (*NodeMetricsResponse, error)
 }
 
 type nodeClient struct {
@@ -211,6 +221,26 @@ func (c *nodeClient) DialPort(ctx context.Context, opts ...grpc.CallOption) (grp
 // This type alias is provided for backwards compatibility with existing code that references the prior non-generic stream type by name.
 type Node_DialPortClient = grpc.BidiStreamingClient[PortFrame, PortFrame]
 
+func (c *nodeClient) SandboxMetrics(ctx context.Context, in *SandboxMetricsRequest, opts ...grpc.CallOption) (*SandboxMetricsResponse, error) {
+	cOpts := append([]grpc.CallOption{grpc.StaticMethod()}, opts...)
+	out := new(SandboxMetricsResponse)
+	err := c.cc.Invoke(ctx, Node_SandboxMetrics_FullMethodName, in, out, cOpts...)
+	if err != nil {
+		return nil, err
+	}
+	return out, nil
+}
+
+func (c *nodeClient) NodeMetrics(ctx context.Context, in *NodeMetricsRequest, opts ...grpc.CallOption) (*NodeMetricsResponse, error) {
+	cOpts := append([]grpc.CallOption{grpc.StaticMethod()}, opts...)
+	out := new(NodeMetricsResponse)
+	err := c.cc.Invoke(ctx, Node_NodeMetrics_FullMethodName, in, out, cOpts...)
+	if err != nil {
+		return nil, err
+	}
+	return out, nil
+}
+
 // NodeServer is the server API for Node service.
 // All implementations must embed UnimplementedNodeServer
 // for forward compatibility.
@@ -250,6 +280,14 @@ type NodeServer interface {
 	// ends when the sandbox side closes. A refused or unreachable port answers
 	// Unavailable before any data.
 	DialPort(grpc.BidiStreamingServer[PortFrame, PortFrame]) error
+	// SandboxMetrics answers the samples this node keeps of a sandbox it runs
+	// (see package sandbox/metrics), oldest first, those taken after
+	// since_unix_nano when it is set. NotFound when the sandbox is not this
+	// node's or not the team's.
+	SandboxMetrics(context.Context, *SandboxMetricsRequest) (*SandboxMetricsResponse, error)
+	// NodeMetrics answers this node's load: its capacity, the host's load
+	// averages and memory, and the sum of its sandboxes' newest samples.
+	NodeMetrics(context.Context, *NodeMetricsRequest) (*NodeMetricsResponse, error)
 	mustEmbedUnimplementedNodeServer()
 }
 
@@ -289,6 +327,12 @@ func (UnimplementedNodeServer) SnapshotSandbox(context.Context, *SnapshotSandbox
 }
 func (UnimplementedNodeServer) DialPort(grpc.BidiStreamingServer[PortFrame, PortFrame]) error {
 	return status.Error(codes.Unimplemented, "method DialPort not implemented")
+}
+func (UnimplementedNodeServer) SandboxMetrics(context.Context, *SandboxMetricsRequest) (*SandboxMetricsResponse, error) {
+	return nil, status.Error(codes.Unimplemented, "method SandboxMetrics not implemented")
+}
+func (UnimplementedNodeServer) NodeMetrics(context.Context, *NodeMetricsRequest) (*NodeMetricsResponse, error) {
+	return nil, status.Error(codes.Unimplemented, "method NodeMetrics not implemented")
 }
 func (UnimplementedNodeServer) mustEmbedUnimplementedNodeServer() {}
 func (UnimplementedNodeServer) testEmbeddedByValue()              {}
@@ -473,6 +517,42 @@ func _Node_DialPort_Handler(srv interface{}, stream grpc.ServerStream) error {
 // This type alias is provided for backwards compatibility with existing code that references the prior non-generic stream type by name.
 type Node_DialPortServer = grpc.BidiStreamingServer[PortFrame, PortFrame]
 
+func _Node_SandboxMetrics_Handler(srv interface{}, ctx context.Context, dec func(interface{}) error, interceptor grpc.UnaryServerInterceptor) (interface{}, error) {
+	in := new(SandboxMetricsRequest)
+	if err := dec(in); err != nil {
+		return nil, err
+	}
+	if interceptor == nil {
+		return srv.(NodeServer).SandboxMetrics(ctx, in)
+	}
+	info := &grpc.UnaryServerInfo{
+		Server:     srv,
+		FullMethod: Node_SandboxMetrics_FullMethodName,
+	}
+	handler := func(ctx context.Context, req interface{}) (interface{}, error) {
+		return srv.(NodeServer).SandboxMetrics(ctx, req.(*SandboxMetricsRequest))
+	}
+	return interceptor(ctx, in, info, handler)
+}
+
+func _Node_NodeMetrics_Handler(srv interface{}, ctx context.Context, dec func(interface{}) error, interceptor grpc.UnaryServerInterceptor) (interface{}, error) {
+	in := new(NodeMetricsRequest)
+	if err := dec(in); err != nil {
+		return nil, err
+	}
+	if interceptor == nil {
+		return srv.(NodeServer).NodeMetrics(ctx, in)
+	}
+	info := &grpc.UnaryServerInfo{
+		Server:     srv,
+		FullMethod: Node_NodeMetrics_FullMethodName,
+	}
+	handler := func(ctx context.Context, req interface{}) (interface{}, error) {
+		return srv.(NodeServer).NodeMetrics(ctx, req.(*NodeMetricsRequest))
+	}
+	return interceptor(ctx, in, info, handler)
+}
+
 // Node_ServiceDesc is the grpc.ServiceDesc for Node service.
 // It's only intended for direct use with grpc.RegisterService,
 // and not to be introspected or modified (even as a copy)
@@ -511,6 +591,14 @@ var Node_ServiceDesc = grpc.ServiceDesc{
 		{
 			MethodName: "SnapshotSandbox",
 			Handler:    _Node_SnapshotSandbox_Handler,
+		},
+		{
+			MethodName: "SandboxMetrics",
+			Handler:    _Node_SandboxMetrics_Handler,
+		},
+		{
+			MethodName: "NodeMetrics",
+			Handler:    _Node_NodeMetrics_Handler,
 		},
 	},
 	Streams: []grpc.StreamDesc{
