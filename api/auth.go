@@ -41,7 +41,7 @@ func principalFrom(ctx context.Context) *Principal {
 const sessionCookie = "warren_session"
 
 // authenticate resolves the request's credentials: an API key in
-// "Authorization: Bearer wk_…" or "X-API-Key", else the session cookie. Cookie
+// "Authorization: Bearer wk_…" (or e2b_…) or "X-API-Key", else the session cookie. Cookie
 // requests that change state must carry the session's X-CSRF-Token.
 func (s *Server) authenticate(next http.Handler) http.Handler {
 	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
@@ -83,7 +83,7 @@ func (s *Server) principal(r *http.Request) (*Principal, error) {
 }
 
 func (s *Server) keyPrincipal(ctx context.Context, key string) (*Principal, error) {
-	if !strings.HasPrefix(key, apiKeyPrefix) || len(key) > 128 {
+	if !keyForm(key) {
 		return nil, errUnauthenticated
 	}
 	k, err := s.store.GetAPIKeyByHash(ctx, hashSecret(key))
@@ -169,4 +169,23 @@ func (s *Server) audit(r *http.Request, action, resourceType, resourceID string,
 	if err := s.store.InsertAudit(ctx, params); err != nil {
 		s.log.Warn("audit log write failed", "request_id", params.RequestID, "action", action, "err", err)
 	}
+}
+
+// ErrInvalidAPIKey is APIKeyTeam's answer for a key that is unknown, revoked,
+// expired, or whose team or creator is disabled.
+var ErrInvalidAPIKey = errors.New("missing or invalid API key")
+
+// APIKeyTeam returns the team an API key (either form) acts for, for other
+// front ends (the E2B API) that authenticate the way this one does.
+// ErrInvalidAPIKey when the key does not authenticate; other errors are
+// internal (store.ErrUnavailable when the database is down).
+func (s *Server) APIKeyTeam(ctx context.Context, key string) (id.TeamID, error) {
+	p, err := s.keyPrincipal(ctx, key)
+	if errors.Is(err, errUnauthenticated) {
+		return id.TeamID{}, ErrInvalidAPIKey
+	}
+	if err != nil {
+		return id.TeamID{}, err
+	}
+	return p.TeamID, nil
 }
