@@ -1,0 +1,76 @@
+package e2b_test
+
+import (
+	"context"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"regexp"
+	"testing"
+	"time"
+
+	"github.com/warrenhq/warren/node/nodetest"
+)
+
+var summaryRe = regexp.MustCompile(`(?m)^(\d+) passed, (\d+) failed$`)
+
+// TestSDK runs the unmodified e2b SDK (pinned, installed with npm) against a
+// real node: testdata/sdk/main.mjs and its sections. SUITE_ONLY (a regexp of
+// section file names) narrows it while working on one area.
+func TestSDK(t *testing.T) {
+	sdk := installSDK(t)
+	node, err := exec.LookPath("node")
+	if err != nil {
+		t.Fatal("node (Node.js 20.18+) is needed to run the E2B SDK")
+	}
+	n, key := mustNode(t)
+	other := otherTeamKey(t, n)
+	before := liveSandboxes(t, n, key)
+	t.Cleanup(func() {
+		// Whatever the script left behind when it failed half-way, by ID.
+		var left []string
+		for _, sb := range liveSandboxes(t, n, key) {
+			if !contains(before, sb) {
+				left = append(left, sb)
+			}
+		}
+		if len(left) > 0 && !t.Failed() {
+			t.Errorf("the SDK suite left live sandboxes: %v", left)
+		}
+		killAll(t, n, key, left)
+	})
+	script, _ := filepath.Abs("testdata/sdk/main.mjs")
+	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Minute)
+	defer cancel()
+	cmd := exec.CommandContext(ctx, node, script)
+	cmd.Env = append(os.Environ(),
+		"E2B_SDK_DIR="+sdk,
+		"E2B_API_URL="+n.URL,
+		"E2B_SANDBOX_URL="+n.URL,
+		"E2B_API_KEY="+key,
+		"E2B_OTHER_API_KEY="+other,
+		"WARREN_URL="+n.URL,
+		"SUITE_RUN="+nodetest.RandomSuffix(6),
+	)
+	out, err := cmd.CombinedOutput()
+	t.Logf("SDK suite output:\n%s", out)
+	m := summaryRe.FindSubmatch(out)
+	if m == nil {
+		t.Fatalf("the SDK suite printed no summary (exit: %v)", err)
+	}
+	if string(m[2]) != "0" || err != nil {
+		t.Fatalf("the SDK suite: %s passed, %s failed (exit: %v)", m[1], m[2], err)
+	}
+	if string(m[1]) == "0" {
+		t.Fatal("the SDK suite ran no test")
+	}
+}
+
+func contains(list []string, s string) bool {
+	for _, v := range list {
+		if v == s {
+			return true
+		}
+	}
+	return false
+}
