@@ -13,7 +13,7 @@ const (
 	whyLogs      = "sandbox logs are not served through the E2B API"
 	whyVolumes   = "volumes are not supported"
 	whySecrets   = "secrets are not supported"
-	whyTeams     = "teams are managed through Warren's API (/v1/me, /v1/admin/teams)"
+	whyTeams     = "teams are not managed through the E2B API: use Warren's /v1/me and /v1/admin/teams"
 	whyFork      = "forking a running sandbox (memory snapshots) is not supported"
 	whyNetwork   = "changing a running sandbox's egress rules is not supported; set allow_internet_access when creating it"
 )
