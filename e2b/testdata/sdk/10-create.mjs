@@ -5,7 +5,7 @@ export default async function (s) {
   await s.test('create: from the base template with metadata and envs', async () => {
     const sbx = await Sandbox.create('base', {
       ...s.opts,
-      metadata: { suite: s.env.SUITE_RUN, role: 'main' },
+      metadata: { suite: s.env.SUITE_RUN, role: 'main', 'odd key&': 'a b&c=d%20é' },
       envs: { SUITE_VAR: 'from-create', OTHER: 'x y' },
       timeoutMs: 300_000,
     });

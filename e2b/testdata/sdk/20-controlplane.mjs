@@ -10,7 +10,7 @@ export default async function (s) {
     s.eq(info.sandboxId, s.sandbox().sandboxId, 'sandboxId');
     s.assert(/^tpl-/.test(info.templateId), `templateId ${info.templateId}`);
     s.eq(info.name, 'base', 'name (the template alias)');
-    s.eq(info.metadata, { suite: s.env.SUITE_RUN, role: 'main' }, 'metadata');
+    s.eq(info.metadata, { suite: s.env.SUITE_RUN, role: 'main', 'odd key&': 'a b&c=d%20é' }, 'metadata');
     s.eq(info.state, 'running', 'state');
     s.assert(info.cpuCount >= 1 && info.memoryMB >= 64, `cpuCount ${info.cpuCount}, memoryMB ${info.memoryMB}`);
     s.assert(info.startedAt <= new Date() && info.endAt > new Date(), `startedAt ${info.startedAt}, endAt ${info.endAt}`);
@@ -34,6 +34,8 @@ export default async function (s) {
     s.eq(items.map((i) => i.sandboxId), [s.sandbox().sandboxId], 'listed IDs');
     s.eq(items[0].state, 'running', 'state');
     s.eq(items[0].metadata.role, 'main', 'metadata');
+    const odd = await Sandbox.list({ ...opts, query: { metadata: { suite: s.env.SUITE_RUN, 'odd key&': 'a b&c=d%20é' } } }).nextItems();
+    s.eq(odd.map((i) => i.sandboxId), [s.sandbox().sandboxId], 'listed by a key and value that need escaping');
     const none = await Sandbox.list({ ...opts, query: { metadata: { suite: 'not-' + s.env.SUITE_RUN } } }).nextItems();
     s.eq(none.length, 0, 'sandboxes with another suite value');
   });
