@@ -208,3 +208,10 @@ func mustNode(t *testing.T) (*nodetest.Node, string) {
 	}
 	return n, fmt.Sprint(n.Bootstrap.E2BAPIKey)
 }
+
+func decodeBody(t *testing.T, resp *http.Response, v any) {
+	t.Helper()
+	if err := json.NewDecoder(resp.Body).Decode(v); err != nil {
+		t.Fatalf("decoding the answer: %v", err)
+	}
+}
