@@ -14,6 +14,13 @@ export default async function (s) {
     s.assert(typeof sbx.envdAccessToken === 'string' && sbx.envdAccessToken.length >= 32, 'create returns an envdAccessToken');
   });
 
+  if (s.env.SUITE_ENTRY_NODE) {
+    await s.test('create: the sandbox runs on another node than the one the SDK talks to', async () => {
+      const row = await s.warren('GET', `/v1/sandboxes/${s.sandbox().sandboxId}`);
+      s.assert(row.node_id && row.node_id !== s.env.SUITE_ENTRY_NODE, `node_id ${row.node_id}, entry ${s.env.SUITE_ENTRY_NODE}`);
+    });
+  }
+
   await s.test('create: envs reach the sandbox (seen through Warren exec with the same e2b_ key)', async () => {
     const out = await s.warren('POST', `/v1/sandboxes/${s.sandbox().sandboxId}/exec`, { cmd: 'echo "$SUITE_VAR|$OTHER"' });
     s.eq(out.stdout, 'from-create|x y\n', 'stdout');

@@ -10,7 +10,9 @@
 //   s.e2b                              the SDK module (s.e2b.Sandbox, error classes)
 //   s.opts                             connection options for the node (apiKey, apiUrl, sandboxUrl)
 //   s.env                              process.env (E2B_API_URL, E2B_SANDBOX_URL, E2B_API_KEY,
-//                                      E2B_OTHER_API_KEY, WARREN_URL, SUITE_RUN)
+//                                      E2B_OTHER_API_KEY, WARREN_URL, SUITE_RUN, and
+//                                      SUITE_ENTRY_NODE in the cluster run: the node
+//                                      the SDK talks to, which holds no sandbox)
 //   s.state                            shared between sections: s.state.sandbox is the
 //                                      sandbox 10-create.mjs made; 90-kill.mjs kills it
 //   s.warren(method, path, body)       Warren's own REST API with the same E2B key
