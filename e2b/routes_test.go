@@ -19,10 +19,10 @@ func TestRoutes(t *testing.T) {
 
 	type sandbox struct {
 		SandboxID, TemplateID, Alias, ClientID, EnvdVersion, EnvdAccessToken, State string
-		Domain                                                                     *string
-		StartedAt, EndAt                                                           time.Time
-		Metadata                                                                   map[string]string
-		CPUCount, MemoryMB, DiskSizeMB                                             int
+		Domain                                                                      *string
+		StartedAt, EndAt                                                            time.Time
+		Metadata                                                                    map[string]string
+		CPUCount, MemoryMB, DiskSizeMB                                              int
 	}
 	var v1 sandbox
 	if st := call(t, "POST", u+"/sandboxes", auth, map[string]any{"templateID": "base", "metadata": map[string]string{"v": "1"}}, &v1); st != 201 {
