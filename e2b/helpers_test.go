@@ -26,7 +26,7 @@ const sdkVersion = "2.51.0"
 // installSDK returns a directory whose node_modules holds e2b@sdkVersion,
 // installed with npm on first use into the user's cache
 // (WARREN_E2B_SDK_DIR overrides it) and reused by version afterwards.
-func installSDK(t *testing.T) string {
+func installSDK(t testing.TB) string {
 	t.Helper()
 	dir := os.Getenv("WARREN_E2B_SDK_DIR")
 	if dir == "" {
@@ -84,7 +84,7 @@ func installedVersion(dir string) string {
 
 // call sends a JSON request to the node and decodes the answer into out
 // (when not nil), returning the status.
-func call(t *testing.T, method, url string, hdr map[string]string, body any, out any) int {
+func call(t testing.TB, method, url string, hdr map[string]string, body any, out any) int {
 	t.Helper()
 	var rd io.Reader
 	switch b := body.(type) {
@@ -166,7 +166,7 @@ func otherTeamKey(t *testing.T, n *nodetest.Node) string {
 }
 
 // liveSandboxes returns the IDs of the team's live sandboxes by Warren's API.
-func liveSandboxes(t *testing.T, n *nodetest.Node, key string) []string {
+func liveSandboxes(t testing.TB, n *nodetest.Node, key string) []string {
 	t.Helper()
 	var out struct {
 		Items []struct{ ID string }
@@ -182,7 +182,7 @@ func liveSandboxes(t *testing.T, n *nodetest.Node, key string) []string {
 }
 
 // killAll kills the given sandboxes (cleanup by recorded ID).
-func killAll(t *testing.T, n *nodetest.Node, key string, ids []string) {
+func killAll(t testing.TB, n *nodetest.Node, key string, ids []string) {
 	for _, sb := range ids {
 		if st := call(t, "DELETE", n.URL+"/v1/sandboxes/"+sb, map[string]string{"Authorization": "Bearer " + key}, nil, nil); st != 200 && st != 409 && st != 404 {
 			t.Errorf("cleanup: killing %s: %d", sb, st)
@@ -190,7 +190,7 @@ func killAll(t *testing.T, n *nodetest.Node, key string, ids []string) {
 	}
 }
 
-func mustNode(t *testing.T) (*nodetest.Node, string) {
+func mustNode(t testing.TB) (*nodetest.Node, string) {
 	t.Helper()
 	n := nodetest.Start(t)
 	if n.Bootstrap == nil || !e2bKeyRe.MatchString(n.Bootstrap.E2BAPIKey) {
