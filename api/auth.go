@@ -164,10 +164,16 @@ func (s *Server) audit(r *http.Request, action, resourceType, resourceID string,
 		params.TeamID = &t
 		params.ActorType, params.ActorID = p.Actor()
 	}
+	s.insertAudit(params)
+}
+
+// insertAudit writes an audit row, detached from the request; failures are
+// logged only.
+func (s *Server) insertAudit(params db.InsertAuditParams) {
 	ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
 	defer cancel()
 	if err := s.store.InsertAudit(ctx, params); err != nil {
-		s.log.Warn("audit log write failed", "request_id", params.RequestID, "action", action, "err", err)
+		s.log.Warn("audit log write failed", "request_id", params.RequestID, "action", params.Action, "err", err)
 	}
 }
 
@@ -175,17 +181,25 @@ func (s *Server) audit(r *http.Request, action, resourceType, resourceID string,
 // expired, or whose team or creator is disabled.
 var ErrInvalidAPIKey = errors.New("missing or invalid API key")
 
-// APIKeyTeam returns the team an API key (either form) acts for, for other
-// front ends (the E2B API) that authenticate the way this one does.
-// ErrInvalidAPIKey when the key does not authenticate; other errors are
+// APIKeyTeam returns the team an API key (either form) acts for and the key's
+// ID, for other front ends (the E2B API) that authenticate the way this one
+// does. ErrInvalidAPIKey when the key does not authenticate; other errors are
 // internal (store.ErrUnavailable when the database is down).
-func (s *Server) APIKeyTeam(ctx context.Context, key string) (id.TeamID, error) {
+func (s *Server) APIKeyTeam(ctx context.Context, key string) (id.TeamID, id.APIKeyID, error) {
 	p, err := s.keyPrincipal(ctx, key)
 	if errors.Is(err, errUnauthenticated) {
-		return id.TeamID{}, ErrInvalidAPIKey
+		return id.TeamID{}, id.APIKeyID{}, ErrInvalidAPIKey
 	}
 	if err != nil {
-		return id.TeamID{}, err
+		return id.TeamID{}, id.APIKeyID{}, err
 	}
-	return p.TeamID, nil
+	return p.TeamID, p.KeyID, nil
+}
+
+// AuditAPIKey records an action on a sandbox by API key of team, for other
+// front ends (the E2B API) whose calls belong in the same audit log.
+func (s *Server) AuditAPIKey(requestID string, team id.TeamID, key id.APIKeyID, action string, sb id.SandboxID) {
+	t := team.UUID()
+	s.insertAudit(db.InsertAuditParams{Action: action, ResourceType: "sandbox", ResourceID: sb.String(), RequestID: requestID,
+		Details: []byte("{}"), ActorType: "api_key", ActorID: key.String(), TeamID: &t})
 }

@@ -53,16 +53,16 @@ func TestE2BKeys(t *testing.T) {
 
 	ctx := context.Background()
 	for _, k := range []string{e.admin.APIKey, e.admin.E2BAPIKey} {
-		if team, err := e.srv.APIKeyTeam(ctx, k); err != nil || team != e.admin.TeamID {
+		if team, kid, err := e.srv.APIKeyTeam(ctx, k); err != nil || team != e.admin.TeamID || kid.IsZero() {
 			t.Errorf("APIKeyTeam(%.8s…): %s %v", k, team, err)
 		}
 	}
 	otherTeam, otherKey := e.newTeamWithKey("other")
-	if team, err := e.srv.APIKeyTeam(ctx, otherKey); err != nil || team != otherTeam {
+	if team, _, err := e.srv.APIKeyTeam(ctx, otherKey); err != nil || team != otherTeam {
 		t.Errorf("APIKeyTeam(other team's key): %s %v", team, err)
 	}
 	for _, k := range []string{"", "e2b_" + "00000000000000000000000000000000000000000", "wk_nope", "sk_e2b_abc", e.admin.E2BAPIKey + "0"} {
-		if team, err := e.srv.APIKeyTeam(ctx, k); !errors.Is(err, ErrInvalidAPIKey) || team != (id.TeamID{}) {
+		if team, _, err := e.srv.APIKeyTeam(ctx, k); !errors.Is(err, ErrInvalidAPIKey) || team != (id.TeamID{}) {
 			t.Errorf("APIKeyTeam(%q): %s %v, want ErrInvalidAPIKey", k, team, err)
 		}
 	}
@@ -72,7 +72,7 @@ func TestE2BKeys(t *testing.T) {
 	if r := e.do("DELETE", "/v1/api-keys/"+created.ID.String(), e.admin.APIKey, nil); r.status != 200 {
 		t.Fatalf("revoke: %d %s", r.status, r.body)
 	}
-	if _, err := e.srv.APIKeyTeam(ctx, created.Key); !errors.Is(err, ErrInvalidAPIKey) {
+	if _, _, err := e.srv.APIKeyTeam(ctx, created.Key); !errors.Is(err, ErrInvalidAPIKey) {
 		t.Errorf("revoked e2b key: %v", err)
 	}
 }

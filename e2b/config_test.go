@@ -30,8 +30,12 @@ func TestConfigValidate(t *testing.T) {
 			t.Errorf("%s: %v, want an error naming %s", c.name, err, c.field)
 		}
 	}
-	auth := func(context.Context, string) (id.TeamID, error) { return id.TeamID{}, nil }
-	if _, err := e2b.New(def, nil, auth, func(id.SandboxID) string { return "" }, nil); err == nil {
+	auth := func(context.Context, string) (e2b.Caller, error) { return e2b.Caller{}, nil }
+	token := func(id.SandboxID) string { return "" }
+	if _, err := e2b.New(def, nil, auth, token, func(string, e2b.Caller, string, id.SandboxID) {}, nil); err == nil {
 		t.Error("New without Sandboxes succeeded")
+	}
+	if _, err := e2b.New(def, nil, auth, token, nil, nil); err == nil {
+		t.Error("New without Audit succeeded")
 	}
 }

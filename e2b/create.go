@@ -194,6 +194,7 @@ func (h *Handler) create(v2 bool) http.HandlerFunc {
 			h.writeError(w, r, mapError(err, ""))
 			return
 		}
+		h.record(w, r, "sandbox.create", row.ID)
 		writeJSON(w, http.StatusCreated, h.viewSandbox(row))
 	}
 }

@@ -12,6 +12,7 @@
 // node's sandbox service (Sandboxes), an API-key authenticator (Authenticate,
 // Warren's API keys in either form) and the per-sandbox envd access token
 // (AccessToken), returned as envdAccessToken for the in-sandbox protocol
-// (envd) that another handler serves. docs/E2B.md lists every SDK call and what
+// (envd) that another handler serves; creates, kills, pauses and resumes go to
+// Warren's audit log (Audit). docs/E2B.md lists every SDK call and what
 // Warren does with it.
 package e2b

@@ -71,10 +71,21 @@ type Sandboxes interface {
 	SetTimeout(ctx context.Context, team id.TeamID, sb id.SandboxID, sec int64) (db.Sandbox, error)
 }
 
-// Authenticate returns the team an API key acts for: an error wrapping
+// Caller is who a request acts as: a team, through one of its API keys.
+type Caller struct {
+	Team id.TeamID
+	Key  id.APIKeyID
+}
+
+// Authenticate returns who an API key acts for: an error wrapping
 // ErrUnauthenticated when the key does not authenticate; any other error is
 // internal (store.ErrUnavailable when the database is down).
-type Authenticate func(ctx context.Context, apiKey string) (id.TeamID, error)
+type Authenticate func(ctx context.Context, apiKey string) (Caller, error)
+
+// Audit records that caller did action ("sandbox.create", "sandbox.kill",
+// "sandbox.pause", "sandbox.resume") on sandbox sb, in the same log as
+// Warren's own API; it must not block for long and never fails the request.
+type Audit func(requestID string, caller Caller, action string, sb id.SandboxID)
 
 // AccessToken returns sandbox sb's envd access token (X-Access-Token).
 type AccessToken func(sb id.SandboxID) string
@@ -88,22 +99,23 @@ type Handler struct {
 	sandboxes Sandboxes
 	auth      Authenticate
 	token     AccessToken
+	audit     Audit
 	log       *slog.Logger
 	mux       http.Handler
 }
 
 // New returns a Handler over the given parts; none may be nil but log.
-func New(cfg Config, sandboxes Sandboxes, auth Authenticate, token AccessToken, log *slog.Logger) (*Handler, error) {
+func New(cfg Config, sandboxes Sandboxes, auth Authenticate, token AccessToken, audit Audit, log *slog.Logger) (*Handler, error) {
 	if err := cfg.Validate(); err != nil {
 		return nil, err
 	}
-	if sandboxes == nil || auth == nil || token == nil {
-		return nil, errors.New("e2b: Sandboxes, Authenticate and AccessToken are required")
+	if sandboxes == nil || auth == nil || token == nil || audit == nil {
+		return nil, errors.New("e2b: Sandboxes, Authenticate, AccessToken and Audit are required")
 	}
 	if log == nil {
 		log = slog.Default()
 	}
-	h := &Handler{cfg: cfg, sandboxes: sandboxes, auth: auth, token: token, log: log}
+	h := &Handler{cfg: cfg, sandboxes: sandboxes, auth: auth, token: token, audit: audit, log: log}
 	h.mux = h.routes()
 	return h, nil
 }
@@ -140,11 +152,18 @@ func (h *Handler) routes() http.Handler {
 	return r
 }
 
-type teamKey struct{}
+type callerKey struct{}
 
-func teamFrom(ctx context.Context) id.TeamID {
-	t, _ := ctx.Value(teamKey{}).(id.TeamID)
-	return t
+func callerFrom(ctx context.Context) Caller {
+	c, _ := ctx.Value(callerKey{}).(Caller)
+	return c
+}
+
+func teamFrom(ctx context.Context) id.TeamID { return callerFrom(ctx).Team }
+
+// record audits action on sb by the request's caller.
+func (h *Handler) record(w http.ResponseWriter, r *http.Request, action string, sb id.SandboxID) {
+	h.audit(requestID(w), callerFrom(r.Context()), action, sb)
 }
 
 // authenticate resolves X-API-KEY (or "Authorization: Bearer <key>") to a
@@ -161,7 +180,7 @@ func (h *Handler) authenticate(next http.Handler) http.Handler {
 			h.writeError(w, r, errorf(http.StatusUnauthorized, "missing API key: send it in X-API-KEY (the SDKs read E2B_API_KEY)"))
 			return
 		}
-		team, err := h.auth(r.Context(), key)
+		caller, err := h.auth(r.Context(), key)
 		if errors.Is(err, ErrUnauthenticated) {
 			h.writeError(w, r, errorf(http.StatusUnauthorized, "invalid API key"))
 			return
@@ -170,7 +189,7 @@ func (h *Handler) authenticate(next http.Handler) http.Handler {
 			h.writeError(w, r, err)
 			return
 		}
-		next.ServeHTTP(w, r.WithContext(context.WithValue(r.Context(), teamKey{}, team)))
+		next.ServeHTTP(w, r.WithContext(context.WithValue(r.Context(), callerKey{}, caller)))
 	})
 }
 

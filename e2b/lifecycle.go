@@ -110,6 +110,7 @@ func (h *Handler) pause(w http.ResponseWriter, r *http.Request) {
 		h.writeError(w, r, mapError(err, row.ID.String()))
 		return
 	}
+	h.record(w, r, "sandbox.pause", row.ID)
 	w.WriteHeader(http.StatusNoContent)
 }
 
@@ -202,6 +203,7 @@ func (h *Handler) wake(w http.ResponseWriter, r *http.Request, sec int64, strict
 		switch {
 		case err == nil:
 			row, status = resumed, http.StatusCreated
+			h.record(w, r, "sandbox.resume", row.ID)
 		case isConflict(err) && !strict:
 			// Resumed (or ended) meanwhile by another call: look again.
 			if row, err = h.liveSandbox(r); err != nil {

@@ -1,10 +1,14 @@
 package e2b_test
 
 import (
+	"context"
 	"net/http"
 	"net/url"
+	"strings"
 	"testing"
 	"time"
+
+	"github.com/warrenhq/warren/store/db"
 )
 
 // TestRoutes exercises the routes the JS SDK 2.51.0 does not call (older
@@ -169,4 +173,25 @@ func TestRoutes(t *testing.T) {
 	}
 	all, _ = list(url.Values{})
 	eq("after kill", all, []string{v1.SandboxID})
+
+	// Every change went to Warren's audit log, by the key, with the
+	// request's ID.
+	team := n.Bootstrap.TeamID.UUID()
+	rows, err := n.Store().ListAudit(context.Background(), db.ListAuditParams{TeamID: &team, Limit: 100})
+	if err != nil {
+		t.Fatal(err)
+	}
+	actions := map[string][]string{}
+	for i := len(rows) - 1; i >= 0; i-- {
+		a := rows[i]
+		if a.ResourceType != "sandbox" {
+			continue
+		}
+		if a.ActorType != "api_key" || !strings.HasPrefix(a.ActorID, "key-") || !strings.HasPrefix(a.RequestID, "req-") {
+			t.Errorf("audit row %+v: want the API key and the request ID", a)
+		}
+		actions[a.ResourceID] = append(actions[a.ResourceID], a.Action)
+	}
+	eq("audit of "+v1.SandboxID, actions[v1.SandboxID], []string{"sandbox.create", "sandbox.pause", "sandbox.resume", "sandbox.pause", "sandbox.resume"})
+	eq("audit of "+v2.SandboxID, actions[v2.SandboxID], []string{"sandbox.create", "sandbox.kill"})
 }

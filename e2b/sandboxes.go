@@ -60,6 +60,7 @@ func (h *Handler) kill(w http.ResponseWriter, r *http.Request) {
 		h.writeError(w, r, mapError(err, row.ID.String()))
 		return
 	}
+	h.record(w, r, "sandbox.kill", row.ID)
 	w.WriteHeader(http.StatusNoContent)
 }
 

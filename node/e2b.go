@@ -21,14 +21,17 @@ func (n *Node) openE2B(srv **api.Server) (*e2b.Handler, error) {
 	if err != nil {
 		return nil, fmt.Errorf("--cluster-key: %w", err)
 	}
-	auth := func(ctx context.Context, apiKey string) (id.TeamID, error) {
-		team, err := (*srv).APIKeyTeam(ctx, apiKey)
+	auth := func(ctx context.Context, apiKey string) (e2b.Caller, error) {
+		team, kid, err := (*srv).APIKeyTeam(ctx, apiKey)
 		if errors.Is(err, api.ErrInvalidAPIKey) {
-			return team, e2b.ErrUnauthenticated
+			return e2b.Caller{}, e2b.ErrUnauthenticated
 		}
-		return team, err
+		return e2b.Caller{Team: team, Key: kid}, err
 	}
-	return e2b.New(e2b.DefaultConfig(), n.service, auth, envdAccessToken(key), n.log)
+	audit := func(reqID string, c e2b.Caller, action string, sb id.SandboxID) {
+		(*srv).AuditAPIKey(reqID, c.Team, c.Key, action, sb)
+	}
+	return e2b.New(e2b.DefaultConfig(), n.service, auth, envdAccessToken(key), audit, n.log)
 }
 
 // envdAccessToken returns the per-sandbox envd access token: an HMAC of the
