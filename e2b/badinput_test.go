@@ -93,6 +93,8 @@ func TestBadInput(t *testing.T) {
 		{"unknown route", "GET", "/v2/nothing-here", "-", nil, 404, "no such E2B API route"},
 		{"unknown method", "PATCH", "/v2/sandboxes", "-", nil, 404, "no such E2B API route"},
 		{"metrics", "GET", s + "/metrics", "-", nil, 501, "metrics"},
+		{"metrics: another team's sandbox", "GET", s + "/metrics", other, nil, 404, "not found"},
+		{"fork: unknown sandbox", "POST", unknown + "/fork", "-", nil, 404, "not found"},
 	}
 	for _, rt := range e2b.UnsupportedRoutes() {
 		path := strings.NewReplacer("{sandboxID}", sb.SandboxID, "{templateID}", "tpl-x", "{buildID}", "b", "{hash}", "h",

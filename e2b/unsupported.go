@@ -1,6 +1,10 @@
 package e2b
 
-import "net/http"
+import (
+	"net/http"
+
+	"github.com/go-chi/chi/v5"
+)
 
 // unsupportedRoute is an E2B path Warren does not serve, answered 501 with
 // the reason so that the SDK raises an error that says it.
@@ -63,8 +67,16 @@ var unsupported = []unsupportedRoute{
 	{"DELETE", "/secrets/{secretID}", whySecrets},
 }
 
+// notImplemented answers 501 with why; on a sandbox's path, only once the
+// sandbox is found (another team's or an unknown one is 404, as elsewhere).
 func (h *Handler) notImplemented(why string) http.HandlerFunc {
 	return func(w http.ResponseWriter, r *http.Request) {
+		if chi.URLParam(r, "sandboxID") != "" {
+			if _, err := h.liveSandbox(r); err != nil {
+				h.writeError(w, r, err)
+				return
+			}
+		}
 		h.writeError(w, r, errorf(http.StatusNotImplemented, "%s", why))
 	}
 }
