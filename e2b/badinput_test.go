@@ -86,7 +86,7 @@ func TestBadInput(t *testing.T) {
 		{"list: limit 0", "GET", "/v2/sandboxes?limit=0", "-", nil, 400, "limit"},
 		{"list: limit 101", "GET", "/v2/sandboxes?limit=101", "-", nil, 400, "limit"},
 		{"list: bad next token", "GET", "/v2/sandboxes?nextToken=zzz", "-", nil, 400, "nextToken"},
-		{"list: ascending", "GET", "/v2/sandboxes?order=asc", "-", nil, 400, "order"},
+		{"list: unknown order", "GET", "/v2/sandboxes?order=up", "-", nil, 400, "order: must be asc or desc"},
 		{"list: bad startedAfter", "GET", "/v2/sandboxes?startedAfter=yesterday", "-", nil, 400, "startedAfter"},
 		{"list: bad metadata", "GET", "/v2/sandboxes?metadata=%25zz", "-", nil, 400, "metadata"},
 		{"list v1: bad metadata", "GET", "/sandboxes?metadata=%25zz", "-", nil, 400, "metadata"},

@@ -147,6 +147,13 @@ func TestRoutes(t *testing.T) {
 	if next != "" {
 		t.Errorf("page 2 has X-Next-Token %q", next)
 	}
+	asc, next := list(url.Values{"order": {"asc"}, "limit": {"1"}})
+	eq("oldest first, page 1", asc, []string{v1.SandboxID})
+	asc, next = list(url.Values{"order": {"asc"}, "limit": {"1"}, "nextToken": {next}})
+	eq("oldest first, page 2", asc, []string{v2.SandboxID})
+	if next != "" {
+		t.Errorf("oldest first, page 2 has X-Next-Token %q", next)
+	}
 	after, _ := list(url.Values{"startedAfter": {mark.UTC().Format(time.RFC3339Nano)}})
 	eq("startedAfter", after, []string{v2.SandboxID})
 	byID, _ := list(url.Values{"template": {v1.TemplateID}})

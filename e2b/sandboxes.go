@@ -78,7 +78,7 @@ const maxScan = 5000
 
 // parseList reads E2B's list parameters: metadata ("k=v&k2=v2", each key and
 // value URL-encoded), state (running,paused), template (ID or name),
-// startedAfter (RFC 3339), order (desc), limit (1-100, default 100) and
+// startedAfter (RFC 3339), order (desc or asc, by creation), limit (1-100, default 100) and
 // nextToken (from X-Next-Token).
 func parseList(q url.Values, paged bool) (listQuery, error) {
 	lq := listQuery{limit: 100}
@@ -135,9 +135,9 @@ func parseList(q url.Values, paged bool) (listQuery, error) {
 	switch q.Get("order") {
 	case "", "desc":
 	case "asc":
-		return lq, invalid("order", "only desc (newest first) is supported")
+		lq.req.OldestFirst = true
 	default:
-		return lq, invalid("order", "must be desc")
+		return lq, invalid("order", "must be asc or desc, not %q", trunc(q.Get("order")))
 	}
 	if l := q.Get("limit"); l != "" {
 		n, err := strconv.Atoi(l)
@@ -196,7 +196,7 @@ func (h *Handler) list(r *http.Request, lq listQuery) ([]db.Sandbox, string, err
 }
 
 // listV2 serves GET /v2/sandboxes: running and paused sandboxes, newest
-// first, paged with X-Next-Token / nextToken.
+// first (or oldest with order=asc), paged with X-Next-Token / nextToken.
 func (h *Handler) listV2(w http.ResponseWriter, r *http.Request) {
 	lq, err := parseList(r.URL.Query(), true)
 	if err != nil {

@@ -11,18 +11,21 @@ import (
 	"github.com/warrenhq/warren/store/db"
 )
 
-// ListRequest filters a team's sandboxes (builds excluded), newest first.
+// ListRequest filters a team's sandboxes (builds excluded), newest first
+// unless OldestFirst.
 type ListRequest struct {
 	Statuses []sandbox.Status // none: every status
 	Template string           // a template name; "" for any
 	Metadata map[string]string
 	// After is the last sandbox of the previous page; zero starts at the
 	// newest.
-	After id.SandboxID
-	Limit int // 1-1000
+	After       id.SandboxID
+	Limit       int // 1-1000
+	OldestFirst bool
 }
 
-// List returns team's sandboxes matching req, newest first.
+// List returns team's sandboxes matching req in creation order (IDs are
+// UUIDv7), newest first unless req.OldestFirst.
 func (s *Service) List(ctx context.Context, team id.TeamID, req ListRequest) ([]db.Sandbox, error) {
 	if req.Limit < 1 || req.Limit > 1000 {
 		return nil, sandbox.Fieldf("limit", "must be between 1 and 1000, got %d", req.Limit)
@@ -44,6 +47,10 @@ func (s *Service) List(ctx context.Context, team id.TeamID, req ListRequest) ([]
 	if !req.After.IsZero() {
 		u := req.After.UUID()
 		p.Cursor = &u
+	}
+	if req.OldestFirst {
+		rows, err := s.st.ListSandboxesOldestFirst(ctx, db.ListSandboxesOldestFirstParams(p))
+		return rows, store.Map(err)
 	}
 	rows, err := s.st.ListSandboxes(ctx, p)
 	return rows, store.Map(err)

@@ -51,6 +51,8 @@ export default async function (s) {
         seen.push(...page.map((i) => i.sandboxId));
       }
       s.eq(seen, [second.sandboxId, s.sandbox().sandboxId], 'pages, newest first');
+      const asc = await Sandbox.list({ ...opts, order: 'asc', query: { metadata: { suite: s.env.SUITE_RUN } } }).nextItems();
+      s.eq(asc.map((i) => i.sandboxId), [s.sandbox().sandboxId, second.sandboxId], 'oldest first');
       const paused = await Sandbox.list({ ...opts, query: { state: ['paused'], metadata: { suite: s.env.SUITE_RUN } } }).nextItems();
       s.eq(paused.length, 0, 'paused sandboxes before any pause');
     } finally {
