@@ -139,7 +139,11 @@ func Open(ctx context.Context, cfg Config, log *slog.Logger) (n *Node, err error
 	apiCfg.SandboxDomain = cfg.SandboxDomain
 	apiCfg.Signer = n.signer
 	apiCfg.Metrics, apiCfg.Prometheus, apiCfg.MetricsPublic = nodeMetrics{n}, n.prom.handler(), cfg.Metrics.Public
-	srv := api.New(apiCfg, st, log, timedCreates{n.service, n.prom}, n.pool, n.builder, nodes{n})
+	var srv *api.Server
+	if apiCfg.E2B, err = n.openE2B(&srv); err != nil {
+		return nil, err
+	}
+	srv = api.New(apiCfg, st, log, timedCreates{n.service, n.prom}, n.pool, n.builder, nodes{n})
 	if n.Bootstrap != nil {
 		n.Bootstrap.URL = "http://" + ln.Addr().String()
 		if err := writeBootstrap(cfg.DataDir, n.Bootstrap); err != nil {

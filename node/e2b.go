@@ -1,0 +1,34 @@
+package node
+
+import (
+	"context"
+	"errors"
+
+	"github.com/warrenhq/warren/api"
+	"github.com/warrenhq/warren/e2b"
+	"github.com/warrenhq/warren/id"
+)
+
+// openE2B builds the E2B control plane over the node's sandbox service. srv
+// is read when a request comes (the API server is built after its Config,
+// which carries this handler).
+func (n *Node) openE2B(srv **api.Server) (*e2b.Handler, error) {
+	auth := func(ctx context.Context, apiKey string) (e2b.Caller, error) {
+		team, kid, err := (*srv).APIKeyTeam(ctx, apiKey)
+		if errors.Is(err, api.ErrInvalidAPIKey) {
+			return e2b.Caller{}, e2b.ErrUnauthenticated
+		}
+		return e2b.Caller{Team: team, Key: kid}, err
+	}
+	audit := func(reqID string, c e2b.Caller, action string, sb id.SandboxID) {
+		(*srv).AuditAPIKey(reqID, c.Team, c.Key, action, sb)
+	}
+	cfg := e2b.DefaultConfig()
+	// The SDK reaches envd at https://49983-<id>.<domain> when it is told a
+	// domain; on the default (localhost, no TLS) it must be given
+	// E2B_SANDBOX_URL instead, so no domain is answered.
+	if d := n.cfg.SandboxDomain; d != "localhost" {
+		cfg.Domain = d
+	}
+	return e2b.New(cfg, n.service, auth, n.signer.AccessToken, audit, n.log)
+}
