@@ -45,6 +45,9 @@ func (cn *clusterNode) takeOffice(ctx context.Context, term uint64) error {
 		if err == nil || errors.Is(err, store.ErrFenced) || errors.Is(err, store.ErrInvalid) {
 			return err
 		}
+		if ctx.Err() != nil { // leadership ended while the raise was in flight
+			return ctx.Err()
+		}
 		cn.n.log.Warn("raising the leader fence failed; retrying", "term", term, "err", err, "retry_in", delay)
 		t := time.NewTimer(delay)
 		select {

@@ -9,6 +9,7 @@ import (
 	"strings"
 	"sync"
 	"testing"
+	"time"
 
 	"github.com/warrenhq/warren/store"
 	"github.com/warrenhq/warren/store/db"
@@ -88,5 +89,21 @@ func TestFencedLeaderTask(t *testing.T) {
 	}
 	if err := cn.takeOffice(ctx, 0); !errors.Is(err, store.ErrInvalid) {
 		t.Fatalf("taking office with term 0: %v", err)
+	}
+
+	// Postgres does not answer: the raise is retried until leadership ends,
+	// and the task never runs without having taken office.
+	down := storetest.New(t)
+	down.Close()
+	var downLogs syncBuffer
+	cnDown := &clusterNode{n: &Node{store: down, log: slog.New(slog.NewTextHandler(&downLogs, nil))}}
+	lead, lose := context.WithTimeout(ctx, 1500*time.Millisecond)
+	defer lose()
+	cnDown.fenced("probe", func(context.Context, uint64) error {
+		t.Error("a task ran without taking office")
+		return nil
+	})(lead, 10)
+	if n := strings.Count(downLogs.String(), "raising the leader fence failed; retrying"); n < 2 {
+		t.Fatalf("%d retries logged while Postgres did not answer: %s", n, downLogs.String())
 	}
 }
