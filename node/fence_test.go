@@ -4,6 +4,7 @@ import (
 	"errors"
 	"fmt"
 	"net/http"
+	"strings"
 	"testing"
 	"time"
 
@@ -22,6 +23,37 @@ func onIP(ip string) nodetest.Option {
 	return func(c *node.Config) {
 		c.Cluster.GossipAddr, c.Cluster.RaftAddr, c.Cluster.GRPCAddr = ip+":0", ip+":0", ip+":0"
 	}
+}
+
+// createWhenRoom creates a small sandbox through a, retrying while the
+// scheduler answers 429 (a node just started has not gossiped its capacity
+// yet), and kills it at the end of the test if it is still live.
+func createWhenRoom(t *testing.T, a *api) sandboxJSON {
+	t.Helper()
+	var r resp
+	within(t, 30*time.Second, "room for a sandbox", func() string {
+		var err error
+		if r, err = a.try("POST", "/v1/sandboxes", map[string]any{"template": "base", "memory_mb": 64, "disk_size_mb": 1024}); err != nil {
+			t.Fatal(err)
+		}
+		if r.status == http.StatusTooManyRequests {
+			return r.String()
+		}
+		return ""
+	})
+	if r.status != http.StatusCreated {
+		t.Fatalf("create: %s", r)
+	}
+	var sb sandboxJSON
+	r.decode(t, &sb)
+	t.Cleanup(func() {
+		if cur, err := a.try("GET", "/v1/sandboxes/"+sb.ID, nil); err == nil && strings.Contains(string(cur.body), `"status":"running"`) {
+			if k, err := a.try("DELETE", "/v1/sandboxes/"+sb.ID, nil); err != nil || k.status != 200 {
+				t.Errorf("cleanup: killing %s: %v %s", sb.ID, err, k)
+			}
+		}
+	})
+	return sb
 }
 
 // TestFencingDeposesAPartitionedLeader runs three servers over one database,
@@ -117,12 +149,12 @@ func TestFencingDeposesAPartitionedLeader(t *testing.T) {
 	for _, n := range majority {
 		drain(n, true)
 	}
-	sbOld := apiOf(old).create(t, map[string]any{"memory_mb": 64})
+	sbOld := createWhenRoom(t, apiOf(old))
 	drain(old, true)
 	for _, n := range majority {
 		drain(n, false)
 	}
-	sbMaj := apiOf(majority[0]).create(t, map[string]any{"memory_mb": 64})
+	sbMaj := createWhenRoom(t, apiOf(majority[0]))
 	if sbOld.NodeID != old.ID.String() || sbMaj.NodeID == old.ID.String() {
 		t.Fatalf("placed on %s and %s, want the leader %s and another node", sbOld.NodeID, sbMaj.NodeID, old.ID)
 	}
