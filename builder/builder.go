@@ -147,57 +147,51 @@ func (b *Builder) Recover(ctx context.Context) error {
 	return nil
 }
 
-// FailNodeBuilds fails the running builds of node, which the cluster lost.
-func (b *Builder) FailNodeBuilds(ctx context.Context, node id.NodeID, msg string) (int, error) {
-	rows, err := b.st.ListNodeRunningBuilds(ctx, nodePtr(node))
-	if err != nil {
-		return 0, store.Map(err)
-	}
-	n := 0
-	for _, r := range rows {
-		if _, err := b.st.FailBuild(ctx, db.FailBuildParams{ID: r.ID, Status: "failed", Error: msg}); err == nil {
-			n++
-		}
-	}
-	return n, nil
-}
-
 func nodePtr(n id.NodeID) *uuid.UUID {
 	u := n.UUID()
 	return &u
 }
 
-// Dispatch claims queued builds for this node's free worker slots until ctx is
-// done. It is the leader's loop; term is the leader's term (fencing token).
-func (b *Builder) Dispatch(ctx context.Context, term uint64) {
+// Dispatch claims queued builds for the nodes with free worker slots until ctx
+// is done. It is the leader's loop; term is the leader's raft term, which must
+// hold the fence in Postgres (store.AdvanceFence): every claim is a fenced write.
+// It returns nil when ctx ends, or an error wrapping store.ErrFenced as soon as
+// a claim is refused because a newer leader took office (no claim of this term
+// can succeed any more).
+func (b *Builder) Dispatch(ctx context.Context, term uint64) error {
 	t := time.NewTicker(b.cfg.Poll)
 	defer t.Stop()
 	for {
-		b.dispatchOnce(ctx, term)
+		if err := b.DispatchOnce(ctx, term); err != nil {
+			return err
+		}
 		select {
 		case <-ctx.Done():
-			return
+			return nil
 		case <-t.C:
 		case <-b.wake:
 		}
 	}
 }
 
-func (b *Builder) dispatchOnce(ctx context.Context, term uint64) {
+// DispatchOnce is one round of Dispatch: it claims queued builds for the free
+// slots it sees now. It returns an error only when the fence refused a claim
+// (wrapping store.ErrFenced); other failures are logged and left to the next round.
+func (b *Builder) DispatchOnce(ctx context.Context, term uint64) error {
 	targets := b.targets(ctx)
 	total := 0
 	for _, t := range targets {
 		total += t.Free
 	}
 	if total <= 0 {
-		return
+		return nil
 	}
 	queued, err := b.st.ListQueuedBuilds(ctx, int32(total))
 	if err != nil {
 		if ctx.Err() == nil {
 			b.log.Warn("dispatcher: listing queued builds", "err", err)
 		}
-		return
+		return nil
 	}
 	for _, q := range queued {
 		// The node with the most free slots takes the next build.
@@ -208,12 +202,19 @@ func (b *Builder) dispatchOnce(ctx context.Context, term uint64) {
 			}
 		}
 		if best < 0 {
-			return
+			return nil
 		}
 		target := targets[best].Node
-		bld, err := b.st.ClaimBuild(ctx, db.ClaimBuildParams{ID: q.ID, NodeID: nodePtr(target), LeaderTerm: int64(term)})
+		var bld db.TemplateBuild
+		err := b.st.Fenced(ctx, term, func(tx *db.Queries) (err error) {
+			bld, err = tx.ClaimBuild(ctx, db.ClaimBuildParams{ID: q.ID, NodeID: nodePtr(target), LeaderTerm: int64(term)})
+			return store.Map(err)
+		})
+		if errors.Is(err, store.ErrFenced) {
+			return fmt.Errorf("dispatcher: claiming build %s: %w", q.ID, err)
+		}
 		if err != nil {
-			continue // claimed by someone else, cancelled meanwhile, or a newer leader's
+			continue // claimed by someone else or cancelled meanwhile (or Postgres failed: next round)
 		}
 		targets[best].Free--
 		if target == b.node {
@@ -221,6 +222,7 @@ func (b *Builder) dispatchOnce(ctx context.Context, term uint64) {
 		}
 		// Another node's worker loop (RunAssigned) picks up what was claimed for it.
 	}
+	return nil
 }
 
 // targets returns the nodes that may take builds now.

@@ -2,8 +2,9 @@
 // is a row in Postgres (the durable queue: queued → running → succeeded | failed
 // | cancelled). The dispatcher — run only by the cluster leader; a single node is
 // its own leader — claims queued builds for nodes with a free worker slot, using
-// its leader term as a fencing token, so a build is never run twice at once and a
-// node restart or leader change never loses one. A node's worker pool runs each
+// its leader term as a fencing token (the claim is refused once a newer leader
+// holds the Postgres fence), so a build is never run twice at once and a node
+// restart or leader change never loses one. A node's worker pool runs each
 // claimed build in a build sandbox: every step through the agent with a per-step
 // timeout, its log entry appended (and current_step advanced) in one statement
 // after each step. The output is a snapshot template (start command and

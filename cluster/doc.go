@@ -44,22 +44,22 @@
 //
 // # Fencing Postgres writes
 //
-// A leader task receives the term it leads in. Writes made for the leader carry that
-// term and Postgres refuses writes from an older term. The recommended scheme:
+// A leader task receives the term it leads in. The node (node/fence.go) makes
+// that term the fencing token of every write made for the leader, against one
+// row in Postgres (migrations/00005_cluster_fence.sql, store/fence.go):
 //
-//	-- one row, the highest term that ever led
-//	CREATE TABLE cluster_fence (id int PRIMARY KEY CHECK (id = 1), term bigint NOT NULL);
-//	-- on establishing leadership (fails the leader task if a newer term exists):
-//	UPDATE cluster_fence SET term = $1 WHERE id = 1 AND term <= $1;
-//	-- in every leader-made transaction, first:
-//	SELECT term FROM cluster_fence WHERE id = 1 FOR SHARE;  -- abort if term > $1
-//	-- and on the rows themselves (e.g. builds, sandboxes):
-//	UPDATE builds SET ..., leader_term = $1 WHERE id = $2 AND leader_term <= $1;
+//	-- one row, the term of the newest leader that took office
+//	CREATE TABLE cluster_fence (id smallint PRIMARY KEY CHECK (id = 1), term bigint NOT NULL);
+//	-- before a leader task starts (no row: a newer term holds it, the task does not run):
+//	UPDATE cluster_fence SET term = $1 WHERE id = 1 AND term <= $1 RETURNING term;
+//	-- first in every leader-made transaction (refused unless it returns $1):
+//	SELECT term FROM cluster_fence WHERE id = 1 FOR SHARE;
 //
-// A stale leader (one whose term is lower than the fence) thus cannot write, even
-// before it notices it lost leadership. [Cluster.VerifyLeader] additionally asks a
-// quorum that this node still leads, for the rare write that must not rely on the
-// fence alone.
+// The share lock makes a new leader's raise wait for a leader-made transaction
+// in flight, and every later one see the raise, so a stale leader (one whose term
+// is below the fence) writes nothing, even before it notices it lost leadership.
+// [Cluster.VerifyLeader] additionally asks a quorum that this node still leads,
+// for the rare write that must not rely on the fence alone.
 //
 // # Replicated state (FSM)
 //

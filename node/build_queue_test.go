@@ -110,7 +110,11 @@ func TestBuildQueueSurvivesRestart(t *testing.T) {
 		t.Fatal(err)
 	}
 	nodeID := n.ID.UUID()
-	if _, err := n.Store().ClaimBuild(ctx, db.ClaimBuildParams{ID: bid, NodeID: &nodeID, LeaderTerm: 1}); err != nil {
+	term, err := n.Store().GetFence(ctx) // the term of the node's leadership, in office
+	if err != nil {
+		t.Fatal(err)
+	}
+	if _, err := n.Store().ClaimBuild(ctx, db.ClaimBuildParams{ID: bid, NodeID: &nodeID, LeaderTerm: term}); err != nil {
 		t.Fatalf("claiming build %s by hand: %v", bid, err)
 	}
 	if err := n.Close(ctx); err != nil {

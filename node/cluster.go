@@ -20,7 +20,7 @@ import (
 	nodev1 "github.com/warrenhq/warren/proto/node/v1"
 	"github.com/warrenhq/warren/sandbox"
 	"github.com/warrenhq/warren/sandbox/service"
-	"github.com/warrenhq/warren/store/db"
+	"github.com/warrenhq/warren/store"
 )
 
 // clusterNode is this node's part in the cluster: membership and leadership
@@ -127,8 +127,8 @@ func (n *Node) openCluster(ctx context.Context, httpAddr string) error {
 	n.cluster = cn
 	n.closers = append(n.closers, func(context.Context) error { return c.Close() })
 	c.SetDrain(n.service.Draining())
-	c.RegisterLeaderTask("builds", func(ctx context.Context, term uint64) { n.builder.Dispatch(ctx, term) })
-	c.RegisterLeaderTask("reconciler", cn.reconcile)
+	c.RegisterLeaderTask("builds", cn.fenced("builds", n.builder.Dispatch))
+	c.RegisterLeaderTask("reconciler", cn.fenced("reconciler", cn.reconcile))
 	n.service.SetCluster(cn)
 	return nil
 }
@@ -237,31 +237,38 @@ func (cn *clusterNode) Place(ctx context.Context, p service.Placement) (id.NodeI
 }
 
 // reconcile is the leader's loop: a node gossip declares dead gets its
-// sandboxes marked lost and its running builds failed.
-func (cn *clusterNode) reconcile(ctx context.Context, term uint64) {
+// sandboxes marked lost and its running builds failed (fenced writes: it
+// returns the fence's refusal once a newer leader took office).
+func (cn *clusterNode) reconcile(ctx context.Context, term uint64) error {
 	events, stop := cn.c.Subscribe()
 	defer stop()
 	t := time.NewTicker(2 * time.Second)
 	defer t.Stop()
-	cn.reconcileDead(ctx)
+	if err := cn.reconcileDead(ctx, term); err != nil {
+		return err
+	}
 	for {
 		select {
 		case <-ctx.Done():
-			return
+			return nil
 		case e, ok := <-events:
 			if !ok {
-				return
+				return nil
 			}
-			if e.Type == cluster.EventFail {
-				cn.reconcileDead(ctx)
+			if e.Type != cluster.EventFail {
+				continue
 			}
 		case <-t.C:
-			cn.reconcileDead(ctx)
+		}
+		if err := cn.reconcileDead(ctx, term); err != nil {
+			return err
 		}
 	}
 }
 
-func (cn *clusterNode) reconcileDead(ctx context.Context) {
+// reconcileDead reconciles every member gossip declares dead. It returns only
+// the fence's refusal; other failures are logged and retried next round.
+func (cn *clusterNode) reconcileDead(ctx context.Context, term uint64) error {
 	for _, m := range cn.c.Members() {
 		if m.Status != cluster.StatusDead {
 			continue
@@ -270,20 +277,19 @@ func (cn *clusterNode) reconcileDead(ctx context.Context) {
 		if err != nil {
 			continue
 		}
-		u := nid.UUID()
-		lost, err := cn.n.store.MarkNodeSandboxesLost(ctx, db.MarkNodeSandboxesLostParams{NodeID: &u, Error: "the node running this sandbox was lost"})
+		lost, failed, err := cn.reconcileNode(ctx, term, nid)
+		if errors.Is(err, store.ErrFenced) {
+			return fmt.Errorf("reconciler: node %s: %w", m.ID, err)
+		}
 		if err != nil {
-			cn.n.log.Warn("reconciler: marking sandboxes lost", "node", m.ID, "err", err)
+			cn.n.log.Warn("reconciler: recording a dead node's sandboxes and builds", "node", m.ID, "err", err)
 			continue
 		}
-		failed, err := cn.n.builder.FailNodeBuilds(ctx, nid, "the node running this build was lost; submit it again")
-		if err != nil {
-			cn.n.log.Warn("reconciler: failing builds", "node", m.ID, "err", err)
-		}
-		if len(lost) > 0 || failed > 0 {
-			cn.n.log.Warn("dead node reconciled", "node", m.ID, "sandboxes_lost", len(lost), "builds_failed", failed)
+		if len(lost) > 0 || len(failed) > 0 {
+			cn.n.log.Warn("dead node reconciled", "node", m.ID, "sandboxes_lost", len(lost), "builds_failed", len(failed))
 		}
 	}
+	return nil
 }
 
 // buildTargets lists alive, undrained nodes with free build slots.

@@ -42,6 +42,10 @@ func nextIP() string {
 	return fmt.Sprintf("127.%d.%d.%d", 16+os.Getpid()%200, 1+n/250%250, 1+n%250)
 }
 
+// LoopbackIP returns a loopback address no other node of this process uses,
+// for a node that Cut can separate from the others.
+func LoopbackIP() string { return nextIP() }
+
 // New returns an empty test cluster with a fresh key; at cleanup every node still
 // running is shut down (concurrently).
 func New(t testing.TB) *Cluster {

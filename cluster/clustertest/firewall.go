@@ -6,6 +6,7 @@ import (
 	"os/exec"
 	"strings"
 	"sync/atomic"
+	"testing"
 )
 
 var fwSeq atomic.Uint32
@@ -22,25 +23,40 @@ type Firewall struct {
 // returns the firewall so the caller can Heal it; it is removed at cleanup.
 func (tc *Cluster) Partition(a, b []*Node) *Firewall {
 	tc.t.Helper()
+	ips := func(ns []*Node) []string {
+		var out []string
+		for _, n := range ns {
+			out = append(out, n.IP)
+		}
+		return out
+	}
+	return Cut(tc.t, ips(a), ips(b))
+}
+
+// Cut drops every packet between an address of a and one of b, in both
+// directions, and returns the firewall so the caller can Heal it; it is removed
+// at cleanup. For nodes bound to their own loopback addresses (LoopbackIP).
+func Cut(t testing.TB, a, b []string) *Firewall {
+	t.Helper()
 	if _, err := exec.LookPath("nft"); err != nil {
-		tc.t.Fatalf("partition needs the nft binary (apt nftables): %v", err)
+		t.Fatalf("partition needs the nft binary (apt nftables): %v", err)
 	}
 	if os.Geteuid() != 0 {
-		tc.t.Fatalf("partition needs root (nftables)")
+		t.Fatalf("partition needs root (nftables)")
 	}
 	fw := &Firewall{table: fmt.Sprintf("warren_clustertest_%d_%d", os.Getpid(), fwSeq.Add(1))}
 	var rules strings.Builder
 	fmt.Fprintf(&rules, "table inet %s {\n chain input {\n  type filter hook input priority -10; policy accept;\n", fw.table)
 	for _, x := range a {
 		for _, y := range b {
-			fmt.Fprintf(&rules, "  ip saddr %s ip daddr %s drop\n  ip saddr %s ip daddr %s drop\n", x.IP, y.IP, y.IP, x.IP)
+			fmt.Fprintf(&rules, "  ip saddr %s ip daddr %s drop\n  ip saddr %s ip daddr %s drop\n", x, y, y, x)
 		}
 	}
 	rules.WriteString(" }\n}\n")
 	if out, err := nft(rules.String()); err != nil {
-		tc.t.Fatalf("install partition table %s: %v: %s", fw.table, err, out)
+		t.Fatalf("install partition table %s: %v: %s", fw.table, err, out)
 	}
-	tc.t.Cleanup(func() { fw.Heal() })
+	t.Cleanup(func() { fw.Heal() })
 	return fw
 }
 

@@ -53,7 +53,8 @@ func (q *Queries) BuildCancelRequested(ctx context.Context, argID id.BuildID) (b
 
 const claimBuild = `-- name: ClaimBuild :one
 UPDATE template_builds SET status = 'running', node_id = $2, leader_term = $3, started_at = now()
-WHERE id = $1 AND status = 'queued' AND leader_term <= $3
+WHERE template_builds.id = $1 AND status = 'queued' AND leader_term <= $3
+  AND $3 > 0 AND $3 = (SELECT term FROM cluster_fence WHERE cluster_fence.id = 1 FOR SHARE)
 RETURNING id, name, team_id, base_template, recipe, logs, status, current_step, total_steps, start_cmd, healthcheck, vcpus, memory_mb, disk_size_mb, step_timeout_sec, error, sandbox_id, node_id, leader_term, template_id, size_bytes, cancel_requested, created_by, created_at, started_at, finished_at
 `
 
@@ -64,7 +65,8 @@ type ClaimBuildParams struct {
 }
 
 // The dispatcher claims a queued build for a node with its leader term as a
-// fencing token: a build is claimed once, and never by a stale leader.
+// fencing token: a build is claimed once, and only by the term that holds the
+// fence (cluster_fence; the dispatcher runs it inside store.Fenced).
 func (q *Queries) ClaimBuild(ctx context.Context, arg ClaimBuildParams) (TemplateBuild, error) {
 	row := q.db.QueryRow(ctx, claimBuild, arg.ID, arg.NodeID, arg.LeaderTerm)
 	var i TemplateBuild
@@ -225,6 +227,39 @@ func (q *Queries) FailBuild(ctx context.Context, arg FailBuildParams) (TemplateB
 		&i.FinishedAt,
 	)
 	return i, err
+}
+
+const failNodeRunningBuilds = `-- name: FailNodeRunningBuilds :many
+UPDATE template_builds SET status = 'failed', error = $2, finished_at = now()
+WHERE node_id = $1 AND status = 'running'
+RETURNING id
+`
+
+type FailNodeRunningBuildsParams struct {
+	NodeID *uuid.UUID
+	Error  string
+}
+
+// The reconciler fails the running builds of a node the cluster lost (inside
+// store.Fenced, with the sandboxes' lost record).
+func (q *Queries) FailNodeRunningBuilds(ctx context.Context, arg FailNodeRunningBuildsParams) ([]id.BuildID, error) {
+	rows, err := q.db.Query(ctx, failNodeRunningBuilds, arg.NodeID, arg.Error)
+	if err != nil {
+		return nil, err
+	}
+	defer rows.Close()
+	var items []id.BuildID
+	for rows.Next() {
+		var id id.BuildID
+		if err := rows.Scan(&id); err != nil {
+			return nil, err
+		}
+		items = append(items, id)
+	}
+	if err := rows.Err(); err != nil {
+		return nil, err
+	}
+	return items, nil
 }
 
 const finishBuild = `-- name: FinishBuild :one

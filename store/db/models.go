@@ -39,6 +39,11 @@ type AuditLog struct {
 	Details      json.RawMessage
 }
 
+type ClusterFence struct {
+	ID   int16
+	Term int64
+}
+
 type ClusterSecret struct {
 	Name      string
 	Secret    []byte

@@ -23,9 +23,11 @@ SELECT * FROM template_builds WHERE status = 'queued' ORDER BY id LIMIT $1;
 
 -- name: ClaimBuild :one
 -- The dispatcher claims a queued build for a node with its leader term as a
--- fencing token: a build is claimed once, and never by a stale leader.
+-- fencing token: a build is claimed once, and only by the term that holds the
+-- fence (cluster_fence; the dispatcher runs it inside store.Fenced).
 UPDATE template_builds SET status = 'running', node_id = $2, leader_term = $3, started_at = now()
-WHERE id = $1 AND status = 'queued' AND leader_term <= $3
+WHERE template_builds.id = $1 AND status = 'queued' AND leader_term <= $3
+  AND $3 > 0 AND $3 = (SELECT term FROM cluster_fence WHERE cluster_fence.id = 1 FOR SHARE)
 RETURNING *;
 
 -- name: SetBuildSandbox :exec
@@ -56,6 +58,13 @@ RETURNING *;
 
 -- name: BuildCancelRequested :one
 SELECT cancel_requested FROM template_builds WHERE id = $1;
+
+-- name: FailNodeRunningBuilds :many
+-- The reconciler fails the running builds of a node the cluster lost (inside
+-- store.Fenced, with the sandboxes' lost record).
+UPDATE template_builds SET status = 'failed', error = $2, finished_at = now()
+WHERE node_id = $1 AND status = 'running'
+RETURNING id;
 
 -- name: ListNodeRunningBuilds :many
 SELECT * FROM template_builds WHERE node_id = $1 AND status = 'running';
