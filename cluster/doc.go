@@ -46,7 +46,7 @@
 //
 // A leader task receives the term it leads in. The node (node/fence.go) makes
 // that term the fencing token of every write made for the leader, against one
-// row in Postgres (migrations/00005_cluster_fence.sql, store/fence.go):
+// row in Postgres (migrations/00004_cluster_fence.sql, store/fence.go):
 //
 //	-- one row, the term of the newest leader that took office
 //	CREATE TABLE cluster_fence (id smallint PRIMARY KEY CHECK (id = 1), term bigint NOT NULL);
