@@ -59,7 +59,7 @@ func TestNodeLogJSON(t *testing.T) {
 // isBanner reports whether line is part of what a first start prints on stdout.
 func isBanner(line string) bool {
 	line = strings.TrimSpace(line)
-	for _, p := range []string{"Warren is ready at ", "admin login: ", "API key: ", "team: ", "(shown once", "try: curl "} {
+	for _, p := range []string{"Warren is ready at ", "admin login: ", "API key: ", "E2B API key: ", "team: ", "(shown once", "try: curl "} {
 		if strings.HasPrefix(line, p) {
 			return true
 		}

@@ -23,7 +23,11 @@ const (
 	// LOOP_CTL_GET_FREE returned before we configure it.
 	attachTries = 50
 	// detachWait bounds how long Detach waits for the device to be released.
-	detachWait = 2 * time.Second
+	// 2 s was not always enough on a loaded 2-core host: a node's pool device
+	// was still held when TestCluster closed a node that had just cut short a
+	// create (CI run of 1d6eb21), so the bound is 10 s; a free device returns
+	// at once.
+	detachWait = 10 * time.Second
 )
 
 // attachMu serialises attaches within this process so goroutines do not race
@@ -117,7 +121,7 @@ func openDevice(dev string, n int) (*os.File, error) {
 }
 
 // Detach detaches dev (LOOP_CLR_FD). The kernel releases the device on its last
-// close, so Detach waits, with bounded backoff (~2 s), until the device is free;
+// close, so Detach waits, with bounded backoff (~10 s), until the device is free;
 // if something (a mount, another opener) still holds it, Detach fails with an
 // error wrapping unix.EBUSY and the device detaches itself on that last close.
 // Detaching a device that is not attached is not an error.
