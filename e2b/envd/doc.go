@@ -1,0 +1,2 @@
+// Package envd serves E2B's in-sandbox protocol ("envd") on every node.
+package envd
