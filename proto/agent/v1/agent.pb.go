@@ -1561,7 +1561,10 @@ type WriteFileHeader struct {
 	// Permission bits; zero means 0644.
 	Mode uint32 `protobuf:"varint,2,opt,name=mode,proto3" json:"mode,omitempty"`
 	// Create missing parent directories (mode 0755).
-	MkdirParents  bool `protobuf:"varint,3,opt,name=mkdir_parents,json=mkdirParents,proto3" json:"mkdir_parents,omitempty"`
+	MkdirParents bool `protobuf:"varint,3,opt,name=mkdir_parents,json=mkdirParents,proto3" json:"mkdir_parents,omitempty"`
+	// User name or numeric uid (as in ExecStart.user) that owns the file and
+	// the parent directories created for it; empty: the agent's own user.
+	Owner         string `protobuf:"bytes,4,opt,name=owner,proto3" json:"owner,omitempty"`
 	unknownFields protoimpl.UnknownFields
 	sizeCache     protoimpl.SizeCache
 }
@@ -1617,6 +1620,13 @@ func (x *WriteFileHeader) GetMkdirParents() bool {
 	return false
 }
 
+func (x *WriteFileHeader) GetOwner() string {
+	if x != nil {
+		return x.Owner
+	}
+	return ""
+}
+
 type WriteFileResponse struct {
 	state         protoimpl.MessageState `protogen:"open.v1"`
 	Size          int64                  `protobuf:"varint,1,opt,name=size,proto3" json:"size,omitempty"`
@@ -1665,7 +1675,9 @@ type MakeDirRequest struct {
 	state protoimpl.MessageState `protogen:"open.v1"`
 	Path  string                 `protobuf:"bytes,1,opt,name=path,proto3" json:"path,omitempty"`
 	// Zero means 0755.
-	Mode          uint32 `protobuf:"varint,2,opt,name=mode,proto3" json:"mode,omitempty"`
+	Mode uint32 `protobuf:"varint,2,opt,name=mode,proto3" json:"mode,omitempty"`
+	// Owner of the directories created (as WriteFileHeader.owner).
+	Owner         string `protobuf:"bytes,3,opt,name=owner,proto3" json:"owner,omitempty"`
 	unknownFields protoimpl.UnknownFields
 	sizeCache     protoimpl.SizeCache
 }
@@ -1712,6 +1724,13 @@ func (x *MakeDirRequest) GetMode() uint32 {
 		return x.Mode
 	}
 	return 0
+}
+
+func (x *MakeDirRequest) GetOwner() string {
+	if x != nil {
+		return x.Owner
+	}
+	return ""
 }
 
 type MakeDirResponse struct {
@@ -2833,16 +2852,18 @@ const file_agent_v1_agent_proto_rawDesc = "" +
 	"\x10WriteFileRequest\x12:\n" +
 	"\x06header\x18\x01 \x01(\v2 .warren.agent.v1.WriteFileHeaderH\x00R\x06header\x12\x14\n" +
 	"\x04data\x18\x02 \x01(\fH\x00R\x04dataB\x05\n" +
-	"\x03msg\"^\n" +
+	"\x03msg\"t\n" +
 	"\x0fWriteFileHeader\x12\x12\n" +
 	"\x04path\x18\x01 \x01(\tR\x04path\x12\x12\n" +
 	"\x04mode\x18\x02 \x01(\rR\x04mode\x12#\n" +
-	"\rmkdir_parents\x18\x03 \x01(\bR\fmkdirParents\"'\n" +
+	"\rmkdir_parents\x18\x03 \x01(\bR\fmkdirParents\x12\x14\n" +
+	"\x05owner\x18\x04 \x01(\tR\x05owner\"'\n" +
 	"\x11WriteFileResponse\x12\x12\n" +
-	"\x04size\x18\x01 \x01(\x03R\x04size\"8\n" +
+	"\x04size\x18\x01 \x01(\x03R\x04size\"N\n" +
 	"\x0eMakeDirRequest\x12\x12\n" +
 	"\x04path\x18\x01 \x01(\tR\x04path\x12\x12\n" +
-	"\x04mode\x18\x02 \x01(\rR\x04mode\"\x11\n" +
+	"\x04mode\x18\x02 \x01(\rR\x04mode\x12\x14\n" +
+	"\x05owner\x18\x03 \x01(\tR\x05owner\"\x11\n" +
 	"\x0fMakeDirResponse\"A\n" +
 	"\rRemoveRequest\x12\x12\n" +
 	"\x04path\x18\x01 \x01(\tR\x04path\x12\x1c\n" +
