@@ -189,4 +189,3 @@ func (s *filesystemService) Remove(ctx context.Context, req *connect.Request[fil
 	}
 	return connect.NewResponse(&filesystempb.RemoveResponse{}), nil
 }
-
