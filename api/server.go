@@ -5,10 +5,12 @@ import (
 	"log/slog"
 	"net"
 	"net/http"
+	"strings"
 	"time"
 
 	"github.com/go-chi/chi/v5"
 
+	"github.com/warrenhq/warren/access"
 	"github.com/warrenhq/warren/id"
 	"github.com/warrenhq/warren/sandbox/agent"
 	"github.com/warrenhq/warren/sandbox/service"
@@ -28,6 +30,16 @@ type Config struct {
 	NodeID         string        // shown in /healthz
 	NodeVersion    string
 	UI             http.Handler // serves the web UI at "/"; nil serves nothing there
+	// SandboxDomain is the domain under which <port>-<sandbox id>.<domain>
+	// reaches a sandbox's port (default localhost). The API and UI must not
+	// be served on a name under it.
+	SandboxDomain string
+	// Signer mints and checks per-sandbox access tokens and signed port URLs;
+	// nil accepts only API keys on sandbox hosts.
+	Signer *access.Signer
+	// Envd serves E2B's in-sandbox API (49983-<id>.<domain> hosts and
+	// requests carrying E2b-Sandbox-Id); nil answers those with 404.
+	Envd http.Handler
 }
 
 // DefaultConfig returns the defaults.
@@ -39,6 +51,7 @@ func DefaultConfig() Config {
 		LoginAttempts:  10,
 		LoginWindow:    5 * time.Minute,
 		ReadyzTimeout:  2 * time.Second,
+		SandboxDomain:  "localhost",
 	}
 }
 
@@ -90,6 +103,10 @@ func New(cfg Config, st *store.Store, log *slog.Logger, sandboxes Sandboxes, ima
 	if cfg.ReadyzTimeout <= 0 {
 		cfg.ReadyzTimeout = def.ReadyzTimeout
 	}
+	if cfg.SandboxDomain == "" {
+		cfg.SandboxDomain = def.SandboxDomain
+	}
+	cfg.SandboxDomain = strings.ToLower(strings.TrimSuffix(cfg.SandboxDomain, "."))
 	if log == nil {
 		log = slog.Default()
 	}
@@ -114,19 +131,19 @@ func New(cfg Config, st *store.Store, log *slog.Logger, sandboxes Sandboxes, ima
 	return s
 }
 
-// access says who may call a route.
-type access int
+// accessLevel says who may call a route.
+type accessLevel int
 
 const (
-	public access = iota // no credentials
-	team                 // a team API key or a session
-	admin                // an admin key or an admin user's session
+	public accessLevel = iota // no credentials
+	team                      // a team API key or a session
+	admin                     // an admin key or an admin user's session
 )
 
 // route is one REST endpoint: its handler and its OpenAPI description.
 type route struct {
 	method, pattern string
-	access          access
+	access          accessLevel
 	summary         string
 	req             any // the JSON body's Go type (a zero value), or nil
 	resp            any // the success body's Go type, or nil
@@ -141,11 +158,16 @@ type route struct {
 // param documents a query parameter.
 type param struct{ name, desc string }
 
-// Handler returns the HTTP handler for every route.
+// Handler returns the HTTP handler for every route. Requests addressed to
+// a sandbox (hosts.go) are routed before the API's routes see them.
 func (s *Server) Handler() http.Handler {
-	r := chi.NewRouter()
 	// Body limits are per route: JSON bodies are small, uploads are not.
-	r.Use(Middleware(s.log, 0))
+	return Middleware(s.log, 0)(s.hosts(s.router()))
+}
+
+// router is the API's routes (and the UI's catch-all).
+func (s *Server) router() *chi.Mux {
+	r := chi.NewRouter()
 	r.NotFound(func(w http.ResponseWriter, r *http.Request) {
 		writeError(w, r, s.log, &Error{Status: http.StatusNotFound, Code: "not_found", Message: "no such route"})
 	})

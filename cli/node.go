@@ -32,6 +32,7 @@ func nodeFlags(cmd *cobra.Command, cfg *node.Config) {
 	f := cmd.Flags()
 	f.StringVar(&cfg.DataDir, "data-dir", cfg.DataDir, "directory for the node's state (pool, node ID, private Postgres)")
 	f.StringVar(&cfg.HTTPAddr, "http-addr", cfg.HTTPAddr, "address of the REST API and UI")
+	f.StringVar(&cfg.SandboxDomain, "sandbox-domain", cfg.SandboxDomain, "domain under which http://<port>-<sandbox id>.<domain>:<http port> reaches a sandbox's port on its own origin; point a wildcard DNS record at the nodes")
 	f.StringVar(&cfg.DatabaseURL, "database-url", os.Getenv("WARREN_DATABASE_URL"), "Postgres URL (env WARREN_DATABASE_URL)")
 	f.StringVar(&cfg.AdminEmail, "admin-email", cfg.AdminEmail, "email of the admin created on first start")
 	f.StringVar(&cfg.LogLevel, "log-level", cfg.LogLevel, "debug, info, warn or error")

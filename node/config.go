@@ -25,6 +25,10 @@ type Config struct {
 	DatabaseURL string
 	// HTTPAddr is where the REST API and the UI listen.
 	HTTPAddr string
+	// SandboxDomain is the domain whose subdomains <port>-<sandbox id>.<domain>
+	// reach a sandbox's port on an origin of their own (--sandbox-domain).
+	// The API and UI must not be served on a name under it.
+	SandboxDomain string
 	// Dev enables the embedded defaults (private Postgres when DatabaseURL is empty).
 	Dev bool
 	// AdminEmail is the bootstrap admin's email.
@@ -98,6 +102,7 @@ func DefaultConfig() Config {
 	return Config{
 		DataDir:           DefaultDataDir(),
 		HTTPAddr:          "127.0.0.1:8080",
+		SandboxDomain:     "localhost",
 		AdminEmail:        "admin@warren.local",
 		LogLevel:          "info",
 		Pool:              "auto",
@@ -126,6 +131,11 @@ func (c *Config) Validate() error {
 	}
 	if _, _, err := net.SplitHostPort(c.HTTPAddr); err != nil {
 		errs = append(errs, fmt.Errorf("--http-addr: %q is not host:port: %w", c.HTTPAddr, err))
+	}
+	if d, err := validDomain(c.SandboxDomain); err != nil {
+		errs = append(errs, fmt.Errorf("--sandbox-domain: %w", err))
+	} else {
+		c.SandboxDomain = d
 	}
 	if c.DatabaseURL == "" && !c.Dev {
 		errs = append(errs, errors.New("--database-url (or WARREN_DATABASE_URL): is required for `warren node`; `warren dev` starts a private Postgres"))
@@ -167,4 +177,30 @@ func (c *Config) Validate() error {
 		errs = append(errs, fmt.Errorf("--log-level: %q is not debug, info, warn or error", c.LogLevel))
 	}
 	return errors.Join(errs...)
+}
+
+// validDomain checks that s is a DNS name (not an IP address) and returns
+// it in lower case without a trailing dot.
+func validDomain(s string) (string, error) {
+	d := strings.ToLower(strings.TrimSuffix(s, "."))
+	if d == "" {
+		return "", errors.New("is required (a DNS name such as localhost or sandboxes.example.com)")
+	}
+	if len(d) > 200 {
+		return "", fmt.Errorf("%q is longer than 200 characters (sandbox host names add a label to it)", s)
+	}
+	if _, err := netip.ParseAddr(d); err == nil {
+		return "", fmt.Errorf("%q is an IP address; sandbox hosts need a DNS name", s)
+	}
+	for _, label := range strings.Split(d, ".") {
+		if label == "" || len(label) > 63 || label[0] == '-' || label[len(label)-1] == '-' {
+			return "", fmt.Errorf("%q is not a DNS name (empty, over-long or hyphen-edged label %q)", s, label)
+		}
+		for _, r := range label {
+			if (r < 'a' || r > 'z') && (r < '0' || r > '9') && r != '-' {
+				return "", fmt.Errorf("%q is not a DNS name (label %q has %q)", s, label, r)
+			}
+		}
+	}
+	return d, nil
 }

@@ -13,6 +13,7 @@ import (
 	"sync"
 	"time"
 
+	"github.com/warrenhq/warren/access"
 	"github.com/warrenhq/warren/api"
 	"github.com/warrenhq/warren/blockdev"
 	"github.com/warrenhq/warren/builder"
@@ -41,6 +42,7 @@ type Node struct {
 	builder   *builder.Builder
 	cluster   *clusterNode
 	egress    *egressWatch
+	signer    *access.Signer
 	cancel    context.CancelFunc
 	bg        sync.WaitGroup
 	http      *http.Server
@@ -99,6 +101,9 @@ func Open(ctx context.Context, cfg Config, log *slog.Logger) (n *Node, err error
 	if n.Bootstrap, err = api.Bootstrap(ctx, st, cfg.AdminEmail); err != nil {
 		return nil, err
 	}
+	if n.signer, err = access.Load(ctx, st); err != nil {
+		return nil, err
+	}
 	host, _ := os.Hostname()
 	row, err := st.UpsertNode(ctx, db.UpsertNodeParams{ID: n.ID, Name: host, HttpAddr: cfg.HTTPAddr, Role: "server"})
 	if err != nil {
@@ -125,6 +130,8 @@ func Open(ctx context.Context, cfg Config, log *slog.Logger) (n *Node, err error
 	apiCfg.NodeVersion = Version
 	apiCfg.NodeID = n.ID.String()
 	apiCfg.UI = ui.Handler()
+	apiCfg.SandboxDomain = cfg.SandboxDomain
+	apiCfg.Signer = n.signer
 	srv := api.New(apiCfg, st, log, n.service, n.pool, n.builder, nodes{n})
 	if n.Bootstrap != nil {
 		n.Bootstrap.URL = "http://" + ln.Addr().String()
@@ -163,6 +170,10 @@ func (n *Node) Kill() {
 
 // HTTPAddr returns the address the API listens on.
 func (n *Node) HTTPAddr() string { return n.listener.Addr().String() }
+
+// Signer returns the node's signer of access tokens and port URLs (the
+// same on every node of the cluster).
+func (n *Node) Signer() *access.Signer { return n.signer }
 
 // Store returns the node's store.
 func (n *Node) Store() *store.Store { return n.store }

@@ -39,6 +39,12 @@ type AuditLog struct {
 	Details      json.RawMessage
 }
 
+type ClusterSecret struct {
+	Name      string
+	Secret    []byte
+	CreatedAt time.Time
+}
+
 type Node struct {
 	ID         id.NodeID
 	Name       string
