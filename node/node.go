@@ -132,6 +132,9 @@ func Open(ctx context.Context, cfg Config, log *slog.Logger) (n *Node, err error
 	apiCfg.UI = ui.Handler()
 	apiCfg.SandboxDomain = cfg.SandboxDomain
 	apiCfg.Signer = n.signer
+	if apiCfg.Envd, err = n.envdHandler(log); err != nil {
+		return nil, err
+	}
 	srv := api.New(apiCfg, st, log, n.service, n.pool, n.builder, nodes{n})
 	if n.Bootstrap != nil {
 		n.Bootstrap.URL = "http://" + ln.Addr().String()

@@ -18,6 +18,7 @@ import (
 	agentv1 "github.com/warrenhq/warren/proto/agent/v1"
 	"github.com/warrenhq/warren/proto/e2b/filesystem/filesystempbconnect"
 	"github.com/warrenhq/warren/proto/e2b/process/processpbconnect"
+	"github.com/warrenhq/warren/sandbox"
 	"github.com/warrenhq/warren/sandbox/agent"
 )
 
@@ -38,8 +39,14 @@ const (
 )
 
 // Authorizer returns the team owning sandbox sb when accessToken is its
-// access token, and an error otherwise (any error refuses the request).
+// access token. A wrong token is an error wrapping ErrDenied (answered
+// Unauthenticated); a sandbox that does not exist wraps sandbox.ErrNotFound
+// (answered as not running); any other error is logged and answered as
+// internal.
 type Authorizer func(ctx context.Context, sb id.SandboxID, accessToken string) (id.TeamID, error)
+
+// ErrDenied is an access token that is not the sandbox's.
+var ErrDenied = errors.New("access denied")
 
 // Agents reaches a sandbox's agent, wherever it runs (api.Sandboxes does).
 type Agents interface {
@@ -101,11 +108,13 @@ func New(cfg Config) (*Handler, error) {
 	}
 	h := &Handler{cfg: cfg, log: log, mux: http.NewServeMux(), accounts: newAccountCache()}
 	opts := []connect.HandlerOption{
-		connect.WithInterceptors(authInterceptor{h}),
 		connect.WithReadMaxBytes(maxConnectMessage),
+		connect.WithInterceptors(frameInterceptor{}),
 	}
-	h.mux.Handle(processpbconnect.NewProcessHandler(&processService{h: h}, opts...))
-	h.mux.Handle(filesystempbconnect.NewFilesystemHandler(&filesystemService{h: h}, opts...))
+	pp, ph := processpbconnect.NewProcessHandler(&processService{h: h}, opts...)
+	h.mux.Handle(pp, h.connectAuth(ph))
+	fp, fh := filesystempbconnect.NewFilesystemHandler(&filesystemService{h: h}, opts...)
+	h.mux.Handle(fp, h.connectAuth(fh))
 	h.mux.HandleFunc("GET /files", h.download)
 	h.mux.HandleFunc("POST /files", h.upload)
 	h.mux.HandleFunc("GET /health", h.health)
@@ -149,9 +158,14 @@ func (h *Handler) authorize(ctx context.Context, hdr http.Header, token, user st
 		return nil, connect.NewError(connect.CodeUnauthenticated, errors.New(HeaderAccessToken+" header is required"))
 	}
 	team, err := h.cfg.Authorize(ctx, sb, token)
-	if err != nil {
+	switch {
+	case errors.Is(err, ErrDenied):
 		h.log.DebugContext(ctx, "envd: refused", "sandbox", sb, "err", err)
 		return nil, connect.NewError(connect.CodeUnauthenticated, errors.New("invalid access token for this sandbox"))
+	case errors.Is(err, sandbox.ErrNotFound):
+		return nil, connect.NewError(connect.CodeUnavailable, fmt.Errorf("sandbox %s is not running", sb))
+	case err != nil:
+		return nil, connectErr(ctx, h.log, err)
 	}
 	if user == "" {
 		user = h.cfg.DefaultUser
@@ -188,43 +202,27 @@ func basicUser(hdr http.Header) (string, error) {
 	return user, nil
 }
 
-// authInterceptor authorises every Connect call and stores the call.
-type authInterceptor struct{ h *Handler }
-
-func (i authInterceptor) auth(ctx context.Context, hdr http.Header) (context.Context, error) {
-	user, err := basicUser(hdr)
-	if err != nil {
-		return ctx, err
-	}
-	c, err := i.h.authorize(ctx, hdr, hdr.Get(HeaderAccessToken), user)
-	if err != nil {
-		return ctx, err
-	}
-	return context.WithValue(ctx, callKey{}, c), nil
-}
-
-func (i authInterceptor) WrapUnary(next connect.UnaryFunc) connect.UnaryFunc {
-	return func(ctx context.Context, req connect.AnyRequest) (connect.AnyResponse, error) {
-		ctx, err := i.auth(ctx, req.Header())
-		if err != nil {
-			return nil, err
+// connectAuth authorises a Connect call before connect-go reads its body,
+// answering refusals in the request's own protocol (unary or streaming
+// envelope, JSON or binary).
+func (h *Handler) connectAuth(next http.Handler) http.Handler {
+	ew := connect.NewErrorWriter()
+	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		user, err := basicUser(r.Header)
+		var c *call
+		if err == nil {
+			c, err = h.authorize(r.Context(), r.Header, r.Header.Get(HeaderAccessToken), user)
 		}
-		return next(ctx, req)
-	}
-}
-
-func (i authInterceptor) WrapStreamingClient(next connect.StreamingClientFunc) connect.StreamingClientFunc {
-	return next
-}
-
-func (i authInterceptor) WrapStreamingHandler(next connect.StreamingHandlerFunc) connect.StreamingHandlerFunc {
-	return func(ctx context.Context, conn connect.StreamingHandlerConn) error {
-		ctx, err := i.auth(ctx, conn.RequestHeader())
 		if err != nil {
-			return err
+			if ew.IsSupported(r) {
+				_ = ew.Write(w, r, err)
+			} else {
+				h.httpError(w, r, err)
+			}
+			return
 		}
-		return next(ctx, conn)
-	}
+		next.ServeHTTP(w, r.WithContext(context.WithValue(r.Context(), callKey{}, c)))
+	})
 }
 
 // keepalive is the interval the client asked for keepalive events on
