@@ -3,6 +3,7 @@ package envd
 import (
 	"context"
 	"errors"
+	"io"
 
 	"connectrpc.com/connect"
 )
@@ -31,6 +32,9 @@ type frameConn struct{ connect.StreamingHandlerConn }
 // The end of the client's stream (io.EOF) and cancellation pass unchanged.
 func (c frameConn) Receive(msg any) error {
 	err := c.StreamingHandlerConn.Receive(msg)
+	if err == nil || errors.Is(err, io.EOF) {
+		return err
+	}
 	var ce *connect.Error
 	if errors.As(err, &ce) && (ce.Code() == connect.CodeInternal || ce.Code() == connect.CodeUnknown) {
 		return connect.NewError(connect.CodeInvalidArgument, errors.New("malformed request frame: "+ce.Message()))
