@@ -111,3 +111,29 @@ func enum(out map[string]string, name string, e *descriptorpb.EnumDescriptorProt
 		out["enum value "+name+"."+v.GetName()] = fmt.Sprint(v.GetNumber())
 	}
 }
+
+// TestDescriptorDriftIsCaught: the comparison notices a changed field
+// number, type or streaming flag (so a passing TestDescriptorsMatchSDK
+// means something).
+func TestDescriptorDriftIsCaught(t *testing.T) {
+	base := describe(protodesc.ToFileDescriptorProto(processpb.File_process_process_proto))
+	for name, mutate := range map[string]func(*descriptorpb.FileDescriptorProto){
+		"field number": func(f *descriptorpb.FileDescriptorProto) { f.MessageType[0].Field[0].Number = proto.Int32(7) },
+		"field type": func(f *descriptorpb.FileDescriptorProto) {
+			f.MessageType[0].Field[0].Type = descriptorpb.FieldDescriptorProto_TYPE_BYTES.Enum()
+		},
+		"streaming":  func(f *descriptorpb.FileDescriptorProto) { f.Service[0].Method[0].ServerStreaming = proto.Bool(true) },
+		"enum value": func(f *descriptorpb.FileDescriptorProto) { f.EnumType[0].Value[1].Number = proto.Int32(14) },
+	} {
+		f := protodesc.ToFileDescriptorProto(processpb.File_process_process_proto)
+		mutate(f)
+		changed := describe(f)
+		same := len(changed) == len(base)
+		for k, v := range base {
+			same = same && changed[k] == v
+		}
+		if same {
+			t.Errorf("%s: the mutation went unnoticed", name)
+		}
+	}
+}
