@@ -51,7 +51,7 @@ func newEnvd(n *nodetest.Node, sb, token, user string) *envdClient {
 	}
 }
 
-func envdToken(t *testing.T, n *nodetest.Node, sb string) string {
+func envdToken(t testing.TB, n *nodetest.Node, sb string) string {
 	t.Helper()
 	sid, err := id.ParseSandboxID(sb)
 	if err != nil {
@@ -102,7 +102,7 @@ type eventStream interface {
 
 // readEvents reads events from a Start or Connect stream until the end
 // event, or until until(out) holds.
-func readEvents(t *testing.T, s eventStream, msg func() *processpb.ProcessEvent, until func(*procOutput) bool) *procOutput {
+func readEvents(t testing.TB, s eventStream, msg func() *processpb.ProcessEvent, until func(*procOutput) bool) *procOutput {
 	t.Helper()
 	out := &procOutput{}
 	for s.Receive() {
@@ -135,7 +135,7 @@ func readEvents(t *testing.T, s eventStream, msg func() *processpb.ProcessEvent,
 	return nil
 }
 
-func (c *envdClient) start(t *testing.T, ctx context.Context, req *processpb.StartRequest, until func(*procOutput) bool) (*connect.ServerStreamForClient[processpb.StartResponse], *procOutput) {
+func (c *envdClient) start(t testing.TB, ctx context.Context, req *processpb.StartRequest, until func(*procOutput) bool) (*connect.ServerStreamForClient[processpb.StartResponse], *procOutput) {
 	t.Helper()
 	s, err := c.proc.Start(ctx, connect.NewRequest(req))
 	if err != nil {
@@ -149,7 +149,7 @@ func shCmd(cmd string) *processpb.ProcessConfig {
 }
 
 // run runs cmd as commands.run does and returns its output.
-func (c *envdClient) run(t *testing.T, cfg *processpb.ProcessConfig) *procOutput {
+func (c *envdClient) run(t testing.TB, cfg *processpb.ProcessConfig) *procOutput {
 	t.Helper()
 	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
 	defer cancel()
@@ -157,7 +157,7 @@ func (c *envdClient) run(t *testing.T, cfg *processpb.ProcessConfig) *procOutput
 	return out
 }
 
-func (c *envdClient) stat(t *testing.T, p string) (*filesystempb.EntryInfo, error) {
+func (c *envdClient) stat(t testing.TB, p string) (*filesystempb.EntryInfo, error) {
 	t.Helper()
 	r, err := c.fs.Stat(context.Background(), connect.NewRequest(&filesystempb.StatRequest{Path: p}))
 	if err != nil {
@@ -167,7 +167,7 @@ func (c *envdClient) stat(t *testing.T, p string) (*filesystempb.EntryInfo, erro
 }
 
 // filesReq is a /files request with the envd headers.
-func (c *envdClient) filesReq(t *testing.T, method string, q url.Values, body io.Reader, ct string) (int, []byte) {
+func (c *envdClient) filesReq(t testing.TB, method string, q url.Values, body io.Reader, ct string) (int, []byte) {
 	t.Helper()
 	req, err := http.NewRequest(method, c.url+"/files?"+q.Encode(), body)
 	if err != nil {
@@ -194,7 +194,7 @@ func (c *envdClient) filesReq(t *testing.T, method string, q url.Values, body io
 }
 
 // upload writes files with a multipart body, as files.write does.
-func (c *envdClient) upload(t *testing.T, user string, files map[string][]byte) []map[string]string {
+func (c *envdClient) upload(t testing.TB, user string, files map[string][]byte) []map[string]string {
 	t.Helper()
 	var buf bytes.Buffer
 	mw := multipart.NewWriter(&buf)
@@ -221,7 +221,7 @@ func (c *envdClient) upload(t *testing.T, user string, files map[string][]byte) 
 	return out
 }
 
-func (c *envdClient) download(t *testing.T, p string) []byte {
+func (c *envdClient) download(t testing.TB, p string) []byte {
 	t.Helper()
 	code, body := c.filesReq(t, "GET", url.Values{"path": {p}}, nil, "")
 	if code != 200 {
@@ -230,7 +230,7 @@ func (c *envdClient) download(t *testing.T, p string) []byte {
 	return body
 }
 
-func wantCode(t *testing.T, what string, err error, code connect.Code) {
+func wantCode(t testing.TB, what string, err error, code connect.Code) {
 	t.Helper()
 	if connect.CodeOf(err) != code {
 		t.Fatalf("%s: %v, want %s", what, err, code)
