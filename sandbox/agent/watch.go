@@ -160,8 +160,12 @@ func (s *server) closeWatchers() {
 	}
 }
 
+// close stops the reader. The fd is closed under mu, so a batch being
+// handled (which may add watches through fd) finishes first.
 func (w *watcher) close() {
+	w.mu.Lock()
 	w.file.Close() // ends the reader's Read
+	w.mu.Unlock()
 	<-w.done
 }
 
