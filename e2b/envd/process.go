@@ -153,7 +153,7 @@ func (s *processService) forward(ctx context.Context, stream *startedStream, sta
 		var mm msg
 		select {
 		case <-ctx.Done():
-			return nil // the client left; the process keeps running
+			return streamEnd(ctx, "; the process keeps running")
 		case <-tick:
 			if err := send(&processpb.ProcessEvent{Event: &processpb.ProcessEvent_Keepalive{Keepalive: &processpb.ProcessEvent_KeepAlive{}}}); err != nil {
 				return err
@@ -359,4 +359,14 @@ func (s *processService) Update(ctx context.Context, req *connect.Request[proces
 		return nil, connectErr(ctx, s.h.log, err)
 	}
 	return connect.NewResponse(&processpb.UpdateResponse{}), nil
+}
+
+// streamEnd is how a stream ends when its context does: quietly when the
+// client left, DeadlineExceeded when the client's timeout (Connect-Timeout-Ms)
+// passed.
+func streamEnd(ctx context.Context, note string) error {
+	if errors.Is(ctx.Err(), context.DeadlineExceeded) {
+		return connect.NewError(connect.CodeDeadlineExceeded, errors.New("the call's timeout passed"+note))
+	}
+	return nil
 }

@@ -84,7 +84,7 @@ func (s *filesystemService) WatchDir(ctx context.Context, req *connect.Request[f
 	for {
 		select {
 		case <-ctx.Done():
-			return nil
+			return streamEnd(ctx, "")
 		case <-tick:
 			if err := out.Send(&filesystempb.WatchDirResponse{Event: &filesystempb.WatchDirResponse_Keepalive{Keepalive: &filesystempb.WatchDirResponse_KeepAlive{}}}); err != nil {
 				return err
