@@ -56,7 +56,7 @@ type AgentClient interface {
 	// answers `started` (pid, tag), then stdout/stderr chunks, then `exit`.
 	// A background process gets only `started` and the stream ends while the
 	// process keeps running. Cancelling the stream kills a foreground process
-	// (its whole process group).
+	// (its whole process group), unless it was started with keep_running.
 	Exec(ctx context.Context, opts ...grpc.CallOption) (grpc.BidiStreamingClient[ExecRequest, ExecResponse], error)
 	// ListProcesses lists the processes the agent started: running ones and
 	// background ones that have exited (with their exit status).
@@ -331,7 +331,7 @@ type AgentServer interface {
 	// answers `started` (pid, tag), then stdout/stderr chunks, then `exit`.
 	// A background process gets only `started` and the stream ends while the
 	// process keeps running. Cancelling the stream kills a foreground process
-	// (its whole process group).
+	// (its whole process group), unless it was started with keep_running.
 	Exec(grpc.BidiStreamingServer[ExecRequest, ExecResponse]) error
 	// ListProcesses lists the processes the agent started: running ones and
 	// background ones that have exited (with their exit status).
