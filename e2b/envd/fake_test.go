@@ -2,8 +2,10 @@ package envd
 
 import (
 	"context"
+	"io"
 	"net"
 	"path/filepath"
+	"sync/atomic"
 	"testing"
 
 	"google.golang.org/grpc"
@@ -20,6 +22,27 @@ import (
 // running anything.
 type fakeAgent struct {
 	agentv1.UnimplementedAgentServer
+	committed *atomic.Int64 // uploads completed (the client half-closed)
+}
+
+// WriteFile consumes an upload; it counts as committed only when the
+// client ends it cleanly, as the real agent's rename would.
+func (f fakeAgent) WriteFile(s agentv1.Agent_WriteFileServer) error {
+	var size int64
+	for {
+		m, err := s.Recv()
+		if err == io.EOF {
+			break
+		}
+		if err != nil {
+			return err
+		}
+		size += int64(len(m.GetData()))
+	}
+	if f.committed != nil {
+		f.committed.Add(1)
+	}
+	return s.SendAndClose(&agentv1.WriteFileResponse{Size: size})
 }
 
 func (fakeAgent) Exec(s agentv1.Agent_ExecServer) error {
@@ -76,14 +99,22 @@ const testToken = "good-token"
 // newTestHandler serves a Handler over a fake agent; the token testToken
 // is accepted for any sandbox.
 func newTestHandler(tb testing.TB) *Handler {
+	h, _ := newTestHandlerWith(tb, DefaultConfig())
+	return h
+}
+
+// newTestHandlerWith is newTestHandler with cfg's limits; it also returns
+// the count of committed uploads.
+func newTestHandlerWith(tb testing.TB, cfg Config) (*Handler, *atomic.Int64) {
 	tb.Helper()
+	committed := new(atomic.Int64)
 	sock := filepath.Join(tb.TempDir(), "agent.sock")
 	ln, err := net.Listen("unix", sock)
 	if err != nil {
 		tb.Fatal(err)
 	}
 	gs := grpc.NewServer()
-	agentv1.RegisterAgentServer(gs, fakeAgent{})
+	agentv1.RegisterAgentServer(gs, fakeAgent{committed: committed})
 	go gs.Serve(ln)
 	tb.Cleanup(gs.Stop)
 	c, err := agent.Dial(context.Background(), sock)
@@ -91,7 +122,6 @@ func newTestHandler(tb testing.TB) *Handler {
 		tb.Fatal(err)
 	}
 	tb.Cleanup(func() { c.Close() })
-	cfg := DefaultConfig()
 	cfg.Agents = fixedAgents{c}
 	cfg.Authorize = func(_ context.Context, _ id.SandboxID, tok string) (id.TeamID, error) {
 		if tok != testToken {
@@ -103,5 +133,5 @@ func newTestHandler(tb testing.TB) *Handler {
 	if err != nil {
 		tb.Fatal(err)
 	}
-	return h
+	return h, committed
 }
