@@ -93,6 +93,7 @@ type Handler struct {
 	log      *slog.Logger
 	mux      *http.ServeMux
 	accounts *accountCache
+	noBash   sandboxSet // sandboxes whose template has no /bin/bash
 }
 
 var _ http.Handler = (*Handler)(nil)

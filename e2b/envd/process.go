@@ -5,6 +5,7 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"sync"
 	"syscall"
 	"time"
 
@@ -12,6 +13,7 @@ import (
 	"google.golang.org/grpc/codes"
 	"google.golang.org/grpc/status"
 
+	"github.com/warrenhq/warren/id"
 	agentv1 "github.com/warrenhq/warren/proto/agent/v1"
 	processpb "github.com/warrenhq/warren/proto/e2b/process"
 	"github.com/warrenhq/warren/proto/e2b/process/processpbconnect"
@@ -56,9 +58,14 @@ func (s *processService) Start(ctx context.Context, req *connect.Request[process
 		st.Pty = &agentv1.PtySize{Rows: sz.GetRows(), Cols: sz.GetCols()}
 		st.Stdin = false
 	}
+	bash := st.Argv[0] == bashPath
+	if bash && s.h.noBash.has(c.sb) {
+		st.Argv[0] = shPath
+	}
 	stream, err := s.start(ctx, c.agent.Raw(), st)
-	if err != nil && st.Argv[0] == bashPath && status.Code(err) == codes.NotFound {
+	if err != nil && bash && st.Argv[0] == bashPath && status.Code(err) == codes.NotFound {
 		s.h.log.DebugContext(ctx, "envd: no bash in the sandbox; using /bin/sh", "sandbox", c.sb)
+		s.h.noBash.add(c.sb)
 		st.Argv[0] = shPath
 		stream, err = s.start(ctx, c.agent.Raw(), st)
 	}
@@ -369,4 +376,35 @@ func streamEnd(ctx context.Context, note string) error {
 		return connect.NewError(connect.CodeDeadlineExceeded, errors.New("the call's timeout passed"+note))
 	}
 	return nil
+}
+
+// sandboxSet remembers sandboxes for a while (bounded): here, those found
+// without bash, so commands.run goes to /bin/sh at once.
+type sandboxSet struct {
+	mu sync.Mutex
+	m  map[id.SandboxID]time.Time
+}
+
+const (
+	sandboxSetTTL = 10 * time.Minute
+	sandboxSetMax = 4096
+)
+
+func (s *sandboxSet) has(sb id.SandboxID) bool {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	t, ok := s.m[sb]
+	return ok && time.Since(t) < sandboxSetTTL
+}
+
+func (s *sandboxSet) add(sb id.SandboxID) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	if s.m == nil {
+		s.m = make(map[id.SandboxID]time.Time)
+	}
+	if len(s.m) >= sandboxSetMax {
+		clear(s.m)
+	}
+	s.m[sb] = time.Now()
 }
