@@ -126,7 +126,7 @@ func (e *env) newTeamWithKey(name string) (id.TeamID, string) {
 	}
 	var tv teamView
 	r.json(e.t, &tv)
-	k, secret, err := createKey(httptest.NewRequest("GET", "/", nil), e.st.Queries, tv.ID, "k", false, id.UserID{}, 0)
+	k, secret, err := createKey(httptest.NewRequest("GET", "/", nil), e.st.Queries, tv.ID, "k", false, id.UserID{}, 0, "")
 	if err != nil || k.TeamID != tv.ID {
 		e.t.Fatal(err)
 	}
@@ -411,7 +411,7 @@ func TestDisabledUserAndTeam(t *testing.T) {
 	// A key the user made stops working while the user is disabled, and
 	// works again once they are enabled.
 	e.do("POST", "/v1/admin/users/"+u.ID.String()+"/enable", e.admin.APIKey, nil)
-	_, userKey, err := createKey(httptest.NewRequest("GET", "/", nil), e.st.Queries, teamID, "uk", false, u.ID, 0)
+	_, userKey, err := createKey(httptest.NewRequest("GET", "/", nil), e.st.Queries, teamID, "uk", false, u.ID, 0, "")
 	if err != nil {
 		t.Fatal(err)
 	}

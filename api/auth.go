@@ -41,7 +41,7 @@ func principalFrom(ctx context.Context) *Principal {
 const sessionCookie = "warren_session"
 
 // authenticate resolves the request's credentials: an API key in
-// "Authorization: Bearer wk_…" or "X-API-Key", else the session cookie. Cookie
+// "Authorization: Bearer wk_…" (or e2b_…) or "X-API-Key", else the session cookie. Cookie
 // requests that change state must carry the session's X-CSRF-Token.
 func (s *Server) authenticate(next http.Handler) http.Handler {
 	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
@@ -83,7 +83,7 @@ func (s *Server) principal(r *http.Request) (*Principal, error) {
 }
 
 func (s *Server) keyPrincipal(ctx context.Context, key string) (*Principal, error) {
-	if !strings.HasPrefix(key, apiKeyPrefix) || len(key) > 128 {
+	if !keyForm(key) {
 		return nil, errUnauthenticated
 	}
 	k, err := s.store.GetAPIKeyByHash(ctx, hashSecret(key))
@@ -164,9 +164,42 @@ func (s *Server) audit(r *http.Request, action, resourceType, resourceID string,
 		params.TeamID = &t
 		params.ActorType, params.ActorID = p.Actor()
 	}
+	s.insertAudit(params)
+}
+
+// insertAudit writes an audit row, detached from the request; failures are
+// logged only.
+func (s *Server) insertAudit(params db.InsertAuditParams) {
 	ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
 	defer cancel()
 	if err := s.store.InsertAudit(ctx, params); err != nil {
-		s.log.Warn("audit log write failed", "request_id", params.RequestID, "action", action, "err", err)
+		s.log.Warn("audit log write failed", "request_id", params.RequestID, "action", params.Action, "err", err)
 	}
+}
+
+// ErrInvalidAPIKey is APIKeyTeam's answer for a key that is unknown, revoked,
+// expired, or whose team or creator is disabled.
+var ErrInvalidAPIKey = errors.New("missing or invalid API key")
+
+// APIKeyTeam returns the team an API key (either form) acts for and the key's
+// ID, for other front ends (the E2B API) that authenticate the way this one
+// does. ErrInvalidAPIKey when the key does not authenticate; other errors are
+// internal (store.ErrUnavailable when the database is down).
+func (s *Server) APIKeyTeam(ctx context.Context, key string) (id.TeamID, id.APIKeyID, error) {
+	p, err := s.keyPrincipal(ctx, key)
+	if errors.Is(err, errUnauthenticated) {
+		return id.TeamID{}, id.APIKeyID{}, ErrInvalidAPIKey
+	}
+	if err != nil {
+		return id.TeamID{}, id.APIKeyID{}, err
+	}
+	return p.TeamID, p.KeyID, nil
+}
+
+// AuditAPIKey records an action on a sandbox by API key of team, for other
+// front ends (the E2B API) whose calls belong in the same audit log.
+func (s *Server) AuditAPIKey(requestID string, team id.TeamID, key id.APIKeyID, action string, sb id.SandboxID) {
+	t := team.UUID()
+	s.insertAudit(db.InsertAuditParams{Action: action, ResourceType: "sandbox", ResourceID: sb.String(), RequestID: requestID,
+		Details: []byte("{}"), ActorType: "api_key", ActorID: key.String(), TeamID: &t})
 }

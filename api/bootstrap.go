@@ -12,10 +12,13 @@ import (
 // BootstrapInfo is what the first start of a cluster prints once and writes to
 // <data-dir>/bootstrap.json.
 type BootstrapInfo struct {
-	Email    string    `json:"email"`
-	Password string    `json:"password"`
-	APIKey   string    `json:"api_key"`
-	TeamID   id.TeamID `json:"team_id"`
+	Email    string `json:"email"`
+	Password string `json:"password"`
+	APIKey   string `json:"api_key"`
+	// E2BAPIKey is a team (non-admin) key in E2B's form, for the E2B SDKs
+	// (E2B_API_KEY); it works on Warren's API too.
+	E2BAPIKey string    `json:"e2b_api_key"`
+	TeamID    id.TeamID `json:"team_id"`
 	// URL is where the node that bootstrapped serves the API (set by the node).
 	URL string `json:"url,omitempty"`
 }
@@ -55,13 +58,18 @@ func Bootstrap(ctx context.Context, st *store.Store, email string) (*BootstrapIn
 		if err := q.AddTeamMember(ctx, db.AddTeamMemberParams{TeamID: t.ID, UserID: u.ID, Role: "owner"}); err != nil {
 			return store.Map(err)
 		}
-		secret, keyHash, display := newAPIKey()
+		secret, keyHash, display := newAPIKey(keyFormatWarren)
 		uid := u.ID.UUID()
 		if _, err := q.CreateAPIKey(ctx, db.CreateAPIKeyParams{ID: id.NewAPIKeyID(), TeamID: t.ID, Name: "bootstrap",
 			KeyHash: keyHash, Prefix: display, IsAdmin: true, CreatedBy: &uid}); err != nil {
 			return store.Map(err)
 		}
-		info = &BootstrapInfo{Email: email, Password: password, APIKey: secret, TeamID: t.ID}
+		e2bSecret, e2bHash, e2bDisplay := newAPIKey(keyFormatE2B)
+		if _, err := q.CreateAPIKey(ctx, db.CreateAPIKeyParams{ID: id.NewAPIKeyID(), TeamID: t.ID, Name: "bootstrap-e2b",
+			KeyHash: e2bHash, Prefix: e2bDisplay, CreatedBy: &uid}); err != nil {
+			return store.Map(err)
+		}
+		info = &BootstrapInfo{Email: email, Password: password, APIKey: secret, E2BAPIKey: e2bSecret, TeamID: t.ID}
 		return nil
 	})
 	if err != nil {

@@ -4,15 +4,20 @@ import (
 	"crypto/rand"
 	"crypto/sha256"
 	"encoding/base64"
+	"encoding/hex"
+	"strings"
 	"sync"
 
 	"golang.org/x/crypto/bcrypt"
 )
 
-// API keys look like "wk_" + 43 base64url characters (32 random bytes). Only their
-// SHA-256 is stored, with the first characters kept for display.
+// API keys look like "wk_" + 43 base64url characters (32 random bytes), or in
+// E2B's form "e2b_" + 40 hex digits (20 random bytes) for clients that check
+// the form. Both work on every route. Only their SHA-256 is stored, with the
+// first characters kept for display.
 const (
 	apiKeyPrefix     = "wk_"
+	e2bKeyPrefix     = "e2b_"
 	apiKeyDisplayLen = 10
 	minPasswordLen   = 10
 )
@@ -28,9 +33,30 @@ func randomToken(n int) string {
 	return base64.RawURLEncoding.EncodeToString(b)
 }
 
-func newAPIKey() (secret string, hash []byte, display string) {
-	secret = apiKeyPrefix + randomToken(32)
+// Key formats accepted by POST /v1/api-keys.
+const (
+	keyFormatWarren = "warren"
+	keyFormatE2B    = "e2b"
+)
+
+// newAPIKey makes a key of format (keyFormatWarren or keyFormatE2B).
+func newAPIKey(format string) (secret string, hash []byte, display string) {
+	if format == keyFormatE2B {
+		b := make([]byte, 20)
+		if _, err := rand.Read(b); err != nil {
+			panic("api: random source failed: " + err.Error())
+		}
+		secret = e2bKeyPrefix + hex.EncodeToString(b)
+	} else {
+		secret = apiKeyPrefix + randomToken(32)
+	}
 	return secret, hashSecret(secret), secret[:apiKeyDisplayLen]
+}
+
+// keyForm reports whether key has the form of a key this server makes
+// (checked before any database lookup).
+func keyForm(key string) bool {
+	return len(key) <= 128 && (strings.HasPrefix(key, apiKeyPrefix) || strings.HasPrefix(key, e2bKeyPrefix))
 }
 
 func hashSecret(s string) []byte {

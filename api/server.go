@@ -40,6 +40,9 @@ type Config struct {
 	// Envd serves E2B's in-sandbox API (49983-<id>.<domain> hosts and
 	// requests carrying E2b-Sandbox-Id); nil answers those with 404.
 	Envd http.Handler
+	// E2B serves E2B's control-plane paths (/sandboxes…, /v2/…, /templates…;
+	// see e2bPaths) beside this API; nil leaves them to the UI.
+	E2B http.Handler
 }
 
 // DefaultConfig returns the defaults.
@@ -189,10 +192,35 @@ func (s *Server) router() *chi.Mux {
 		}
 		r.Method(rt.method, rt.pattern, h)
 	}
+	if s.cfg.E2B != nil {
+		h := s.e2bOrUI()
+		for _, p := range e2bPaths {
+			r.Handle(p, h)
+		}
+	}
 	if s.cfg.UI != nil {
 		r.Handle("/*", s.cfg.UI)
 	}
 	return r
+}
+
+// e2bPaths are the paths of E2B's control plane (what its SDKs call at their
+// apiUrl); none collides with /v1/.
+var e2bPaths = []string{"/sandboxes", "/sandboxes/*", "/v2/*", "/v3/*", "/templates", "/templates/*",
+	"/snapshots", "/secrets", "/secrets/*", "/volumes", "/volumes/*", "/volumecontent/*", "/teams", "/teams/*"}
+
+// e2bOrUI sends a browser's page load (the UI has pages at /sandboxes and
+// /templates) to the UI and everything else to the E2B handler; E2B's SDKs
+// always send X-API-KEY and never ask for HTML.
+func (s *Server) e2bOrUI() http.Handler {
+	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		if s.cfg.UI != nil && (r.Method == http.MethodGet || r.Method == http.MethodHead) &&
+			r.Header.Get("X-API-Key") == "" && strings.Contains(r.Header.Get("Accept"), "text/html") {
+			s.cfg.UI.ServeHTTP(w, r)
+			return
+		}
+		s.cfg.E2B.ServeHTTP(w, r)
+	})
 }
 
 // limitBody caps a route's request body (413 past it).

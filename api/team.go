@@ -88,11 +88,17 @@ type createAPIKeyRequest struct {
 	Name          string `json:"name"`
 	ExpiresInDays int    `json:"expires_in_days,omitempty"` // 0: never
 	Admin         bool   `json:"admin,omitempty"`           // only admins may create admin keys
+	Format        string `json:"format,omitempty"`          // "warren" (wk_…, default) or "e2b" (e2b_ + 40 hex)
 }
 
 func (q *createAPIKeyRequest) validate() error {
 	if err := checkText("name", q.Name, 1, 128, false); err != nil {
 		return err
+	}
+	switch q.Format {
+	case "", keyFormatWarren, keyFormatE2B:
+	default:
+		return errInvalid("format", "must be %q or %q", keyFormatWarren, keyFormatE2B)
 	}
 	if q.ExpiresInDays != 0 {
 		return checkRange("expires_in_days", int64(q.ExpiresInDays), 1, 3650)
@@ -116,7 +122,7 @@ func (s *Server) createAPIKey(w http.ResponseWriter, r *http.Request) {
 		writeError(w, r, s.log, &Error{Status: http.StatusForbidden, Code: "permission_denied", Message: "admin: only admins may create admin keys"})
 		return
 	}
-	k, secret, err := createKey(r, s.store.Queries, p.TeamID, req.Name, req.Admin, p.UserID, req.ExpiresInDays)
+	k, secret, err := createKey(r, s.store.Queries, p.TeamID, req.Name, req.Admin, p.UserID, req.ExpiresInDays, req.Format)
 	if err != nil {
 		writeError(w, r, s.log, mapStore(err, "api key"))
 		return
@@ -125,9 +131,9 @@ func (s *Server) createAPIKey(w http.ResponseWriter, r *http.Request) {
 	writeJSON(w, http.StatusCreated, createAPIKeyResponse{apiKeyView: viewAPIKey(k), Key: secret})
 }
 
-// createKey makes a key for team; creator may be zero.
-func createKey(r *http.Request, q *db.Queries, team id.TeamID, name string, isAdmin bool, creator id.UserID, expiresInDays int) (db.ApiKey, string, error) {
-	secret, hash, display := newAPIKey()
+// createKey makes a key of format for team; creator may be zero.
+func createKey(r *http.Request, q *db.Queries, team id.TeamID, name string, isAdmin bool, creator id.UserID, expiresInDays int, format string) (db.ApiKey, string, error) {
+	secret, hash, display := newAPIKey(format)
 	params := db.CreateAPIKeyParams{ID: id.NewAPIKeyID(), TeamID: team, Name: name, KeyHash: hash, Prefix: display, IsAdmin: isAdmin}
 	if !creator.IsZero() {
 		u := creator.UUID()

@@ -139,6 +139,7 @@ func printWelcome(w io.Writer, n *node.Node, cfg node.Config) {
 	if b := n.Bootstrap; b != nil {
 		fmt.Fprintf(w, "  admin login: %s / %s\n", b.Email, b.Password)
 		fmt.Fprintf(w, "  API key:     %s\n", b.APIKey)
+		fmt.Fprintf(w, "  E2B API key: %s (E2B_API_KEY; E2B_API_URL=%s, see docs/E2B.md)\n", b.E2BAPIKey, url)
 		fmt.Fprintf(w, "  team:        %s\n", b.TeamID)
 		fmt.Fprintf(w, "  (shown once; saved to %s)\n", filepath.Join(cfg.DataDir, "bootstrap.json"))
 		fmt.Fprintf(w, "  try: curl -H 'Authorization: Bearer %s' %s/v1/me\n\n", b.APIKey, url)

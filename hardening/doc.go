@@ -3,7 +3,7 @@
 // runc, network namespaces, loop devices, Postgres — and try to break them:
 // escapes from inside a sandbox (raw system calls from a static probe program
 // uploaded through the files API), abuse of the REST API driven by its OpenAPI
-// document, 50 concurrent clients for a configurable time, and faults
+// document and of the E2B control plane (e2b_test.go), 50 concurrent clients for a configurable time, and faults
 // (Postgres stopped mid-load, a node SIGKILLed mid-create, mid-build and
 // mid-snapshot, a full disk pool). Every attempt is counted in a Tally; the
 // last test prints its Summary and fails if anything escaped, leaked or was

@@ -135,7 +135,11 @@ func Open(ctx context.Context, cfg Config, log *slog.Logger) (n *Node, err error
 	if apiCfg.Envd, err = n.envdHandler(log); err != nil {
 		return nil, err
 	}
-	srv := api.New(apiCfg, st, log, n.service, n.pool, n.builder, nodes{n})
+	var srv *api.Server
+	if apiCfg.E2B, err = n.openE2B(&srv); err != nil {
+		return nil, err
+	}
+	srv = api.New(apiCfg, st, log, n.service, n.pool, n.builder, nodes{n})
 	if n.Bootstrap != nil {
 		n.Bootstrap.URL = "http://" + ln.Addr().String()
 		if err := writeBootstrap(cfg.DataDir, n.Bootstrap); err != nil {

@@ -377,6 +377,78 @@ func (q *Queries) ListSandboxes(ctx context.Context, arg ListSandboxesParams) ([
 	return items, nil
 }
 
+const listSandboxesOldestFirst = `-- name: ListSandboxesOldestFirst :many
+SELECT id, team_id, node_id, template_id, template_name, status, vcpus, memory_mb, disk_size_mb, timeout_sec, allow_internet_access, is_build, ip, metadata, error, created_at, updated_at, started_at, expires_at, ended_at FROM sandboxes
+WHERE team_id = $1
+  AND ($2::uuid IS NULL OR id > $2::uuid)
+  AND (cardinality($3::text[]) = 0 OR status = ANY($3::text[]))
+  AND ($4::text IS NULL OR template_name = $4::text)
+  AND metadata @> $5::jsonb
+  AND ($6::bool OR NOT is_build)
+ORDER BY id ASC
+LIMIT $7
+`
+
+type ListSandboxesOldestFirstParams struct {
+	TeamID        id.TeamID
+	Cursor        *uuid.UUID
+	Statuses      []string
+	TemplateName  *string
+	Metadata      json.RawMessage
+	IncludeBuilds bool
+	Lim           int32
+}
+
+// ListSandboxes in the other order; cursor is the last ID of the previous page.
+func (q *Queries) ListSandboxesOldestFirst(ctx context.Context, arg ListSandboxesOldestFirstParams) ([]Sandbox, error) {
+	rows, err := q.db.Query(ctx, listSandboxesOldestFirst,
+		arg.TeamID,
+		arg.Cursor,
+		arg.Statuses,
+		arg.TemplateName,
+		arg.Metadata,
+		arg.IncludeBuilds,
+		arg.Lim,
+	)
+	if err != nil {
+		return nil, err
+	}
+	defer rows.Close()
+	var items []Sandbox
+	for rows.Next() {
+		var i Sandbox
+		if err := rows.Scan(
+			&i.ID,
+			&i.TeamID,
+			&i.NodeID,
+			&i.TemplateID,
+			&i.TemplateName,
+			&i.Status,
+			&i.Vcpus,
+			&i.MemoryMb,
+			&i.DiskSizeMb,
+			&i.TimeoutSec,
+			&i.AllowInternetAccess,
+			&i.IsBuild,
+			&i.Ip,
+			&i.Metadata,
+			&i.Error,
+			&i.CreatedAt,
+			&i.UpdatedAt,
+			&i.StartedAt,
+			&i.ExpiresAt,
+			&i.EndedAt,
+		); err != nil {
+			return nil, err
+		}
+		items = append(items, i)
+	}
+	if err := rows.Err(); err != nil {
+		return nil, err
+	}
+	return items, nil
+}
+
 const markNodeSandboxesLost = `-- name: MarkNodeSandboxesLost :many
 UPDATE sandboxes SET status = 'lost', error = $2, updated_at = now(), ended_at = now()
 WHERE node_id = $1 AND status IN ('creating', 'running', 'paused')

@@ -22,6 +22,18 @@ WHERE team_id = sqlc.arg(team_id)
 ORDER BY id DESC
 LIMIT sqlc.arg(lim);
 
+-- name: ListSandboxesOldestFirst :many
+-- ListSandboxes in the other order; cursor is the last ID of the previous page.
+SELECT * FROM sandboxes
+WHERE team_id = sqlc.arg(team_id)
+  AND (sqlc.narg(cursor)::uuid IS NULL OR id > sqlc.narg(cursor)::uuid)
+  AND (cardinality(sqlc.arg(statuses)::text[]) = 0 OR status = ANY(sqlc.arg(statuses)::text[]))
+  AND (sqlc.narg(template_name)::text IS NULL OR template_name = sqlc.narg(template_name)::text)
+  AND metadata @> sqlc.arg(metadata)::jsonb
+  AND (sqlc.arg(include_builds)::bool OR NOT is_build)
+ORDER BY id ASC
+LIMIT sqlc.arg(lim);
+
 -- name: ListAllSandboxes :many
 SELECT * FROM sandboxes
 WHERE (sqlc.narg(cursor)::uuid IS NULL OR id < sqlc.narg(cursor)::uuid)

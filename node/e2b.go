@@ -1,0 +1,29 @@
+package node
+
+import (
+	"context"
+	"errors"
+
+	"github.com/warrenhq/warren/api"
+	"github.com/warrenhq/warren/e2b"
+	"github.com/warrenhq/warren/id"
+)
+
+// openE2B builds the E2B control plane over the node's sandbox service; the
+// envdAccessToken it answers is the cluster signer's per-sandbox token,
+// which envd (envdHandler) checks. srv
+// is read when a request comes (the API server is built after its Config,
+// which carries this handler).
+func (n *Node) openE2B(srv **api.Server) (*e2b.Handler, error) {
+	auth := func(ctx context.Context, apiKey string) (e2b.Caller, error) {
+		team, kid, err := (*srv).APIKeyTeam(ctx, apiKey)
+		if errors.Is(err, api.ErrInvalidAPIKey) {
+			return e2b.Caller{}, e2b.ErrUnauthenticated
+		}
+		return e2b.Caller{Team: team, Key: kid}, err
+	}
+	audit := func(reqID string, c e2b.Caller, action string, sb id.SandboxID) {
+		(*srv).AuditAPIKey(reqID, c.Team, c.Key, action, sb)
+	}
+	return e2b.New(e2b.DefaultConfig(), n.service, auth, n.signer.AccessToken, audit, n.log)
+}
