@@ -37,6 +37,10 @@ func (s *Server) hosts(next http.Handler) http.Handler {
 		if !ok && r.Header.Get(headerSandboxID) != "" {
 			sb, port, err = sandboxHeaders(r.Header)
 			if err != nil {
+				if p := r.Header.Get(headerSandboxPort); s.cfg.Envd != nil && (p == "" || p == strconv.Itoa(EnvdPort)) {
+					s.cfg.Envd.ServeHTTP(w, r) // refuses it in the envd (Connect) protocol
+					return
+				}
 				writeError(w, r, s.log, err)
 				return
 			}

@@ -231,7 +231,13 @@ func TestHostForm(t *testing.T) {
 	if r := e.do("GET", "/health", "", nil, "E2b-Sandbox-Id", sbB.String()); r.status != 299 || envdSaw.Get("E2b-Sandbox-Id") != sbB.String() {
 		t.Fatalf("envd by header: %d %v", r.status, envdSaw)
 	}
-	if r := e.do("GET", "/", "", nil, "E2b-Sandbox-Id", "nope"); r.status != 400 || !strings.Contains(string(r.body), "E2b-Sandbox-Id") {
+	// A bad E2b-Sandbox-Id for envd is envd's to refuse (in the Connect
+	// protocol its client speaks); for another port the API refuses it.
+	envdSaw = nil
+	if r := e.do("GET", "/", "", nil, "E2b-Sandbox-Id", "nope"); r.status != 299 || envdSaw.Get("E2b-Sandbox-Id") != "nope" {
+		t.Fatalf("a bad E2b-Sandbox-Id for envd: %d %s", r.status, r.body)
+	}
+	if r := e.do("GET", "/", "", nil, "E2b-Sandbox-Id", "nope", "E2b-Sandbox-Port", "8000"); r.status != 400 || !strings.Contains(string(r.body), "E2b-Sandbox-Id") {
 		t.Fatalf("a bad E2b-Sandbox-Id: %d %s", r.status, r.body)
 	}
 	// The header form to another port is the API's origin: sandboxed.

@@ -9,7 +9,9 @@ import (
 	"github.com/warrenhq/warren/id"
 )
 
-// openE2B builds the E2B control plane over the node's sandbox service. srv
+// openE2B builds the E2B control plane over the node's sandbox service; the
+// envdAccessToken it answers is the cluster signer's per-sandbox token,
+// which envd (envdHandler) checks. srv
 // is read when a request comes (the API server is built after its Config,
 // which carries this handler).
 func (n *Node) openE2B(srv **api.Server) (*e2b.Handler, error) {

@@ -139,6 +139,9 @@ func Open(ctx context.Context, cfg Config, log *slog.Logger) (n *Node, err error
 	apiCfg.SandboxDomain = cfg.SandboxDomain
 	apiCfg.Signer = n.signer
 	apiCfg.Metrics, apiCfg.Prometheus, apiCfg.MetricsPublic = nodeMetrics{n}, n.prom.handler(), cfg.Metrics.Public
+	if apiCfg.Envd, err = n.envdHandler(log); err != nil {
+		return nil, err
+	}
 	var srv *api.Server
 	if apiCfg.E2B, err = n.openE2B(&srv); err != nil {
 		return nil, err

@@ -210,6 +210,52 @@ func (a agentRelay) Health(ctx context.Context, req *agentv1.HealthRequest) (*ag
 	return relayUnary(ctx, a, req, agentv1.AgentClient.Health)
 }
 
+func (a agentRelay) WriteStdin(ctx context.Context, req *agentv1.WriteStdinRequest) (*agentv1.WriteStdinResponse, error) {
+	return relayUnary(ctx, a, req, agentv1.AgentClient.WriteStdin)
+}
+
+func (a agentRelay) Resize(ctx context.Context, req *agentv1.ResizeRequest) (*agentv1.ResizeResponse, error) {
+	return relayUnary(ctx, a, req, agentv1.AgentClient.Resize)
+}
+
+func (a agentRelay) CreateWatcher(ctx context.Context, req *agentv1.WatchRequest) (*agentv1.CreateWatcherResponse, error) {
+	return relayUnary(ctx, a, req, agentv1.AgentClient.CreateWatcher)
+}
+
+func (a agentRelay) WatcherEvents(ctx context.Context, req *agentv1.WatcherEventsRequest) (*agentv1.WatcherEventsResponse, error) {
+	return relayUnary(ctx, a, req, agentv1.AgentClient.WatcherEvents)
+}
+
+func (a agentRelay) RemoveWatcher(ctx context.Context, req *agentv1.RemoveWatcherRequest) (*agentv1.RemoveWatcherResponse, error) {
+	return relayUnary(ctx, a, req, agentv1.AgentClient.RemoveWatcher)
+}
+
+// Attach relays a running process's output.
+func (a agentRelay) Attach(req *agentv1.AttachRequest, stream agentv1.Agent_AttachServer) error {
+	c, err := a.target(stream.Context())
+	if err != nil {
+		return err
+	}
+	up, err := c.Attach(stream.Context(), req)
+	if err != nil {
+		return err
+	}
+	return pump(up.Recv, stream.Send)
+}
+
+// Watch relays a directory's events.
+func (a agentRelay) Watch(req *agentv1.WatchRequest, stream agentv1.Agent_WatchServer) error {
+	c, err := a.target(stream.Context())
+	if err != nil {
+		return err
+	}
+	up, err := c.Watch(stream.Context(), req)
+	if err != nil {
+		return err
+	}
+	return pump(up.Recv, stream.Send)
+}
+
 // Exec relays a process's stream both ways: stdin and signals in, output and
 // the exit out. The caller cancelling cancels the agent's stream, which
 // kills a foreground process as it would locally.

@@ -4,8 +4,9 @@
 // gRPC service of proto/agent/v1 on a unix socket the node bound on the host
 // and handed over as an inherited fd (Config.ListenFD; the agent listens on it
 // itself, so SO_PEERCRED names the agent): Exec (argv or shell, env, cwd, user, timeout,
-// stdin, background processes with a tag), ListProcesses, Signal, file calls
-// and Health.
+// stdin, background processes with a tag, PTY mode), ListProcesses, Signal,
+// Attach/WriteStdin/Resize for running processes, file calls, directory
+// watches (Watch and the polled CreateWatcher trio) and Health.
 //
 // Processes. Every process the agent starts leads its own process group, so a
 // timeout or a cancelled foreground Exec kills the whole group. One reaper
@@ -15,6 +16,22 @@
 // for any child (reaping orphans re-parented to it); otherwise it waits only
 // for the pids it started, so an agent embedded in another process (tests)
 // never touches that process's other children.
+//
+// Sessions. A foreground process's output is read by pumps and fanned out
+// in order to listeners: the Exec stream that started it and up to 8 Attach
+// streams; a listener that stops reading is dropped, one that reads slowly
+// holds the output up like a full pipe would. Its stdin (a pipe, or the
+// terminal in PTY mode, opened from /dev/ptmx with TIOCGPTPEER) is fed by
+// one writer from a bounded queue, from the Exec stream or WriteStdin. A
+// keep_running process outlives its Exec stream; any other foreground
+// process is killed with its group when the stream ends.
+//
+// Watches. Each is an inotify instance whose watches are placed through an
+// fd opened inside the root (/proc/self/fd/N), never a path looked up
+// again; recursive ones add directories as they appear. At most 16 watches,
+// 1024 buffered events each (past that the watch fails with
+// ResourceExhausted rather than drop events silently), 4096 directories
+// each; a polled watcher nobody asked for in 10 minutes is removed.
 //
 // Files. Every path is resolved with openat2(RESOLVE_IN_ROOT) against a
 // directory fd of Config.Root, and the final component is handled with *at

@@ -4,7 +4,6 @@ import (
 	"errors"
 	"io"
 	"os"
-	"sync"
 	"time"
 
 	"golang.org/x/sys/unix"
@@ -41,7 +40,7 @@ func (s *server) Exec(stream agentv1.Agent_ExecServer) error {
 	if st.Background {
 		return s.execBackground(stream, l)
 	}
-	return s.execForeground(stream, l, st.Stdin)
+	return s.execForeground(stream, l, st)
 }
 
 func (s *server) execBackground(stream agentv1.Agent_ExecServer, l *launch) error {
@@ -111,139 +110,136 @@ func openStdio(wantStdin bool) (*stdio, []*os.File, error) {
 	return &ours, theirs, nil
 }
 
-func (s *server) execForeground(stream agentv1.Agent_ExecServer, l *launch, wantStdin bool) error {
-	pipes, child, err := openStdio(wantStdin)
-	if err != nil {
-		return err
-	}
-	defer pipes.close()
-	for _, f := range child {
-		l.files = append(l.files, f.Fd())
-	}
-	p, err := s.spawn(l)
-	for _, f := range child {
-		f.Close()
-	}
-	if err != nil {
-		return err
-	}
-	var sendMu sync.Mutex
-	send := func(m *agentv1.ExecResponse) error {
-		sendMu.Lock()
-		defer sendMu.Unlock()
-		return stream.Send(m)
-	}
-	if err := send(&agentv1.ExecResponse{Msg: &agentv1.ExecResponse_Started{
-		Started: &agentv1.ExecStarted{Pid: int32(p.pid), Tag: p.tag},
-	}}); err != nil {
-		p.killGroup(unix.SIGKILL)
-		return err
-	}
-
-	var wg sync.WaitGroup
-	sendErr := make(chan error, 2)
-	pump := func(f *os.File, wrap func([]byte) *agentv1.ExecResponse) {
-		defer wg.Done()
-		for {
-			buf := make([]byte, outputChunk)
-			n, err := f.Read(buf)
-			if n > 0 {
-				if err := send(wrap(buf[:n])); err != nil {
-					sendErr <- err
-					return
-				}
-			}
-			if err != nil {
-				return
-			}
+// startSession opens the process's stdio (pipes, or a terminal), spawns it
+// and starts its session. The returned listener is the caller's, added
+// before any output exists.
+func (s *server) startSession(l *launch, st *agentv1.ExecStart) (*session, *listener, error) {
+	ss := &session{listeners: make(map[*listener]bool)}
+	var outputs []*os.File
+	var wraps []func([]byte) *agentv1.ExecResponse
+	if st.Pty != nil {
+		master, slave, err := openPTY(st.Pty)
+		if err != nil {
+			return nil, nil, err
 		}
+		fd := slave.Fd()
+		l.files, l.setsid = []uintptr{fd, fd, fd}, true
+		l.sess = ss
+		// Before spawn: a caller may find the process as soon as it runs.
+		ss.pty = master
+		ss.startStdin(master) // the writer closes the master at the end
+		_, err = s.spawn(l)
+		slave.Close()
+		if err != nil {
+			ss.closeStdin()
+			return nil, nil, err
+		}
+		outputs = []*os.File{master}
+		wraps = append(wraps, func(b []byte) *agentv1.ExecResponse {
+			return &agentv1.ExecResponse{Msg: &agentv1.ExecResponse_Pty{Pty: b}}
+		})
+	} else {
+		pipes, child, err := openStdio(st.Stdin)
+		if err != nil {
+			return nil, nil, err
+		}
+		for _, f := range child {
+			l.files = append(l.files, f.Fd())
+		}
+		l.sess = ss
+		if pipes.stdin != nil {
+			ss.startStdin(pipes.stdin) // the writer closes it at the end
+			pipes.stdin = nil
+		}
+		_, err = s.spawn(l)
+		for _, f := range child {
+			f.Close()
+		}
+		if err != nil {
+			ss.closeStdin()
+			pipes.close()
+			return nil, nil, err
+		}
+		outputs = []*os.File{pipes.stdout, pipes.stderr}
+		wraps = append(wraps, func(b []byte) *agentv1.ExecResponse {
+			return &agentv1.ExecResponse{Msg: &agentv1.ExecResponse_Stdout{Stdout: b}}
+		}, func(b []byte) *agentv1.ExecResponse {
+			return &agentv1.ExecResponse{Msg: &agentv1.ExecResponse_Stderr{Stderr: b}}
+		})
 	}
-	wg.Add(2)
-	go pump(pipes.stdout, func(b []byte) *agentv1.ExecResponse {
-		return &agentv1.ExecResponse{Msg: &agentv1.ExecResponse_Stdout{Stdout: b}}
-	})
-	go pump(pipes.stderr, func(b []byte) *agentv1.ExecResponse {
-		return &agentv1.ExecResponse{Msg: &agentv1.ExecResponse_Stderr{Stderr: b}}
-	})
-	go s.control(stream, p, pipes.stdin)
-
-	ctx := stream.Context()
-	select {
-	case <-p.done:
-	case <-ctx.Done():
-		s.log.Debug("exec stream ended before the process; killing it", "pid", p.pid, "err", ctx.Err())
-		p.killGroup(unix.SIGKILL)
-		<-p.done
-		return status.FromContextError(ctx.Err()).Err()
-	}
-	// Children may still hold stdout/stderr open: bound the wait.
-	drain := time.AfterFunc(outputDrain, func() {
-		now := time.Now()
-		pipes.stdout.SetReadDeadline(now)
-		pipes.stderr.SetReadDeadline(now)
-	})
-	wg.Wait()
-	drain.Stop()
-	select {
-	case err := <-sendErr:
-		return err
-	default:
-	}
-	return send(&agentv1.ExecResponse{Msg: &agentv1.ExecResponse_Exit{Exit: p.exit}})
+	own, _ := ss.listen(false) // cannot fail: nothing has run yet
+	go ss.run(outputs, wraps)
+	return ss, own, nil
 }
 
-// control reads the client's later Exec messages: stdin chunks (written by a
-// separate goroutine so signals are not held up by a process that does not
-// read), close_stdin and signals. It ends when the client half-closes or
-// the stream ends.
-func (s *server) control(stream agentv1.Agent_ExecServer, p *process, stdin *os.File) {
-	var queue chan []byte
-	if stdin != nil {
-		queue = make(chan []byte, stdinQueue)
-		// The channel is passed in: closeStdin sets queue to nil, possibly
-		// before this goroutine first runs, and ranging over nil blocks forever.
-		go func(queue <-chan []byte) {
-			broken := false
-			for b := range queue {
-				if broken {
-					continue
-				}
-				if _, err := stdin.Write(b); err != nil {
-					// EPIPE: the process closed its stdin; drop the rest.
-					broken = true
-				}
-			}
-			stdin.Close()
-		}(queue)
+func (s *server) execForeground(stream agentv1.Agent_ExecServer, l *launch, st *agentv1.ExecStart) error {
+	ss, own, err := s.startSession(l, st)
+	if err != nil {
+		return err
 	}
-	closeStdin := func() {
-		if queue != nil {
-			close(queue)
-			queue = nil
+	p := ss.p
+	defer ss.unlisten(own)
+	// A stream that ends before the process: kill it, unless it was
+	// started to outlive the stream.
+	abandon := func() {
+		if !l.keepRunning {
+			p.killGroup(unix.SIGKILL)
+			<-p.done
 		}
 	}
-	defer closeStdin()
+	if err := stream.Send(&agentv1.ExecResponse{Msg: &agentv1.ExecResponse_Started{
+		Started: &agentv1.ExecStarted{Pid: int32(p.pid), Tag: p.tag},
+	}}); err != nil {
+		abandon()
+		return err
+	}
+	go s.control(stream, ss, l.keepRunning)
+	ctx := stream.Context()
+	for {
+		select {
+		case m, ok := <-own.ch:
+			if !ok {
+				return nil
+			}
+			if err := stream.Send(m); err != nil {
+				abandon()
+				return err
+			}
+			if m.GetExit() != nil {
+				return nil
+			}
+		case <-ctx.Done():
+			s.log.Debug("exec stream ended before the process", "pid", p.pid, "keep_running", l.keepRunning, "err", ctx.Err())
+			abandon()
+			return status.FromContextError(ctx.Err()).Err()
+		}
+	}
+}
+
+// control reads the client's later Exec messages: stdin chunks, close_stdin
+// and signals. It ends when the client half-closes (which closes a stdin
+// pipe, unless the process was started with keep_running) or the stream ends.
+func (s *server) control(stream agentv1.Agent_ExecServer, ss *session, keepRunning bool) {
+	p := ss.p
 	ctx := stream.Context()
 	for {
 		m, err := stream.Recv()
 		if err != nil {
-			if !errors.Is(err, io.EOF) {
+			if errors.Is(err, io.EOF) {
+				if !keepRunning && ss.pty == nil && ss.stdin != nil {
+					_ = ss.eof(ctx)
+				}
+			} else {
 				s.log.Debug("exec control stream ended", "pid", p.pid, "err", err)
 			}
 			return
 		}
 		switch msg := m.Msg.(type) {
 		case *agentv1.ExecRequest_Stdin:
-			if queue == nil {
-				continue // stdin not requested or already closed
-			}
-			select {
-			case queue <- msg.Stdin:
-			case <-ctx.Done():
-				return
-			}
+			// Not requested, closed or exited: dropped, as a pipe would.
+			_ = ss.writeStdin(ctx, msg.Stdin)
 		case *agentv1.ExecRequest_CloseStdin:
-			closeStdin()
+			_ = ss.eof(ctx)
 		case *agentv1.ExecRequest_Signal:
 			sig, err := validSignal(msg.Signal)
 			if err != nil {

@@ -33,8 +33,11 @@ func (s *server) prepare(st *agentv1.ExecStart) (*launch, error) {
 	case argv[0] == "":
 		return nil, invalid("argv[0] is empty")
 	}
-	if st.Background && st.Stdin {
-		return nil, invalid("a background process cannot take stdin")
+	if st.Background && (st.Stdin || st.Pty != nil || st.KeepRunning) {
+		return nil, invalid("a background process cannot take stdin, a pty or keep_running")
+	}
+	if err := validPtySize(st.Pty); err != nil {
+		return nil, err
 	}
 	if len(st.Tag) > maxTagLen || strings.ContainsAny(st.Tag, "\x00\n") {
 		return nil, invalid("tag %q: at most %d bytes, no NUL or newline", st.Tag, maxTagLen)
@@ -72,6 +75,9 @@ func (s *server) prepare(st *agentv1.ExecStart) (*launch, error) {
 		tag:        st.Tag,
 		background: st.Background,
 		timeout:    timeout,
+
+		keepRunning: st.KeepRunning,
+		reqEnv:      st.Env,
 	}, nil
 }
 

@@ -41,8 +41,12 @@ func (s *server) WriteFile(stream agentv1.Agent_WriteFileServer) error {
 	if mode == 0 {
 		mode = 0o644
 	}
+	owner, err := s.owner(h.Owner)
+	if err != nil {
+		return err
+	}
 	if h.MkdirParents {
-		if err := s.root.mkdirAll(path.Dir(p), 0o755); err != nil {
+		if err := s.root.mkdirAll(path.Dir(p), 0o755, owner); err != nil {
 			return statusErr("mkdir", path.Dir(p), err)
 		}
 	}
@@ -55,7 +59,7 @@ func (s *server) WriteFile(stream agentv1.Agent_WriteFileServer) error {
 	if err := unix.Fstatat(dirfd, base, &st, unix.AT_SYMLINK_NOFOLLOW); err == nil && st.Mode&unix.S_IFMT == unix.S_IFDIR {
 		return invalid("write %s: is a directory", p)
 	}
-	size, err := s.writeAtomic(stream, dirfd, base, mode)
+	size, err := s.writeAtomic(stream, dirfd, base, mode, owner)
 	if err != nil {
 		return statusErr("write", p, err)
 	}
@@ -66,7 +70,7 @@ func (s *server) WriteFile(stream agentv1.Agent_WriteFileServer) error {
 // writeAtomic copies the stream's data into a new temporary file in dirfd,
 // sets mode (not narrowed by the umask), fsyncs it and renames it to base, then fsyncs the directory. On any error,
 // including a cancelled stream, the temporary file is removed.
-func (s *server) writeAtomic(stream agentv1.Agent_WriteFileServer, dirfd int, base string, mode uint32) (int64, error) {
+func (s *server) writeAtomic(stream agentv1.Agent_WriteFileServer, dirfd int, base string, mode uint32, owner *user) (int64, error) {
 	tmp := tempName(base)
 	fd, err := unix.Openat(dirfd, tmp, unix.O_WRONLY|unix.O_CREAT|unix.O_EXCL|unix.O_NOFOLLOW|unix.O_CLOEXEC, 0o600)
 	if err != nil {
@@ -99,6 +103,12 @@ func (s *server) writeAtomic(stream agentv1.Agent_WriteFileServer, dirfd int, ba
 			return 0, err
 		}
 	}
+	if owner != nil {
+		if err := unix.Fchown(fd, int(owner.uid), int(owner.gid)); err != nil {
+			return 0, err
+		}
+	}
+	// After the chown, which clears setuid/setgid bits.
 	if err := unix.Fchmod(fd, mode); err != nil {
 		return 0, err
 	}
@@ -137,10 +147,29 @@ func (s *server) MakeDir(_ context.Context, req *agentv1.MakeDirRequest) (*agent
 	if mode == 0 {
 		mode = 0o755
 	}
-	if err := s.root.mkdirAll(p, mode); err != nil {
+	owner, err := s.owner(req.Owner)
+	if err != nil {
+		return nil, err
+	}
+	if err := s.root.mkdirAll(p, mode, owner); err != nil {
 		return nil, statusErr("mkdir", p, err)
 	}
 	return &agentv1.MakeDirResponse{}, nil
+}
+
+// owner resolves a file owner spec; nil means the agent's own user.
+func (s *server) owner(spec string) (*user, error) {
+	if spec == "" {
+		return nil, nil
+	}
+	u, err := s.lookupUser(spec)
+	if err != nil {
+		return nil, err
+	}
+	if u.uid == uint32(os.Getuid()) && u.gid == uint32(os.Getgid()) {
+		return nil, nil
+	}
+	return u, nil
 }
 
 // Remove implements agentv1.AgentServer.

@@ -35,6 +35,11 @@ type launch struct {
 	tag        string
 	background bool
 	timeout    time.Duration
+	// Foreground processes only.
+	keepRunning bool
+	setsid      bool              // lead a new session with fd 0 as the controlling tty (PTY mode)
+	sess        *session          // its stdio; spawn links it to the process
+	reqEnv      map[string]string // as requested (ProcessInfo)
 }
 
 // process is one process the agent started. exit is set, under the table's
@@ -47,6 +52,11 @@ type process struct {
 	background bool
 	done       chan struct{}
 	exit       *agentv1.ExecExit
+
+	keepRunning bool
+	sess        *session // nil for background processes
+	dir         string
+	reqEnv      map[string]string
 }
 
 // procTable tracks running processes and the last exited background ones.
@@ -83,12 +93,12 @@ func (s *server) spawn(l *launch) (*process, error) {
 			return nil, status.Errorf(codes.AlreadyExists, "tag %q is in use by running pid %d", l.tag, other.pid)
 		}
 	}
-	attr := &syscall.ProcAttr{
-		Dir:   l.dir,
-		Env:   l.env,
-		Files: l.files,
-		Sys:   &syscall.SysProcAttr{Setpgid: true, Credential: l.cred},
+	sys := &syscall.SysProcAttr{Setpgid: true, Credential: l.cred}
+	if l.setsid {
+		// A new session is also a new process group led by the process.
+		sys = &syscall.SysProcAttr{Setsid: true, Setctty: true, Ctty: 0, Credential: l.cred}
 	}
+	attr := &syscall.ProcAttr{Dir: l.dir, Env: l.env, Files: l.files, Sys: sys}
 	pid, wait, err := s.reaper.start(func() (int, error) {
 		return syscall.ForkExec(l.path, l.argv, attr)
 	})
@@ -102,6 +112,14 @@ func (s *server) spawn(l *launch) (*process, error) {
 		started:    time.Now(),
 		background: l.background,
 		done:       make(chan struct{}),
+
+		keepRunning: l.keepRunning,
+		sess:        l.sess,
+		dir:         l.dir,
+		reqEnv:      l.reqEnv,
+	}
+	if l.sess != nil {
+		l.sess.p = p
 	}
 	t.running[pid] = p
 	s.log.Debug("process started", "pid", pid, "tag", l.tag, "argv", l.argv, "background", l.background)
@@ -151,7 +169,7 @@ func (s *server) supervise(p *process, wait <-chan unix.WaitStatus, timeout time
 	t.mu.Lock()
 	p.exit = exit
 	delete(t.running, p.pid)
-	if p.background {
+	if p.background || p.keepRunning {
 		t.exited = append(t.exited, p)
 		if len(t.exited) > keepExited {
 			t.exited = t.exited[len(t.exited)-keepExited:]
@@ -173,13 +191,17 @@ func (p *process) killGroup(sig unix.Signal) {
 
 func (p *process) info() *agentv1.ProcessInfo {
 	return &agentv1.ProcessInfo{
-		Pid:        int32(p.pid),
-		Tag:        p.tag,
-		Cmd:        p.argv,
-		StartedAt:  timestamppb.New(p.started),
-		Running:    p.exit == nil,
-		Background: p.background,
-		Exit:       p.exit,
+		Pid:         int32(p.pid),
+		Tag:         p.tag,
+		Cmd:         p.argv,
+		StartedAt:   timestamppb.New(p.started),
+		Running:     p.exit == nil,
+		Background:  p.background,
+		Exit:        p.exit,
+		Cwd:         p.dir,
+		Env:         p.reqEnv,
+		Pty:         p.sess != nil && p.sess.pty != nil,
+		KeepRunning: p.keepRunning,
 	}
 }
 

@@ -83,8 +83,9 @@ func (r *root) parent(p string) (dirfd int, base string, err error) {
 }
 
 // mkdirAll creates p and its missing parents with mode (mkdir -p). The mode
-// is applied with fchmod, so the umask does not narrow it.
-func (r *root) mkdirAll(p string, mode uint32) error {
+// is applied with fchmod, so the umask does not narrow it; owner, when not
+// nil, is given the directories it creates.
+func (r *root) mkdirAll(p string, mode uint32, owner *user) error {
 	fd, err := r.open(p, unix.O_PATH|unix.O_DIRECTORY, 0)
 	if err == nil {
 		return unix.Close(fd)
@@ -92,7 +93,7 @@ func (r *root) mkdirAll(p string, mode uint32) error {
 	if err != unix.ENOENT || p == "/" {
 		return err
 	}
-	if err := r.mkdirAll(path.Dir(p), mode); err != nil {
+	if err := r.mkdirAll(path.Dir(p), mode, owner); err != nil {
 		return err
 	}
 	dirfd, base, err := r.parent(p)
@@ -116,5 +117,10 @@ func (r *root) mkdirAll(p string, mode uint32) error {
 		return err
 	}
 	defer unix.Close(nfd)
+	if owner != nil {
+		if err := unix.Fchown(nfd, int(owner.uid), int(owner.gid)); err != nil {
+			return err
+		}
+	}
 	return unix.Fchmod(nfd, mode)
 }

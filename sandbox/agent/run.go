@@ -55,6 +55,7 @@ func Run(ctx context.Context, cfg Config) error {
 		root:    rt,
 		reaper:  newReaper(log, pid1),
 		procs:   newProcTable(),
+		watches: newWatchTable(),
 		pid1:    pid1,
 		started: time.Now(),
 	}
@@ -80,6 +81,7 @@ func Run(ctx context.Context, cfg Config) error {
 	log.Info("agent stopping", "grace", cfg.ShutdownGrace)
 	// Processes first: cancelled Exec streams then end on their own.
 	s.stopAll(cfg.ShutdownGrace)
+	s.closeWatchers()
 	log.Debug("processes stopped")
 	stopGRPC(gs, time.Second)
 	log.Debug("grpc stopped")

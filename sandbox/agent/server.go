@@ -24,6 +24,7 @@ type server struct {
 	root    *root
 	reaper  *reaper
 	procs   *procTable
+	watches *watchTable
 	pid1    bool
 	started time.Time
 }

@@ -86,6 +86,64 @@ func (FileType) EnumDescriptor() ([]byte, []int) {
 	return file_agent_v1_agent_proto_rawDescGZIP(), []int{0}
 }
 
+type WatchOp int32
+
+const (
+	WatchOp_WATCH_OP_UNSPECIFIED WatchOp = 0
+	WatchOp_WATCH_OP_CREATE      WatchOp = 1
+	WatchOp_WATCH_OP_WRITE       WatchOp = 2
+	WatchOp_WATCH_OP_REMOVE      WatchOp = 3
+	WatchOp_WATCH_OP_RENAME      WatchOp = 4
+	WatchOp_WATCH_OP_CHMOD       WatchOp = 5
+)
+
+// Enum value maps for WatchOp.
+var (
+	WatchOp_name = map[int32]string{
+		0: "WATCH_OP_UNSPECIFIED",
+		1: "WATCH_OP_CREATE",
+		2: "WATCH_OP_WRITE",
+		3: "WATCH_OP_REMOVE",
+		4: "WATCH_OP_RENAME",
+		5: "WATCH_OP_CHMOD",
+	}
+	WatchOp_value = map[string]int32{
+		"WATCH_OP_UNSPECIFIED": 0,
+		"WATCH_OP_CREATE":      1,
+		"WATCH_OP_WRITE":       2,
+		"WATCH_OP_REMOVE":      3,
+		"WATCH_OP_RENAME":      4,
+		"WATCH_OP_CHMOD":       5,
+	}
+)
+
+func (x WatchOp) Enum() *WatchOp {
+	p := new(WatchOp)
+	*p = x
+	return p
+}
+
+func (x WatchOp) String() string {
+	return protoimpl.X.EnumStringOf(x.Descriptor(), protoreflect.EnumNumber(x))
+}
+
+func (WatchOp) Descriptor() protoreflect.EnumDescriptor {
+	return file_agent_v1_agent_proto_enumTypes[1].Descriptor()
+}
+
+func (WatchOp) Type() protoreflect.EnumType {
+	return &file_agent_v1_agent_proto_enumTypes[1]
+}
+
+func (x WatchOp) Number() protoreflect.EnumNumber {
+	return protoreflect.EnumNumber(x)
+}
+
+// Deprecated: Use WatchOp.Descriptor instead.
+func (WatchOp) EnumDescriptor() ([]byte, []int) {
+	return file_agent_v1_agent_proto_rawDescGZIP(), []int{1}
+}
+
 type ExecRequest struct {
 	state protoimpl.MessageState `protogen:"open.v1"`
 	// Types that are valid to be assigned to Msg:
@@ -226,7 +284,15 @@ type ExecStart struct {
 	// Optional name for ListProcesses/Signal; unique among running processes.
 	Tag string `protobuf:"bytes,8,opt,name=tag,proto3" json:"tag,omitempty"`
 	// When set, stdin chunks follow; otherwise stdin is /dev/null.
-	Stdin         bool `protobuf:"varint,9,opt,name=stdin,proto3" json:"stdin,omitempty"`
+	Stdin bool `protobuf:"varint,9,opt,name=stdin,proto3" json:"stdin,omitempty"`
+	// Run on a new pseudo-terminal of this size (stdin, stdout and stderr
+	// are its slave side; output comes as `pty` chunks; the process leads a
+	// new session with the terminal as its controlling tty).
+	Pty *PtySize `protobuf:"bytes,10,opt,name=pty,proto3" json:"pty,omitempty"`
+	// The process outlives the Exec stream: ending the stream detaches
+	// instead of killing, its output can be followed with Attach and its
+	// stdin written with WriteStdin (by pid or tag) while it runs.
+	KeepRunning   bool `protobuf:"varint,11,opt,name=keep_running,json=keepRunning,proto3" json:"keep_running,omitempty"`
 	unknownFields protoimpl.UnknownFields
 	sizeCache     protoimpl.SizeCache
 }
@@ -324,6 +390,72 @@ func (x *ExecStart) GetStdin() bool {
 	return false
 }
 
+func (x *ExecStart) GetPty() *PtySize {
+	if x != nil {
+		return x.Pty
+	}
+	return nil
+}
+
+func (x *ExecStart) GetKeepRunning() bool {
+	if x != nil {
+		return x.KeepRunning
+	}
+	return false
+}
+
+type PtySize struct {
+	state         protoimpl.MessageState `protogen:"open.v1"`
+	Rows          uint32                 `protobuf:"varint,1,opt,name=rows,proto3" json:"rows,omitempty"`
+	Cols          uint32                 `protobuf:"varint,2,opt,name=cols,proto3" json:"cols,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *PtySize) Reset() {
+	*x = PtySize{}
+	mi := &file_agent_v1_agent_proto_msgTypes[2]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *PtySize) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*PtySize) ProtoMessage() {}
+
+func (x *PtySize) ProtoReflect() protoreflect.Message {
+	mi := &file_agent_v1_agent_proto_msgTypes[2]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use PtySize.ProtoReflect.Descriptor instead.
+func (*PtySize) Descriptor() ([]byte, []int) {
+	return file_agent_v1_agent_proto_rawDescGZIP(), []int{2}
+}
+
+func (x *PtySize) GetRows() uint32 {
+	if x != nil {
+		return x.Rows
+	}
+	return 0
+}
+
+func (x *PtySize) GetCols() uint32 {
+	if x != nil {
+		return x.Cols
+	}
+	return 0
+}
+
 type ExecResponse struct {
 	state protoimpl.MessageState `protogen:"open.v1"`
 	// Types that are valid to be assigned to Msg:
@@ -332,6 +464,7 @@ type ExecResponse struct {
 	//	*ExecResponse_Stdout
 	//	*ExecResponse_Stderr
 	//	*ExecResponse_Exit
+	//	*ExecResponse_Pty
 	Msg           isExecResponse_Msg `protobuf_oneof:"msg"`
 	unknownFields protoimpl.UnknownFields
 	sizeCache     protoimpl.SizeCache
@@ -339,7 +472,7 @@ type ExecResponse struct {
 
 func (x *ExecResponse) Reset() {
 	*x = ExecResponse{}
-	mi := &file_agent_v1_agent_proto_msgTypes[2]
+	mi := &file_agent_v1_agent_proto_msgTypes[3]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -351,7 +484,7 @@ func (x *ExecResponse) String() string {
 func (*ExecResponse) ProtoMessage() {}
 
 func (x *ExecResponse) ProtoReflect() protoreflect.Message {
-	mi := &file_agent_v1_agent_proto_msgTypes[2]
+	mi := &file_agent_v1_agent_proto_msgTypes[3]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -364,7 +497,7 @@ func (x *ExecResponse) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use ExecResponse.ProtoReflect.Descriptor instead.
 func (*ExecResponse) Descriptor() ([]byte, []int) {
-	return file_agent_v1_agent_proto_rawDescGZIP(), []int{2}
+	return file_agent_v1_agent_proto_rawDescGZIP(), []int{3}
 }
 
 func (x *ExecResponse) GetMsg() isExecResponse_Msg {
@@ -410,6 +543,15 @@ func (x *ExecResponse) GetExit() *ExecExit {
 	return nil
 }
 
+func (x *ExecResponse) GetPty() []byte {
+	if x != nil {
+		if x, ok := x.Msg.(*ExecResponse_Pty); ok {
+			return x.Pty
+		}
+	}
+	return nil
+}
+
 type isExecResponse_Msg interface {
 	isExecResponse_Msg()
 }
@@ -430,6 +572,11 @@ type ExecResponse_Exit struct {
 	Exit *ExecExit `protobuf:"bytes,4,opt,name=exit,proto3,oneof"`
 }
 
+type ExecResponse_Pty struct {
+	// Terminal output of a PTY process.
+	Pty []byte `protobuf:"bytes,5,opt,name=pty,proto3,oneof"`
+}
+
 func (*ExecResponse_Started) isExecResponse_Msg() {}
 
 func (*ExecResponse_Stdout) isExecResponse_Msg() {}
@@ -437,6 +584,8 @@ func (*ExecResponse_Stdout) isExecResponse_Msg() {}
 func (*ExecResponse_Stderr) isExecResponse_Msg() {}
 
 func (*ExecResponse_Exit) isExecResponse_Msg() {}
+
+func (*ExecResponse_Pty) isExecResponse_Msg() {}
 
 type ExecStarted struct {
 	state         protoimpl.MessageState `protogen:"open.v1"`
@@ -448,7 +597,7 @@ type ExecStarted struct {
 
 func (x *ExecStarted) Reset() {
 	*x = ExecStarted{}
-	mi := &file_agent_v1_agent_proto_msgTypes[3]
+	mi := &file_agent_v1_agent_proto_msgTypes[4]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -460,7 +609,7 @@ func (x *ExecStarted) String() string {
 func (*ExecStarted) ProtoMessage() {}
 
 func (x *ExecStarted) ProtoReflect() protoreflect.Message {
-	mi := &file_agent_v1_agent_proto_msgTypes[3]
+	mi := &file_agent_v1_agent_proto_msgTypes[4]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -473,7 +622,7 @@ func (x *ExecStarted) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use ExecStarted.ProtoReflect.Descriptor instead.
 func (*ExecStarted) Descriptor() ([]byte, []int) {
-	return file_agent_v1_agent_proto_rawDescGZIP(), []int{3}
+	return file_agent_v1_agent_proto_rawDescGZIP(), []int{4}
 }
 
 func (x *ExecStarted) GetPid() int32 {
@@ -504,7 +653,7 @@ type ExecExit struct {
 
 func (x *ExecExit) Reset() {
 	*x = ExecExit{}
-	mi := &file_agent_v1_agent_proto_msgTypes[4]
+	mi := &file_agent_v1_agent_proto_msgTypes[5]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -516,7 +665,7 @@ func (x *ExecExit) String() string {
 func (*ExecExit) ProtoMessage() {}
 
 func (x *ExecExit) ProtoReflect() protoreflect.Message {
-	mi := &file_agent_v1_agent_proto_msgTypes[4]
+	mi := &file_agent_v1_agent_proto_msgTypes[5]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -529,7 +678,7 @@ func (x *ExecExit) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use ExecExit.ProtoReflect.Descriptor instead.
 func (*ExecExit) Descriptor() ([]byte, []int) {
-	return file_agent_v1_agent_proto_rawDescGZIP(), []int{4}
+	return file_agent_v1_agent_proto_rawDescGZIP(), []int{5}
 }
 
 func (x *ExecExit) GetExitCode() int32 {
@@ -568,7 +717,7 @@ type ListProcessesRequest struct {
 
 func (x *ListProcessesRequest) Reset() {
 	*x = ListProcessesRequest{}
-	mi := &file_agent_v1_agent_proto_msgTypes[5]
+	mi := &file_agent_v1_agent_proto_msgTypes[6]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -580,7 +729,7 @@ func (x *ListProcessesRequest) String() string {
 func (*ListProcessesRequest) ProtoMessage() {}
 
 func (x *ListProcessesRequest) ProtoReflect() protoreflect.Message {
-	mi := &file_agent_v1_agent_proto_msgTypes[5]
+	mi := &file_agent_v1_agent_proto_msgTypes[6]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -593,7 +742,7 @@ func (x *ListProcessesRequest) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use ListProcessesRequest.ProtoReflect.Descriptor instead.
 func (*ListProcessesRequest) Descriptor() ([]byte, []int) {
-	return file_agent_v1_agent_proto_rawDescGZIP(), []int{5}
+	return file_agent_v1_agent_proto_rawDescGZIP(), []int{6}
 }
 
 type ListProcessesResponse struct {
@@ -605,7 +754,7 @@ type ListProcessesResponse struct {
 
 func (x *ListProcessesResponse) Reset() {
 	*x = ListProcessesResponse{}
-	mi := &file_agent_v1_agent_proto_msgTypes[6]
+	mi := &file_agent_v1_agent_proto_msgTypes[7]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -617,7 +766,7 @@ func (x *ListProcessesResponse) String() string {
 func (*ListProcessesResponse) ProtoMessage() {}
 
 func (x *ListProcessesResponse) ProtoReflect() protoreflect.Message {
-	mi := &file_agent_v1_agent_proto_msgTypes[6]
+	mi := &file_agent_v1_agent_proto_msgTypes[7]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -630,7 +779,7 @@ func (x *ListProcessesResponse) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use ListProcessesResponse.ProtoReflect.Descriptor instead.
 func (*ListProcessesResponse) Descriptor() ([]byte, []int) {
-	return file_agent_v1_agent_proto_rawDescGZIP(), []int{6}
+	return file_agent_v1_agent_proto_rawDescGZIP(), []int{7}
 }
 
 func (x *ListProcessesResponse) GetProcesses() []*ProcessInfo {
@@ -650,14 +799,19 @@ type ProcessInfo struct {
 	Running    bool                   `protobuf:"varint,5,opt,name=running,proto3" json:"running,omitempty"`
 	Background bool                   `protobuf:"varint,6,opt,name=background,proto3" json:"background,omitempty"`
 	// Set once the process has exited.
-	Exit          *ExecExit `protobuf:"bytes,7,opt,name=exit,proto3" json:"exit,omitempty"`
+	Exit *ExecExit `protobuf:"bytes,7,opt,name=exit,proto3" json:"exit,omitempty"`
+	// The working directory and the env the request added.
+	Cwd           string            `protobuf:"bytes,8,opt,name=cwd,proto3" json:"cwd,omitempty"`
+	Env           map[string]string `protobuf:"bytes,9,rep,name=env,proto3" json:"env,omitempty" protobuf_key:"bytes,1,opt,name=key" protobuf_val:"bytes,2,opt,name=value"`
+	Pty           bool              `protobuf:"varint,10,opt,name=pty,proto3" json:"pty,omitempty"`
+	KeepRunning   bool              `protobuf:"varint,11,opt,name=keep_running,json=keepRunning,proto3" json:"keep_running,omitempty"`
 	unknownFields protoimpl.UnknownFields
 	sizeCache     protoimpl.SizeCache
 }
 
 func (x *ProcessInfo) Reset() {
 	*x = ProcessInfo{}
-	mi := &file_agent_v1_agent_proto_msgTypes[7]
+	mi := &file_agent_v1_agent_proto_msgTypes[8]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -669,7 +823,7 @@ func (x *ProcessInfo) String() string {
 func (*ProcessInfo) ProtoMessage() {}
 
 func (x *ProcessInfo) ProtoReflect() protoreflect.Message {
-	mi := &file_agent_v1_agent_proto_msgTypes[7]
+	mi := &file_agent_v1_agent_proto_msgTypes[8]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -682,7 +836,7 @@ func (x *ProcessInfo) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use ProcessInfo.ProtoReflect.Descriptor instead.
 func (*ProcessInfo) Descriptor() ([]byte, []int) {
-	return file_agent_v1_agent_proto_rawDescGZIP(), []int{7}
+	return file_agent_v1_agent_proto_rawDescGZIP(), []int{8}
 }
 
 func (x *ProcessInfo) GetPid() int32 {
@@ -734,6 +888,34 @@ func (x *ProcessInfo) GetExit() *ExecExit {
 	return nil
 }
 
+func (x *ProcessInfo) GetCwd() string {
+	if x != nil {
+		return x.Cwd
+	}
+	return ""
+}
+
+func (x *ProcessInfo) GetEnv() map[string]string {
+	if x != nil {
+		return x.Env
+	}
+	return nil
+}
+
+func (x *ProcessInfo) GetPty() bool {
+	if x != nil {
+		return x.Pty
+	}
+	return false
+}
+
+func (x *ProcessInfo) GetKeepRunning() bool {
+	if x != nil {
+		return x.KeepRunning
+	}
+	return false
+}
+
 type SignalRequest struct {
 	state protoimpl.MessageState `protogen:"open.v1"`
 	// Types that are valid to be assigned to Target:
@@ -751,7 +933,7 @@ type SignalRequest struct {
 
 func (x *SignalRequest) Reset() {
 	*x = SignalRequest{}
-	mi := &file_agent_v1_agent_proto_msgTypes[8]
+	mi := &file_agent_v1_agent_proto_msgTypes[9]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -763,7 +945,7 @@ func (x *SignalRequest) String() string {
 func (*SignalRequest) ProtoMessage() {}
 
 func (x *SignalRequest) ProtoReflect() protoreflect.Message {
-	mi := &file_agent_v1_agent_proto_msgTypes[8]
+	mi := &file_agent_v1_agent_proto_msgTypes[9]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -776,7 +958,7 @@ func (x *SignalRequest) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use SignalRequest.ProtoReflect.Descriptor instead.
 func (*SignalRequest) Descriptor() ([]byte, []int) {
-	return file_agent_v1_agent_proto_rawDescGZIP(), []int{8}
+	return file_agent_v1_agent_proto_rawDescGZIP(), []int{9}
 }
 
 func (x *SignalRequest) GetTarget() isSignalRequest_Target {
@@ -843,7 +1025,7 @@ type SignalResponse struct {
 
 func (x *SignalResponse) Reset() {
 	*x = SignalResponse{}
-	mi := &file_agent_v1_agent_proto_msgTypes[9]
+	mi := &file_agent_v1_agent_proto_msgTypes[10]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -855,7 +1037,7 @@ func (x *SignalResponse) String() string {
 func (*SignalResponse) ProtoMessage() {}
 
 func (x *SignalResponse) ProtoReflect() protoreflect.Message {
-	mi := &file_agent_v1_agent_proto_msgTypes[9]
+	mi := &file_agent_v1_agent_proto_msgTypes[10]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -868,7 +1050,7 @@ func (x *SignalResponse) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use SignalResponse.ProtoReflect.Descriptor instead.
 func (*SignalResponse) Descriptor() ([]byte, []int) {
-	return file_agent_v1_agent_proto_rawDescGZIP(), []int{9}
+	return file_agent_v1_agent_proto_rawDescGZIP(), []int{10}
 }
 
 func (x *SignalResponse) GetPid() int32 {
@@ -898,7 +1080,7 @@ type FileInfo struct {
 
 func (x *FileInfo) Reset() {
 	*x = FileInfo{}
-	mi := &file_agent_v1_agent_proto_msgTypes[10]
+	mi := &file_agent_v1_agent_proto_msgTypes[11]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -910,7 +1092,7 @@ func (x *FileInfo) String() string {
 func (*FileInfo) ProtoMessage() {}
 
 func (x *FileInfo) ProtoReflect() protoreflect.Message {
-	mi := &file_agent_v1_agent_proto_msgTypes[10]
+	mi := &file_agent_v1_agent_proto_msgTypes[11]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -923,7 +1105,7 @@ func (x *FileInfo) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use FileInfo.ProtoReflect.Descriptor instead.
 func (*FileInfo) Descriptor() ([]byte, []int) {
-	return file_agent_v1_agent_proto_rawDescGZIP(), []int{10}
+	return file_agent_v1_agent_proto_rawDescGZIP(), []int{11}
 }
 
 func (x *FileInfo) GetPath() string {
@@ -998,7 +1180,7 @@ type StatRequest struct {
 
 func (x *StatRequest) Reset() {
 	*x = StatRequest{}
-	mi := &file_agent_v1_agent_proto_msgTypes[11]
+	mi := &file_agent_v1_agent_proto_msgTypes[12]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -1010,7 +1192,7 @@ func (x *StatRequest) String() string {
 func (*StatRequest) ProtoMessage() {}
 
 func (x *StatRequest) ProtoReflect() protoreflect.Message {
-	mi := &file_agent_v1_agent_proto_msgTypes[11]
+	mi := &file_agent_v1_agent_proto_msgTypes[12]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -1023,7 +1205,7 @@ func (x *StatRequest) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use StatRequest.ProtoReflect.Descriptor instead.
 func (*StatRequest) Descriptor() ([]byte, []int) {
-	return file_agent_v1_agent_proto_rawDescGZIP(), []int{11}
+	return file_agent_v1_agent_proto_rawDescGZIP(), []int{12}
 }
 
 func (x *StatRequest) GetPath() string {
@@ -1043,7 +1225,7 @@ type StatResponse struct {
 
 func (x *StatResponse) Reset() {
 	*x = StatResponse{}
-	mi := &file_agent_v1_agent_proto_msgTypes[12]
+	mi := &file_agent_v1_agent_proto_msgTypes[13]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -1055,7 +1237,7 @@ func (x *StatResponse) String() string {
 func (*StatResponse) ProtoMessage() {}
 
 func (x *StatResponse) ProtoReflect() protoreflect.Message {
-	mi := &file_agent_v1_agent_proto_msgTypes[12]
+	mi := &file_agent_v1_agent_proto_msgTypes[13]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -1068,7 +1250,7 @@ func (x *StatResponse) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use StatResponse.ProtoReflect.Descriptor instead.
 func (*StatResponse) Descriptor() ([]byte, []int) {
-	return file_agent_v1_agent_proto_rawDescGZIP(), []int{12}
+	return file_agent_v1_agent_proto_rawDescGZIP(), []int{13}
 }
 
 func (x *StatResponse) GetInfo() *FileInfo {
@@ -1092,7 +1274,7 @@ type ListRequest struct {
 
 func (x *ListRequest) Reset() {
 	*x = ListRequest{}
-	mi := &file_agent_v1_agent_proto_msgTypes[13]
+	mi := &file_agent_v1_agent_proto_msgTypes[14]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -1104,7 +1286,7 @@ func (x *ListRequest) String() string {
 func (*ListRequest) ProtoMessage() {}
 
 func (x *ListRequest) ProtoReflect() protoreflect.Message {
-	mi := &file_agent_v1_agent_proto_msgTypes[13]
+	mi := &file_agent_v1_agent_proto_msgTypes[14]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -1117,7 +1299,7 @@ func (x *ListRequest) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use ListRequest.ProtoReflect.Descriptor instead.
 func (*ListRequest) Descriptor() ([]byte, []int) {
-	return file_agent_v1_agent_proto_rawDescGZIP(), []int{13}
+	return file_agent_v1_agent_proto_rawDescGZIP(), []int{14}
 }
 
 func (x *ListRequest) GetPath() string {
@@ -1152,7 +1334,7 @@ type ListResponse struct {
 
 func (x *ListResponse) Reset() {
 	*x = ListResponse{}
-	mi := &file_agent_v1_agent_proto_msgTypes[14]
+	mi := &file_agent_v1_agent_proto_msgTypes[15]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -1164,7 +1346,7 @@ func (x *ListResponse) String() string {
 func (*ListResponse) ProtoMessage() {}
 
 func (x *ListResponse) ProtoReflect() protoreflect.Message {
-	mi := &file_agent_v1_agent_proto_msgTypes[14]
+	mi := &file_agent_v1_agent_proto_msgTypes[15]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -1177,7 +1359,7 @@ func (x *ListResponse) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use ListResponse.ProtoReflect.Descriptor instead.
 func (*ListResponse) Descriptor() ([]byte, []int) {
-	return file_agent_v1_agent_proto_rawDescGZIP(), []int{14}
+	return file_agent_v1_agent_proto_rawDescGZIP(), []int{15}
 }
 
 func (x *ListResponse) GetEntries() []*FileInfo {
@@ -1203,7 +1385,7 @@ type ReadFileRequest struct {
 
 func (x *ReadFileRequest) Reset() {
 	*x = ReadFileRequest{}
-	mi := &file_agent_v1_agent_proto_msgTypes[15]
+	mi := &file_agent_v1_agent_proto_msgTypes[16]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -1215,7 +1397,7 @@ func (x *ReadFileRequest) String() string {
 func (*ReadFileRequest) ProtoMessage() {}
 
 func (x *ReadFileRequest) ProtoReflect() protoreflect.Message {
-	mi := &file_agent_v1_agent_proto_msgTypes[15]
+	mi := &file_agent_v1_agent_proto_msgTypes[16]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -1228,7 +1410,7 @@ func (x *ReadFileRequest) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use ReadFileRequest.ProtoReflect.Descriptor instead.
 func (*ReadFileRequest) Descriptor() ([]byte, []int) {
-	return file_agent_v1_agent_proto_rawDescGZIP(), []int{15}
+	return file_agent_v1_agent_proto_rawDescGZIP(), []int{16}
 }
 
 func (x *ReadFileRequest) GetPath() string {
@@ -1249,7 +1431,7 @@ type ReadFileResponse struct {
 
 func (x *ReadFileResponse) Reset() {
 	*x = ReadFileResponse{}
-	mi := &file_agent_v1_agent_proto_msgTypes[16]
+	mi := &file_agent_v1_agent_proto_msgTypes[17]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -1261,7 +1443,7 @@ func (x *ReadFileResponse) String() string {
 func (*ReadFileResponse) ProtoMessage() {}
 
 func (x *ReadFileResponse) ProtoReflect() protoreflect.Message {
-	mi := &file_agent_v1_agent_proto_msgTypes[16]
+	mi := &file_agent_v1_agent_proto_msgTypes[17]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -1274,7 +1456,7 @@ func (x *ReadFileResponse) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use ReadFileResponse.ProtoReflect.Descriptor instead.
 func (*ReadFileResponse) Descriptor() ([]byte, []int) {
-	return file_agent_v1_agent_proto_rawDescGZIP(), []int{16}
+	return file_agent_v1_agent_proto_rawDescGZIP(), []int{17}
 }
 
 func (x *ReadFileResponse) GetInfo() *FileInfo {
@@ -1304,7 +1486,7 @@ type WriteFileRequest struct {
 
 func (x *WriteFileRequest) Reset() {
 	*x = WriteFileRequest{}
-	mi := &file_agent_v1_agent_proto_msgTypes[17]
+	mi := &file_agent_v1_agent_proto_msgTypes[18]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -1316,7 +1498,7 @@ func (x *WriteFileRequest) String() string {
 func (*WriteFileRequest) ProtoMessage() {}
 
 func (x *WriteFileRequest) ProtoReflect() protoreflect.Message {
-	mi := &file_agent_v1_agent_proto_msgTypes[17]
+	mi := &file_agent_v1_agent_proto_msgTypes[18]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -1329,7 +1511,7 @@ func (x *WriteFileRequest) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use WriteFileRequest.ProtoReflect.Descriptor instead.
 func (*WriteFileRequest) Descriptor() ([]byte, []int) {
-	return file_agent_v1_agent_proto_rawDescGZIP(), []int{17}
+	return file_agent_v1_agent_proto_rawDescGZIP(), []int{18}
 }
 
 func (x *WriteFileRequest) GetMsg() isWriteFileRequest_Msg {
@@ -1379,14 +1561,17 @@ type WriteFileHeader struct {
 	// Permission bits; zero means 0644.
 	Mode uint32 `protobuf:"varint,2,opt,name=mode,proto3" json:"mode,omitempty"`
 	// Create missing parent directories (mode 0755).
-	MkdirParents  bool `protobuf:"varint,3,opt,name=mkdir_parents,json=mkdirParents,proto3" json:"mkdir_parents,omitempty"`
+	MkdirParents bool `protobuf:"varint,3,opt,name=mkdir_parents,json=mkdirParents,proto3" json:"mkdir_parents,omitempty"`
+	// User name or numeric uid (as in ExecStart.user) that owns the file and
+	// the parent directories created for it; empty: the agent's own user.
+	Owner         string `protobuf:"bytes,4,opt,name=owner,proto3" json:"owner,omitempty"`
 	unknownFields protoimpl.UnknownFields
 	sizeCache     protoimpl.SizeCache
 }
 
 func (x *WriteFileHeader) Reset() {
 	*x = WriteFileHeader{}
-	mi := &file_agent_v1_agent_proto_msgTypes[18]
+	mi := &file_agent_v1_agent_proto_msgTypes[19]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -1398,7 +1583,7 @@ func (x *WriteFileHeader) String() string {
 func (*WriteFileHeader) ProtoMessage() {}
 
 func (x *WriteFileHeader) ProtoReflect() protoreflect.Message {
-	mi := &file_agent_v1_agent_proto_msgTypes[18]
+	mi := &file_agent_v1_agent_proto_msgTypes[19]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -1411,7 +1596,7 @@ func (x *WriteFileHeader) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use WriteFileHeader.ProtoReflect.Descriptor instead.
 func (*WriteFileHeader) Descriptor() ([]byte, []int) {
-	return file_agent_v1_agent_proto_rawDescGZIP(), []int{18}
+	return file_agent_v1_agent_proto_rawDescGZIP(), []int{19}
 }
 
 func (x *WriteFileHeader) GetPath() string {
@@ -1435,6 +1620,13 @@ func (x *WriteFileHeader) GetMkdirParents() bool {
 	return false
 }
 
+func (x *WriteFileHeader) GetOwner() string {
+	if x != nil {
+		return x.Owner
+	}
+	return ""
+}
+
 type WriteFileResponse struct {
 	state         protoimpl.MessageState `protogen:"open.v1"`
 	Size          int64                  `protobuf:"varint,1,opt,name=size,proto3" json:"size,omitempty"`
@@ -1444,7 +1636,7 @@ type WriteFileResponse struct {
 
 func (x *WriteFileResponse) Reset() {
 	*x = WriteFileResponse{}
-	mi := &file_agent_v1_agent_proto_msgTypes[19]
+	mi := &file_agent_v1_agent_proto_msgTypes[20]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -1456,7 +1648,7 @@ func (x *WriteFileResponse) String() string {
 func (*WriteFileResponse) ProtoMessage() {}
 
 func (x *WriteFileResponse) ProtoReflect() protoreflect.Message {
-	mi := &file_agent_v1_agent_proto_msgTypes[19]
+	mi := &file_agent_v1_agent_proto_msgTypes[20]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -1469,7 +1661,7 @@ func (x *WriteFileResponse) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use WriteFileResponse.ProtoReflect.Descriptor instead.
 func (*WriteFileResponse) Descriptor() ([]byte, []int) {
-	return file_agent_v1_agent_proto_rawDescGZIP(), []int{19}
+	return file_agent_v1_agent_proto_rawDescGZIP(), []int{20}
 }
 
 func (x *WriteFileResponse) GetSize() int64 {
@@ -1483,14 +1675,16 @@ type MakeDirRequest struct {
 	state protoimpl.MessageState `protogen:"open.v1"`
 	Path  string                 `protobuf:"bytes,1,opt,name=path,proto3" json:"path,omitempty"`
 	// Zero means 0755.
-	Mode          uint32 `protobuf:"varint,2,opt,name=mode,proto3" json:"mode,omitempty"`
+	Mode uint32 `protobuf:"varint,2,opt,name=mode,proto3" json:"mode,omitempty"`
+	// Owner of the directories created (as WriteFileHeader.owner).
+	Owner         string `protobuf:"bytes,3,opt,name=owner,proto3" json:"owner,omitempty"`
 	unknownFields protoimpl.UnknownFields
 	sizeCache     protoimpl.SizeCache
 }
 
 func (x *MakeDirRequest) Reset() {
 	*x = MakeDirRequest{}
-	mi := &file_agent_v1_agent_proto_msgTypes[20]
+	mi := &file_agent_v1_agent_proto_msgTypes[21]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -1502,7 +1696,7 @@ func (x *MakeDirRequest) String() string {
 func (*MakeDirRequest) ProtoMessage() {}
 
 func (x *MakeDirRequest) ProtoReflect() protoreflect.Message {
-	mi := &file_agent_v1_agent_proto_msgTypes[20]
+	mi := &file_agent_v1_agent_proto_msgTypes[21]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -1515,7 +1709,7 @@ func (x *MakeDirRequest) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use MakeDirRequest.ProtoReflect.Descriptor instead.
 func (*MakeDirRequest) Descriptor() ([]byte, []int) {
-	return file_agent_v1_agent_proto_rawDescGZIP(), []int{20}
+	return file_agent_v1_agent_proto_rawDescGZIP(), []int{21}
 }
 
 func (x *MakeDirRequest) GetPath() string {
@@ -1532,6 +1726,13 @@ func (x *MakeDirRequest) GetMode() uint32 {
 	return 0
 }
 
+func (x *MakeDirRequest) GetOwner() string {
+	if x != nil {
+		return x.Owner
+	}
+	return ""
+}
+
 type MakeDirResponse struct {
 	state         protoimpl.MessageState `protogen:"open.v1"`
 	unknownFields protoimpl.UnknownFields
@@ -1540,7 +1741,7 @@ type MakeDirResponse struct {
 
 func (x *MakeDirResponse) Reset() {
 	*x = MakeDirResponse{}
-	mi := &file_agent_v1_agent_proto_msgTypes[21]
+	mi := &file_agent_v1_agent_proto_msgTypes[22]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -1552,7 +1753,7 @@ func (x *MakeDirResponse) String() string {
 func (*MakeDirResponse) ProtoMessage() {}
 
 func (x *MakeDirResponse) ProtoReflect() protoreflect.Message {
-	mi := &file_agent_v1_agent_proto_msgTypes[21]
+	mi := &file_agent_v1_agent_proto_msgTypes[22]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -1565,7 +1766,7 @@ func (x *MakeDirResponse) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use MakeDirResponse.ProtoReflect.Descriptor instead.
 func (*MakeDirResponse) Descriptor() ([]byte, []int) {
-	return file_agent_v1_agent_proto_rawDescGZIP(), []int{21}
+	return file_agent_v1_agent_proto_rawDescGZIP(), []int{22}
 }
 
 type RemoveRequest struct {
@@ -1579,7 +1780,7 @@ type RemoveRequest struct {
 
 func (x *RemoveRequest) Reset() {
 	*x = RemoveRequest{}
-	mi := &file_agent_v1_agent_proto_msgTypes[22]
+	mi := &file_agent_v1_agent_proto_msgTypes[23]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -1591,7 +1792,7 @@ func (x *RemoveRequest) String() string {
 func (*RemoveRequest) ProtoMessage() {}
 
 func (x *RemoveRequest) ProtoReflect() protoreflect.Message {
-	mi := &file_agent_v1_agent_proto_msgTypes[22]
+	mi := &file_agent_v1_agent_proto_msgTypes[23]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -1604,7 +1805,7 @@ func (x *RemoveRequest) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use RemoveRequest.ProtoReflect.Descriptor instead.
 func (*RemoveRequest) Descriptor() ([]byte, []int) {
-	return file_agent_v1_agent_proto_rawDescGZIP(), []int{22}
+	return file_agent_v1_agent_proto_rawDescGZIP(), []int{23}
 }
 
 func (x *RemoveRequest) GetPath() string {
@@ -1629,7 +1830,7 @@ type RemoveResponse struct {
 
 func (x *RemoveResponse) Reset() {
 	*x = RemoveResponse{}
-	mi := &file_agent_v1_agent_proto_msgTypes[23]
+	mi := &file_agent_v1_agent_proto_msgTypes[24]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -1641,7 +1842,7 @@ func (x *RemoveResponse) String() string {
 func (*RemoveResponse) ProtoMessage() {}
 
 func (x *RemoveResponse) ProtoReflect() protoreflect.Message {
-	mi := &file_agent_v1_agent_proto_msgTypes[23]
+	mi := &file_agent_v1_agent_proto_msgTypes[24]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -1654,7 +1855,7 @@ func (x *RemoveResponse) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use RemoveResponse.ProtoReflect.Descriptor instead.
 func (*RemoveResponse) Descriptor() ([]byte, []int) {
-	return file_agent_v1_agent_proto_rawDescGZIP(), []int{23}
+	return file_agent_v1_agent_proto_rawDescGZIP(), []int{24}
 }
 
 type RenameRequest struct {
@@ -1669,7 +1870,7 @@ type RenameRequest struct {
 
 func (x *RenameRequest) Reset() {
 	*x = RenameRequest{}
-	mi := &file_agent_v1_agent_proto_msgTypes[24]
+	mi := &file_agent_v1_agent_proto_msgTypes[25]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -1681,7 +1882,7 @@ func (x *RenameRequest) String() string {
 func (*RenameRequest) ProtoMessage() {}
 
 func (x *RenameRequest) ProtoReflect() protoreflect.Message {
-	mi := &file_agent_v1_agent_proto_msgTypes[24]
+	mi := &file_agent_v1_agent_proto_msgTypes[25]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -1694,7 +1895,7 @@ func (x *RenameRequest) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use RenameRequest.ProtoReflect.Descriptor instead.
 func (*RenameRequest) Descriptor() ([]byte, []int) {
-	return file_agent_v1_agent_proto_rawDescGZIP(), []int{24}
+	return file_agent_v1_agent_proto_rawDescGZIP(), []int{25}
 }
 
 func (x *RenameRequest) GetOldPath() string {
@@ -1726,7 +1927,7 @@ type RenameResponse struct {
 
 func (x *RenameResponse) Reset() {
 	*x = RenameResponse{}
-	mi := &file_agent_v1_agent_proto_msgTypes[25]
+	mi := &file_agent_v1_agent_proto_msgTypes[26]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -1738,7 +1939,7 @@ func (x *RenameResponse) String() string {
 func (*RenameResponse) ProtoMessage() {}
 
 func (x *RenameResponse) ProtoReflect() protoreflect.Message {
-	mi := &file_agent_v1_agent_proto_msgTypes[25]
+	mi := &file_agent_v1_agent_proto_msgTypes[26]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -1751,7 +1952,7 @@ func (x *RenameResponse) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use RenameResponse.ProtoReflect.Descriptor instead.
 func (*RenameResponse) Descriptor() ([]byte, []int) {
-	return file_agent_v1_agent_proto_rawDescGZIP(), []int{25}
+	return file_agent_v1_agent_proto_rawDescGZIP(), []int{26}
 }
 
 type HealthRequest struct {
@@ -1762,7 +1963,7 @@ type HealthRequest struct {
 
 func (x *HealthRequest) Reset() {
 	*x = HealthRequest{}
-	mi := &file_agent_v1_agent_proto_msgTypes[26]
+	mi := &file_agent_v1_agent_proto_msgTypes[27]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -1774,7 +1975,7 @@ func (x *HealthRequest) String() string {
 func (*HealthRequest) ProtoMessage() {}
 
 func (x *HealthRequest) ProtoReflect() protoreflect.Message {
-	mi := &file_agent_v1_agent_proto_msgTypes[26]
+	mi := &file_agent_v1_agent_proto_msgTypes[27]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -1787,7 +1988,7 @@ func (x *HealthRequest) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use HealthRequest.ProtoReflect.Descriptor instead.
 func (*HealthRequest) Descriptor() ([]byte, []int) {
-	return file_agent_v1_agent_proto_rawDescGZIP(), []int{26}
+	return file_agent_v1_agent_proto_rawDescGZIP(), []int{27}
 }
 
 type HealthResponse struct {
@@ -1802,7 +2003,7 @@ type HealthResponse struct {
 
 func (x *HealthResponse) Reset() {
 	*x = HealthResponse{}
-	mi := &file_agent_v1_agent_proto_msgTypes[27]
+	mi := &file_agent_v1_agent_proto_msgTypes[28]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -1814,7 +2015,7 @@ func (x *HealthResponse) String() string {
 func (*HealthResponse) ProtoMessage() {}
 
 func (x *HealthResponse) ProtoReflect() protoreflect.Message {
-	mi := &file_agent_v1_agent_proto_msgTypes[27]
+	mi := &file_agent_v1_agent_proto_msgTypes[28]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -1827,7 +2028,7 @@ func (x *HealthResponse) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use HealthResponse.ProtoReflect.Descriptor instead.
 func (*HealthResponse) Descriptor() ([]byte, []int) {
-	return file_agent_v1_agent_proto_rawDescGZIP(), []int{27}
+	return file_agent_v1_agent_proto_rawDescGZIP(), []int{28}
 }
 
 func (x *HealthResponse) GetOk() bool {
@@ -1858,6 +2059,690 @@ func (x *HealthResponse) GetPid() int32 {
 	return 0
 }
 
+// ProcessRef names a running process by pid or tag.
+type ProcessRef struct {
+	state protoimpl.MessageState `protogen:"open.v1"`
+	// Types that are valid to be assigned to Target:
+	//
+	//	*ProcessRef_Pid
+	//	*ProcessRef_Tag
+	Target        isProcessRef_Target `protobuf_oneof:"target"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *ProcessRef) Reset() {
+	*x = ProcessRef{}
+	mi := &file_agent_v1_agent_proto_msgTypes[29]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *ProcessRef) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*ProcessRef) ProtoMessage() {}
+
+func (x *ProcessRef) ProtoReflect() protoreflect.Message {
+	mi := &file_agent_v1_agent_proto_msgTypes[29]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use ProcessRef.ProtoReflect.Descriptor instead.
+func (*ProcessRef) Descriptor() ([]byte, []int) {
+	return file_agent_v1_agent_proto_rawDescGZIP(), []int{29}
+}
+
+func (x *ProcessRef) GetTarget() isProcessRef_Target {
+	if x != nil {
+		return x.Target
+	}
+	return nil
+}
+
+func (x *ProcessRef) GetPid() int32 {
+	if x != nil {
+		if x, ok := x.Target.(*ProcessRef_Pid); ok {
+			return x.Pid
+		}
+	}
+	return 0
+}
+
+func (x *ProcessRef) GetTag() string {
+	if x != nil {
+		if x, ok := x.Target.(*ProcessRef_Tag); ok {
+			return x.Tag
+		}
+	}
+	return ""
+}
+
+type isProcessRef_Target interface {
+	isProcessRef_Target()
+}
+
+type ProcessRef_Pid struct {
+	Pid int32 `protobuf:"varint,1,opt,name=pid,proto3,oneof"`
+}
+
+type ProcessRef_Tag struct {
+	Tag string `protobuf:"bytes,2,opt,name=tag,proto3,oneof"`
+}
+
+func (*ProcessRef_Pid) isProcessRef_Target() {}
+
+func (*ProcessRef_Tag) isProcessRef_Target() {}
+
+type AttachRequest struct {
+	state         protoimpl.MessageState `protogen:"open.v1"`
+	Process       *ProcessRef            `protobuf:"bytes,1,opt,name=process,proto3" json:"process,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *AttachRequest) Reset() {
+	*x = AttachRequest{}
+	mi := &file_agent_v1_agent_proto_msgTypes[30]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *AttachRequest) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*AttachRequest) ProtoMessage() {}
+
+func (x *AttachRequest) ProtoReflect() protoreflect.Message {
+	mi := &file_agent_v1_agent_proto_msgTypes[30]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use AttachRequest.ProtoReflect.Descriptor instead.
+func (*AttachRequest) Descriptor() ([]byte, []int) {
+	return file_agent_v1_agent_proto_rawDescGZIP(), []int{30}
+}
+
+func (x *AttachRequest) GetProcess() *ProcessRef {
+	if x != nil {
+		return x.Process
+	}
+	return nil
+}
+
+type WriteStdinRequest struct {
+	state   protoimpl.MessageState `protogen:"open.v1"`
+	Process *ProcessRef            `protobuf:"bytes,1,opt,name=process,proto3" json:"process,omitempty"`
+	Data    []byte                 `protobuf:"bytes,2,opt,name=data,proto3" json:"data,omitempty"`
+	// Close stdin after writing data (EOF for the process; for a PTY the
+	// terminal's end-of-file character is written instead).
+	Close         bool `protobuf:"varint,3,opt,name=close,proto3" json:"close,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *WriteStdinRequest) Reset() {
+	*x = WriteStdinRequest{}
+	mi := &file_agent_v1_agent_proto_msgTypes[31]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *WriteStdinRequest) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*WriteStdinRequest) ProtoMessage() {}
+
+func (x *WriteStdinRequest) ProtoReflect() protoreflect.Message {
+	mi := &file_agent_v1_agent_proto_msgTypes[31]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use WriteStdinRequest.ProtoReflect.Descriptor instead.
+func (*WriteStdinRequest) Descriptor() ([]byte, []int) {
+	return file_agent_v1_agent_proto_rawDescGZIP(), []int{31}
+}
+
+func (x *WriteStdinRequest) GetProcess() *ProcessRef {
+	if x != nil {
+		return x.Process
+	}
+	return nil
+}
+
+func (x *WriteStdinRequest) GetData() []byte {
+	if x != nil {
+		return x.Data
+	}
+	return nil
+}
+
+func (x *WriteStdinRequest) GetClose() bool {
+	if x != nil {
+		return x.Close
+	}
+	return false
+}
+
+type WriteStdinResponse struct {
+	state         protoimpl.MessageState `protogen:"open.v1"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *WriteStdinResponse) Reset() {
+	*x = WriteStdinResponse{}
+	mi := &file_agent_v1_agent_proto_msgTypes[32]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *WriteStdinResponse) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*WriteStdinResponse) ProtoMessage() {}
+
+func (x *WriteStdinResponse) ProtoReflect() protoreflect.Message {
+	mi := &file_agent_v1_agent_proto_msgTypes[32]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use WriteStdinResponse.ProtoReflect.Descriptor instead.
+func (*WriteStdinResponse) Descriptor() ([]byte, []int) {
+	return file_agent_v1_agent_proto_rawDescGZIP(), []int{32}
+}
+
+type ResizeRequest struct {
+	state         protoimpl.MessageState `protogen:"open.v1"`
+	Process       *ProcessRef            `protobuf:"bytes,1,opt,name=process,proto3" json:"process,omitempty"`
+	Size          *PtySize               `protobuf:"bytes,2,opt,name=size,proto3" json:"size,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *ResizeRequest) Reset() {
+	*x = ResizeRequest{}
+	mi := &file_agent_v1_agent_proto_msgTypes[33]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *ResizeRequest) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*ResizeRequest) ProtoMessage() {}
+
+func (x *ResizeRequest) ProtoReflect() protoreflect.Message {
+	mi := &file_agent_v1_agent_proto_msgTypes[33]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use ResizeRequest.ProtoReflect.Descriptor instead.
+func (*ResizeRequest) Descriptor() ([]byte, []int) {
+	return file_agent_v1_agent_proto_rawDescGZIP(), []int{33}
+}
+
+func (x *ResizeRequest) GetProcess() *ProcessRef {
+	if x != nil {
+		return x.Process
+	}
+	return nil
+}
+
+func (x *ResizeRequest) GetSize() *PtySize {
+	if x != nil {
+		return x.Size
+	}
+	return nil
+}
+
+type ResizeResponse struct {
+	state         protoimpl.MessageState `protogen:"open.v1"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *ResizeResponse) Reset() {
+	*x = ResizeResponse{}
+	mi := &file_agent_v1_agent_proto_msgTypes[34]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *ResizeResponse) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*ResizeResponse) ProtoMessage() {}
+
+func (x *ResizeResponse) ProtoReflect() protoreflect.Message {
+	mi := &file_agent_v1_agent_proto_msgTypes[34]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use ResizeResponse.ProtoReflect.Descriptor instead.
+func (*ResizeResponse) Descriptor() ([]byte, []int) {
+	return file_agent_v1_agent_proto_rawDescGZIP(), []int{34}
+}
+
+type WatchRequest struct {
+	state protoimpl.MessageState `protogen:"open.v1"`
+	Path  string                 `protobuf:"bytes,1,opt,name=path,proto3" json:"path,omitempty"`
+	// Also watch every directory below path, including ones created later.
+	Recursive     bool `protobuf:"varint,2,opt,name=recursive,proto3" json:"recursive,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *WatchRequest) Reset() {
+	*x = WatchRequest{}
+	mi := &file_agent_v1_agent_proto_msgTypes[35]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *WatchRequest) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*WatchRequest) ProtoMessage() {}
+
+func (x *WatchRequest) ProtoReflect() protoreflect.Message {
+	mi := &file_agent_v1_agent_proto_msgTypes[35]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use WatchRequest.ProtoReflect.Descriptor instead.
+func (*WatchRequest) Descriptor() ([]byte, []int) {
+	return file_agent_v1_agent_proto_rawDescGZIP(), []int{35}
+}
+
+func (x *WatchRequest) GetPath() string {
+	if x != nil {
+		return x.Path
+	}
+	return ""
+}
+
+func (x *WatchRequest) GetRecursive() bool {
+	if x != nil {
+		return x.Recursive
+	}
+	return false
+}
+
+type WatchEvent struct {
+	state protoimpl.MessageState `protogen:"open.v1"`
+	// The changed entry's path relative to the watched directory.
+	Name          string  `protobuf:"bytes,1,opt,name=name,proto3" json:"name,omitempty"`
+	Op            WatchOp `protobuf:"varint,2,opt,name=op,proto3,enum=warren.agent.v1.WatchOp" json:"op,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *WatchEvent) Reset() {
+	*x = WatchEvent{}
+	mi := &file_agent_v1_agent_proto_msgTypes[36]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *WatchEvent) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*WatchEvent) ProtoMessage() {}
+
+func (x *WatchEvent) ProtoReflect() protoreflect.Message {
+	mi := &file_agent_v1_agent_proto_msgTypes[36]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use WatchEvent.ProtoReflect.Descriptor instead.
+func (*WatchEvent) Descriptor() ([]byte, []int) {
+	return file_agent_v1_agent_proto_rawDescGZIP(), []int{36}
+}
+
+func (x *WatchEvent) GetName() string {
+	if x != nil {
+		return x.Name
+	}
+	return ""
+}
+
+func (x *WatchEvent) GetOp() WatchOp {
+	if x != nil {
+		return x.Op
+	}
+	return WatchOp_WATCH_OP_UNSPECIFIED
+}
+
+type WatchResponse struct {
+	state protoimpl.MessageState `protogen:"open.v1"`
+	// Set on the first message only, once the watch is in place.
+	Started       bool        `protobuf:"varint,1,opt,name=started,proto3" json:"started,omitempty"`
+	Event         *WatchEvent `protobuf:"bytes,2,opt,name=event,proto3" json:"event,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *WatchResponse) Reset() {
+	*x = WatchResponse{}
+	mi := &file_agent_v1_agent_proto_msgTypes[37]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *WatchResponse) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*WatchResponse) ProtoMessage() {}
+
+func (x *WatchResponse) ProtoReflect() protoreflect.Message {
+	mi := &file_agent_v1_agent_proto_msgTypes[37]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use WatchResponse.ProtoReflect.Descriptor instead.
+func (*WatchResponse) Descriptor() ([]byte, []int) {
+	return file_agent_v1_agent_proto_rawDescGZIP(), []int{37}
+}
+
+func (x *WatchResponse) GetStarted() bool {
+	if x != nil {
+		return x.Started
+	}
+	return false
+}
+
+func (x *WatchResponse) GetEvent() *WatchEvent {
+	if x != nil {
+		return x.Event
+	}
+	return nil
+}
+
+type CreateWatcherResponse struct {
+	state         protoimpl.MessageState `protogen:"open.v1"`
+	WatcherId     string                 `protobuf:"bytes,1,opt,name=watcher_id,json=watcherId,proto3" json:"watcher_id,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *CreateWatcherResponse) Reset() {
+	*x = CreateWatcherResponse{}
+	mi := &file_agent_v1_agent_proto_msgTypes[38]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *CreateWatcherResponse) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*CreateWatcherResponse) ProtoMessage() {}
+
+func (x *CreateWatcherResponse) ProtoReflect() protoreflect.Message {
+	mi := &file_agent_v1_agent_proto_msgTypes[38]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use CreateWatcherResponse.ProtoReflect.Descriptor instead.
+func (*CreateWatcherResponse) Descriptor() ([]byte, []int) {
+	return file_agent_v1_agent_proto_rawDescGZIP(), []int{38}
+}
+
+func (x *CreateWatcherResponse) GetWatcherId() string {
+	if x != nil {
+		return x.WatcherId
+	}
+	return ""
+}
+
+type WatcherEventsRequest struct {
+	state         protoimpl.MessageState `protogen:"open.v1"`
+	WatcherId     string                 `protobuf:"bytes,1,opt,name=watcher_id,json=watcherId,proto3" json:"watcher_id,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *WatcherEventsRequest) Reset() {
+	*x = WatcherEventsRequest{}
+	mi := &file_agent_v1_agent_proto_msgTypes[39]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *WatcherEventsRequest) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*WatcherEventsRequest) ProtoMessage() {}
+
+func (x *WatcherEventsRequest) ProtoReflect() protoreflect.Message {
+	mi := &file_agent_v1_agent_proto_msgTypes[39]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use WatcherEventsRequest.ProtoReflect.Descriptor instead.
+func (*WatcherEventsRequest) Descriptor() ([]byte, []int) {
+	return file_agent_v1_agent_proto_rawDescGZIP(), []int{39}
+}
+
+func (x *WatcherEventsRequest) GetWatcherId() string {
+	if x != nil {
+		return x.WatcherId
+	}
+	return ""
+}
+
+type WatcherEventsResponse struct {
+	state         protoimpl.MessageState `protogen:"open.v1"`
+	Events        []*WatchEvent          `protobuf:"bytes,1,rep,name=events,proto3" json:"events,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *WatcherEventsResponse) Reset() {
+	*x = WatcherEventsResponse{}
+	mi := &file_agent_v1_agent_proto_msgTypes[40]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *WatcherEventsResponse) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*WatcherEventsResponse) ProtoMessage() {}
+
+func (x *WatcherEventsResponse) ProtoReflect() protoreflect.Message {
+	mi := &file_agent_v1_agent_proto_msgTypes[40]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use WatcherEventsResponse.ProtoReflect.Descriptor instead.
+func (*WatcherEventsResponse) Descriptor() ([]byte, []int) {
+	return file_agent_v1_agent_proto_rawDescGZIP(), []int{40}
+}
+
+func (x *WatcherEventsResponse) GetEvents() []*WatchEvent {
+	if x != nil {
+		return x.Events
+	}
+	return nil
+}
+
+type RemoveWatcherRequest struct {
+	state         protoimpl.MessageState `protogen:"open.v1"`
+	WatcherId     string                 `protobuf:"bytes,1,opt,name=watcher_id,json=watcherId,proto3" json:"watcher_id,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *RemoveWatcherRequest) Reset() {
+	*x = RemoveWatcherRequest{}
+	mi := &file_agent_v1_agent_proto_msgTypes[41]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *RemoveWatcherRequest) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*RemoveWatcherRequest) ProtoMessage() {}
+
+func (x *RemoveWatcherRequest) ProtoReflect() protoreflect.Message {
+	mi := &file_agent_v1_agent_proto_msgTypes[41]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use RemoveWatcherRequest.ProtoReflect.Descriptor instead.
+func (*RemoveWatcherRequest) Descriptor() ([]byte, []int) {
+	return file_agent_v1_agent_proto_rawDescGZIP(), []int{41}
+}
+
+func (x *RemoveWatcherRequest) GetWatcherId() string {
+	if x != nil {
+		return x.WatcherId
+	}
+	return ""
+}
+
+type RemoveWatcherResponse struct {
+	state         protoimpl.MessageState `protogen:"open.v1"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *RemoveWatcherResponse) Reset() {
+	*x = RemoveWatcherResponse{}
+	mi := &file_agent_v1_agent_proto_msgTypes[42]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *RemoveWatcherResponse) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*RemoveWatcherResponse) ProtoMessage() {}
+
+func (x *RemoveWatcherResponse) ProtoReflect() protoreflect.Message {
+	mi := &file_agent_v1_agent_proto_msgTypes[42]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use RemoveWatcherResponse.ProtoReflect.Descriptor instead.
+func (*RemoveWatcherResponse) Descriptor() ([]byte, []int) {
+	return file_agent_v1_agent_proto_rawDescGZIP(), []int{42}
+}
+
 var File_agent_v1_agent_proto protoreflect.FileDescriptor
 
 const file_agent_v1_agent_proto_rawDesc = "" +
@@ -1869,7 +2754,7 @@ const file_agent_v1_agent_proto_rawDesc = "" +
 	"\vclose_stdin\x18\x03 \x01(\bH\x00R\n" +
 	"closeStdin\x12\x18\n" +
 	"\x06signal\x18\x04 \x01(\x05H\x00R\x06signalB\x05\n" +
-	"\x03msg\"\xc7\x02\n" +
+	"\x03msg\"\x96\x03\n" +
 	"\tExecStart\x12\x12\n" +
 	"\x04argv\x18\x01 \x03(\tR\x04argv\x12\x14\n" +
 	"\x05shell\x18\x02 \x01(\tR\x05shell\x125\n" +
@@ -1881,15 +2766,22 @@ const file_agent_v1_agent_proto_rawDesc = "" +
 	"background\x18\a \x01(\bR\n" +
 	"background\x12\x10\n" +
 	"\x03tag\x18\b \x01(\tR\x03tag\x12\x14\n" +
-	"\x05stdin\x18\t \x01(\bR\x05stdin\x1a6\n" +
+	"\x05stdin\x18\t \x01(\bR\x05stdin\x12*\n" +
+	"\x03pty\x18\n" +
+	" \x01(\v2\x18.warren.agent.v1.PtySizeR\x03pty\x12!\n" +
+	"\fkeep_running\x18\v \x01(\bR\vkeepRunning\x1a6\n" +
 	"\bEnvEntry\x12\x10\n" +
 	"\x03key\x18\x01 \x01(\tR\x03key\x12\x14\n" +
-	"\x05value\x18\x02 \x01(\tR\x05value:\x028\x01\"\xb4\x01\n" +
+	"\x05value\x18\x02 \x01(\tR\x05value:\x028\x01\"1\n" +
+	"\aPtySize\x12\x12\n" +
+	"\x04rows\x18\x01 \x01(\rR\x04rows\x12\x12\n" +
+	"\x04cols\x18\x02 \x01(\rR\x04cols\"\xc8\x01\n" +
 	"\fExecResponse\x128\n" +
 	"\astarted\x18\x01 \x01(\v2\x1c.warren.agent.v1.ExecStartedH\x00R\astarted\x12\x18\n" +
 	"\x06stdout\x18\x02 \x01(\fH\x00R\x06stdout\x12\x18\n" +
 	"\x06stderr\x18\x03 \x01(\fH\x00R\x06stderr\x12/\n" +
-	"\x04exit\x18\x04 \x01(\v2\x19.warren.agent.v1.ExecExitH\x00R\x04exitB\x05\n" +
+	"\x04exit\x18\x04 \x01(\v2\x19.warren.agent.v1.ExecExitH\x00R\x04exit\x12\x12\n" +
+	"\x03pty\x18\x05 \x01(\fH\x00R\x03ptyB\x05\n" +
 	"\x03msg\"1\n" +
 	"\vExecStarted\x12\x10\n" +
 	"\x03pid\x18\x01 \x01(\x05R\x03pid\x12\x10\n" +
@@ -1901,7 +2793,7 @@ const file_agent_v1_agent_proto_rawDesc = "" +
 	"\bduration\x18\x04 \x01(\v2\x19.google.protobuf.DurationR\bduration\"\x16\n" +
 	"\x14ListProcessesRequest\"S\n" +
 	"\x15ListProcessesResponse\x12:\n" +
-	"\tprocesses\x18\x01 \x03(\v2\x1c.warren.agent.v1.ProcessInfoR\tprocesses\"\xe7\x01\n" +
+	"\tprocesses\x18\x01 \x03(\v2\x1c.warren.agent.v1.ProcessInfoR\tprocesses\"\x9f\x03\n" +
 	"\vProcessInfo\x12\x10\n" +
 	"\x03pid\x18\x01 \x01(\x05R\x03pid\x12\x10\n" +
 	"\x03tag\x18\x02 \x01(\tR\x03tag\x12\x10\n" +
@@ -1912,7 +2804,15 @@ const file_agent_v1_agent_proto_rawDesc = "" +
 	"\n" +
 	"background\x18\x06 \x01(\bR\n" +
 	"background\x12-\n" +
-	"\x04exit\x18\a \x01(\v2\x19.warren.agent.v1.ExecExitR\x04exit\"o\n" +
+	"\x04exit\x18\a \x01(\v2\x19.warren.agent.v1.ExecExitR\x04exit\x12\x10\n" +
+	"\x03cwd\x18\b \x01(\tR\x03cwd\x127\n" +
+	"\x03env\x18\t \x03(\v2%.warren.agent.v1.ProcessInfo.EnvEntryR\x03env\x12\x10\n" +
+	"\x03pty\x18\n" +
+	" \x01(\bR\x03pty\x12!\n" +
+	"\fkeep_running\x18\v \x01(\bR\vkeepRunning\x1a6\n" +
+	"\bEnvEntry\x12\x10\n" +
+	"\x03key\x18\x01 \x01(\tR\x03key\x12\x14\n" +
+	"\x05value\x18\x02 \x01(\tR\x05value:\x028\x01\"o\n" +
 	"\rSignalRequest\x12\x12\n" +
 	"\x03pid\x18\x01 \x01(\x05H\x00R\x03pid\x12\x12\n" +
 	"\x03tag\x18\x02 \x01(\tH\x00R\x03tag\x12\x16\n" +
@@ -1952,16 +2852,18 @@ const file_agent_v1_agent_proto_rawDesc = "" +
 	"\x10WriteFileRequest\x12:\n" +
 	"\x06header\x18\x01 \x01(\v2 .warren.agent.v1.WriteFileHeaderH\x00R\x06header\x12\x14\n" +
 	"\x04data\x18\x02 \x01(\fH\x00R\x04dataB\x05\n" +
-	"\x03msg\"^\n" +
+	"\x03msg\"t\n" +
 	"\x0fWriteFileHeader\x12\x12\n" +
 	"\x04path\x18\x01 \x01(\tR\x04path\x12\x12\n" +
 	"\x04mode\x18\x02 \x01(\rR\x04mode\x12#\n" +
-	"\rmkdir_parents\x18\x03 \x01(\bR\fmkdirParents\"'\n" +
+	"\rmkdir_parents\x18\x03 \x01(\bR\fmkdirParents\x12\x14\n" +
+	"\x05owner\x18\x04 \x01(\tR\x05owner\"'\n" +
 	"\x11WriteFileResponse\x12\x12\n" +
-	"\x04size\x18\x01 \x01(\x03R\x04size\"8\n" +
+	"\x04size\x18\x01 \x01(\x03R\x04size\"N\n" +
 	"\x0eMakeDirRequest\x12\x12\n" +
 	"\x04path\x18\x01 \x01(\tR\x04path\x12\x12\n" +
-	"\x04mode\x18\x02 \x01(\rR\x04mode\"\x11\n" +
+	"\x04mode\x18\x02 \x01(\rR\x04mode\x12\x14\n" +
+	"\x05owner\x18\x03 \x01(\tR\x05owner\"\x11\n" +
 	"\x0fMakeDirResponse\"A\n" +
 	"\rRemoveRequest\x12\x12\n" +
 	"\x04path\x18\x01 \x01(\tR\x04path\x12\x1c\n" +
@@ -1978,13 +2880,58 @@ const file_agent_v1_agent_proto_rawDesc = "" +
 	"\x02ok\x18\x01 \x01(\bR\x02ok\x121\n" +
 	"\x06uptime\x18\x02 \x01(\v2\x19.google.protobuf.DurationR\x06uptime\x12\x18\n" +
 	"\aversion\x18\x03 \x01(\tR\aversion\x12\x10\n" +
-	"\x03pid\x18\x04 \x01(\x05R\x03pid*\x81\x01\n" +
+	"\x03pid\x18\x04 \x01(\x05R\x03pid\">\n" +
+	"\n" +
+	"ProcessRef\x12\x12\n" +
+	"\x03pid\x18\x01 \x01(\x05H\x00R\x03pid\x12\x12\n" +
+	"\x03tag\x18\x02 \x01(\tH\x00R\x03tagB\b\n" +
+	"\x06target\"F\n" +
+	"\rAttachRequest\x125\n" +
+	"\aprocess\x18\x01 \x01(\v2\x1b.warren.agent.v1.ProcessRefR\aprocess\"t\n" +
+	"\x11WriteStdinRequest\x125\n" +
+	"\aprocess\x18\x01 \x01(\v2\x1b.warren.agent.v1.ProcessRefR\aprocess\x12\x12\n" +
+	"\x04data\x18\x02 \x01(\fR\x04data\x12\x14\n" +
+	"\x05close\x18\x03 \x01(\bR\x05close\"\x14\n" +
+	"\x12WriteStdinResponse\"t\n" +
+	"\rResizeRequest\x125\n" +
+	"\aprocess\x18\x01 \x01(\v2\x1b.warren.agent.v1.ProcessRefR\aprocess\x12,\n" +
+	"\x04size\x18\x02 \x01(\v2\x18.warren.agent.v1.PtySizeR\x04size\"\x10\n" +
+	"\x0eResizeResponse\"@\n" +
+	"\fWatchRequest\x12\x12\n" +
+	"\x04path\x18\x01 \x01(\tR\x04path\x12\x1c\n" +
+	"\trecursive\x18\x02 \x01(\bR\trecursive\"J\n" +
+	"\n" +
+	"WatchEvent\x12\x12\n" +
+	"\x04name\x18\x01 \x01(\tR\x04name\x12(\n" +
+	"\x02op\x18\x02 \x01(\x0e2\x18.warren.agent.v1.WatchOpR\x02op\"\\\n" +
+	"\rWatchResponse\x12\x18\n" +
+	"\astarted\x18\x01 \x01(\bR\astarted\x121\n" +
+	"\x05event\x18\x02 \x01(\v2\x1b.warren.agent.v1.WatchEventR\x05event\"6\n" +
+	"\x15CreateWatcherResponse\x12\x1d\n" +
+	"\n" +
+	"watcher_id\x18\x01 \x01(\tR\twatcherId\"5\n" +
+	"\x14WatcherEventsRequest\x12\x1d\n" +
+	"\n" +
+	"watcher_id\x18\x01 \x01(\tR\twatcherId\"L\n" +
+	"\x15WatcherEventsResponse\x123\n" +
+	"\x06events\x18\x01 \x03(\v2\x1b.warren.agent.v1.WatchEventR\x06events\"5\n" +
+	"\x14RemoveWatcherRequest\x12\x1d\n" +
+	"\n" +
+	"watcher_id\x18\x01 \x01(\tR\twatcherId\"\x17\n" +
+	"\x15RemoveWatcherResponse*\x81\x01\n" +
 	"\bFileType\x12\x19\n" +
 	"\x15FILE_TYPE_UNSPECIFIED\x10\x00\x12\x15\n" +
 	"\x11FILE_TYPE_REGULAR\x10\x01\x12\x17\n" +
 	"\x13FILE_TYPE_DIRECTORY\x10\x02\x12\x15\n" +
 	"\x11FILE_TYPE_SYMLINK\x10\x03\x12\x13\n" +
-	"\x0fFILE_TYPE_OTHER\x10\x042\xdd\x06\n" +
+	"\x0fFILE_TYPE_OTHER\x10\x04*\x8a\x01\n" +
+	"\aWatchOp\x12\x18\n" +
+	"\x14WATCH_OP_UNSPECIFIED\x10\x00\x12\x13\n" +
+	"\x0fWATCH_OP_CREATE\x10\x01\x12\x12\n" +
+	"\x0eWATCH_OP_WRITE\x10\x02\x12\x13\n" +
+	"\x0fWATCH_OP_REMOVE\x10\x03\x12\x13\n" +
+	"\x0fWATCH_OP_RENAME\x10\x04\x12\x12\n" +
+	"\x0eWATCH_OP_CHMOD\x10\x052\xac\v\n" +
 	"\x05Agent\x12G\n" +
 	"\x04Exec\x12\x1c.warren.agent.v1.ExecRequest\x1a\x1d.warren.agent.v1.ExecResponse(\x010\x01\x12^\n" +
 	"\rListProcesses\x12%.warren.agent.v1.ListProcessesRequest\x1a&.warren.agent.v1.ListProcessesResponse\x12I\n" +
@@ -1996,7 +2943,15 @@ const file_agent_v1_agent_proto_rawDesc = "" +
 	"\aMakeDir\x12\x1f.warren.agent.v1.MakeDirRequest\x1a .warren.agent.v1.MakeDirResponse\x12I\n" +
 	"\x06Remove\x12\x1e.warren.agent.v1.RemoveRequest\x1a\x1f.warren.agent.v1.RemoveResponse\x12I\n" +
 	"\x06Rename\x12\x1e.warren.agent.v1.RenameRequest\x1a\x1f.warren.agent.v1.RenameResponse\x12I\n" +
-	"\x06Health\x12\x1e.warren.agent.v1.HealthRequest\x1a\x1f.warren.agent.v1.HealthResponseB3Z1github.com/warrenhq/warren/proto/agent/v1;agentv1b\x06proto3"
+	"\x06Health\x12\x1e.warren.agent.v1.HealthRequest\x1a\x1f.warren.agent.v1.HealthResponse\x12I\n" +
+	"\x06Attach\x12\x1e.warren.agent.v1.AttachRequest\x1a\x1d.warren.agent.v1.ExecResponse0\x01\x12U\n" +
+	"\n" +
+	"WriteStdin\x12\".warren.agent.v1.WriteStdinRequest\x1a#.warren.agent.v1.WriteStdinResponse\x12I\n" +
+	"\x06Resize\x12\x1e.warren.agent.v1.ResizeRequest\x1a\x1f.warren.agent.v1.ResizeResponse\x12H\n" +
+	"\x05Watch\x12\x1d.warren.agent.v1.WatchRequest\x1a\x1e.warren.agent.v1.WatchResponse0\x01\x12V\n" +
+	"\rCreateWatcher\x12\x1d.warren.agent.v1.WatchRequest\x1a&.warren.agent.v1.CreateWatcherResponse\x12^\n" +
+	"\rWatcherEvents\x12%.warren.agent.v1.WatcherEventsRequest\x1a&.warren.agent.v1.WatcherEventsResponse\x12^\n" +
+	"\rRemoveWatcher\x12%.warren.agent.v1.RemoveWatcherRequest\x1a&.warren.agent.v1.RemoveWatcherResponseB3Z1github.com/warrenhq/warren/proto/agent/v1;agentv1b\x06proto3"
 
 var (
 	file_agent_v1_agent_proto_rawDescOnce sync.Once
@@ -2010,86 +2965,126 @@ func file_agent_v1_agent_proto_rawDescGZIP() []byte {
 	return file_agent_v1_agent_proto_rawDescData
 }
 
-var file_agent_v1_agent_proto_enumTypes = make([]protoimpl.EnumInfo, 1)
-var file_agent_v1_agent_proto_msgTypes = make([]protoimpl.MessageInfo, 29)
+var file_agent_v1_agent_proto_enumTypes = make([]protoimpl.EnumInfo, 2)
+var file_agent_v1_agent_proto_msgTypes = make([]protoimpl.MessageInfo, 45)
 var file_agent_v1_agent_proto_goTypes = []any{
 	(FileType)(0),                 // 0: warren.agent.v1.FileType
-	(*ExecRequest)(nil),           // 1: warren.agent.v1.ExecRequest
-	(*ExecStart)(nil),             // 2: warren.agent.v1.ExecStart
-	(*ExecResponse)(nil),          // 3: warren.agent.v1.ExecResponse
-	(*ExecStarted)(nil),           // 4: warren.agent.v1.ExecStarted
-	(*ExecExit)(nil),              // 5: warren.agent.v1.ExecExit
-	(*ListProcessesRequest)(nil),  // 6: warren.agent.v1.ListProcessesRequest
-	(*ListProcessesResponse)(nil), // 7: warren.agent.v1.ListProcessesResponse
-	(*ProcessInfo)(nil),           // 8: warren.agent.v1.ProcessInfo
-	(*SignalRequest)(nil),         // 9: warren.agent.v1.SignalRequest
-	(*SignalResponse)(nil),        // 10: warren.agent.v1.SignalResponse
-	(*FileInfo)(nil),              // 11: warren.agent.v1.FileInfo
-	(*StatRequest)(nil),           // 12: warren.agent.v1.StatRequest
-	(*StatResponse)(nil),          // 13: warren.agent.v1.StatResponse
-	(*ListRequest)(nil),           // 14: warren.agent.v1.ListRequest
-	(*ListResponse)(nil),          // 15: warren.agent.v1.ListResponse
-	(*ReadFileRequest)(nil),       // 16: warren.agent.v1.ReadFileRequest
-	(*ReadFileResponse)(nil),      // 17: warren.agent.v1.ReadFileResponse
-	(*WriteFileRequest)(nil),      // 18: warren.agent.v1.WriteFileRequest
-	(*WriteFileHeader)(nil),       // 19: warren.agent.v1.WriteFileHeader
-	(*WriteFileResponse)(nil),     // 20: warren.agent.v1.WriteFileResponse
-	(*MakeDirRequest)(nil),        // 21: warren.agent.v1.MakeDirRequest
-	(*MakeDirResponse)(nil),       // 22: warren.agent.v1.MakeDirResponse
-	(*RemoveRequest)(nil),         // 23: warren.agent.v1.RemoveRequest
-	(*RemoveResponse)(nil),        // 24: warren.agent.v1.RemoveResponse
-	(*RenameRequest)(nil),         // 25: warren.agent.v1.RenameRequest
-	(*RenameResponse)(nil),        // 26: warren.agent.v1.RenameResponse
-	(*HealthRequest)(nil),         // 27: warren.agent.v1.HealthRequest
-	(*HealthResponse)(nil),        // 28: warren.agent.v1.HealthResponse
-	nil,                           // 29: warren.agent.v1.ExecStart.EnvEntry
-	(*durationpb.Duration)(nil),   // 30: google.protobuf.Duration
-	(*timestamppb.Timestamp)(nil), // 31: google.protobuf.Timestamp
+	(WatchOp)(0),                  // 1: warren.agent.v1.WatchOp
+	(*ExecRequest)(nil),           // 2: warren.agent.v1.ExecRequest
+	(*ExecStart)(nil),             // 3: warren.agent.v1.ExecStart
+	(*PtySize)(nil),               // 4: warren.agent.v1.PtySize
+	(*ExecResponse)(nil),          // 5: warren.agent.v1.ExecResponse
+	(*ExecStarted)(nil),           // 6: warren.agent.v1.ExecStarted
+	(*ExecExit)(nil),              // 7: warren.agent.v1.ExecExit
+	(*ListProcessesRequest)(nil),  // 8: warren.agent.v1.ListProcessesRequest
+	(*ListProcessesResponse)(nil), // 9: warren.agent.v1.ListProcessesResponse
+	(*ProcessInfo)(nil),           // 10: warren.agent.v1.ProcessInfo
+	(*SignalRequest)(nil),         // 11: warren.agent.v1.SignalRequest
+	(*SignalResponse)(nil),        // 12: warren.agent.v1.SignalResponse
+	(*FileInfo)(nil),              // 13: warren.agent.v1.FileInfo
+	(*StatRequest)(nil),           // 14: warren.agent.v1.StatRequest
+	(*StatResponse)(nil),          // 15: warren.agent.v1.StatResponse
+	(*ListRequest)(nil),           // 16: warren.agent.v1.ListRequest
+	(*ListResponse)(nil),          // 17: warren.agent.v1.ListResponse
+	(*ReadFileRequest)(nil),       // 18: warren.agent.v1.ReadFileRequest
+	(*ReadFileResponse)(nil),      // 19: warren.agent.v1.ReadFileResponse
+	(*WriteFileRequest)(nil),      // 20: warren.agent.v1.WriteFileRequest
+	(*WriteFileHeader)(nil),       // 21: warren.agent.v1.WriteFileHeader
+	(*WriteFileResponse)(nil),     // 22: warren.agent.v1.WriteFileResponse
+	(*MakeDirRequest)(nil),        // 23: warren.agent.v1.MakeDirRequest
+	(*MakeDirResponse)(nil),       // 24: warren.agent.v1.MakeDirResponse
+	(*RemoveRequest)(nil),         // 25: warren.agent.v1.RemoveRequest
+	(*RemoveResponse)(nil),        // 26: warren.agent.v1.RemoveResponse
+	(*RenameRequest)(nil),         // 27: warren.agent.v1.RenameRequest
+	(*RenameResponse)(nil),        // 28: warren.agent.v1.RenameResponse
+	(*HealthRequest)(nil),         // 29: warren.agent.v1.HealthRequest
+	(*HealthResponse)(nil),        // 30: warren.agent.v1.HealthResponse
+	(*ProcessRef)(nil),            // 31: warren.agent.v1.ProcessRef
+	(*AttachRequest)(nil),         // 32: warren.agent.v1.AttachRequest
+	(*WriteStdinRequest)(nil),     // 33: warren.agent.v1.WriteStdinRequest
+	(*WriteStdinResponse)(nil),    // 34: warren.agent.v1.WriteStdinResponse
+	(*ResizeRequest)(nil),         // 35: warren.agent.v1.ResizeRequest
+	(*ResizeResponse)(nil),        // 36: warren.agent.v1.ResizeResponse
+	(*WatchRequest)(nil),          // 37: warren.agent.v1.WatchRequest
+	(*WatchEvent)(nil),            // 38: warren.agent.v1.WatchEvent
+	(*WatchResponse)(nil),         // 39: warren.agent.v1.WatchResponse
+	(*CreateWatcherResponse)(nil), // 40: warren.agent.v1.CreateWatcherResponse
+	(*WatcherEventsRequest)(nil),  // 41: warren.agent.v1.WatcherEventsRequest
+	(*WatcherEventsResponse)(nil), // 42: warren.agent.v1.WatcherEventsResponse
+	(*RemoveWatcherRequest)(nil),  // 43: warren.agent.v1.RemoveWatcherRequest
+	(*RemoveWatcherResponse)(nil), // 44: warren.agent.v1.RemoveWatcherResponse
+	nil,                           // 45: warren.agent.v1.ExecStart.EnvEntry
+	nil,                           // 46: warren.agent.v1.ProcessInfo.EnvEntry
+	(*durationpb.Duration)(nil),   // 47: google.protobuf.Duration
+	(*timestamppb.Timestamp)(nil), // 48: google.protobuf.Timestamp
 }
 var file_agent_v1_agent_proto_depIdxs = []int32{
-	2,  // 0: warren.agent.v1.ExecRequest.start:type_name -> warren.agent.v1.ExecStart
-	29, // 1: warren.agent.v1.ExecStart.env:type_name -> warren.agent.v1.ExecStart.EnvEntry
-	30, // 2: warren.agent.v1.ExecStart.timeout:type_name -> google.protobuf.Duration
-	4,  // 3: warren.agent.v1.ExecResponse.started:type_name -> warren.agent.v1.ExecStarted
-	5,  // 4: warren.agent.v1.ExecResponse.exit:type_name -> warren.agent.v1.ExecExit
-	30, // 5: warren.agent.v1.ExecExit.duration:type_name -> google.protobuf.Duration
-	8,  // 6: warren.agent.v1.ListProcessesResponse.processes:type_name -> warren.agent.v1.ProcessInfo
-	31, // 7: warren.agent.v1.ProcessInfo.started_at:type_name -> google.protobuf.Timestamp
-	5,  // 8: warren.agent.v1.ProcessInfo.exit:type_name -> warren.agent.v1.ExecExit
-	0,  // 9: warren.agent.v1.FileInfo.type:type_name -> warren.agent.v1.FileType
-	31, // 10: warren.agent.v1.FileInfo.mod_time:type_name -> google.protobuf.Timestamp
-	11, // 11: warren.agent.v1.StatResponse.info:type_name -> warren.agent.v1.FileInfo
-	11, // 12: warren.agent.v1.ListResponse.entries:type_name -> warren.agent.v1.FileInfo
-	11, // 13: warren.agent.v1.ReadFileResponse.info:type_name -> warren.agent.v1.FileInfo
-	19, // 14: warren.agent.v1.WriteFileRequest.header:type_name -> warren.agent.v1.WriteFileHeader
-	30, // 15: warren.agent.v1.HealthResponse.uptime:type_name -> google.protobuf.Duration
-	1,  // 16: warren.agent.v1.Agent.Exec:input_type -> warren.agent.v1.ExecRequest
-	6,  // 17: warren.agent.v1.Agent.ListProcesses:input_type -> warren.agent.v1.ListProcessesRequest
-	9,  // 18: warren.agent.v1.Agent.Signal:input_type -> warren.agent.v1.SignalRequest
-	12, // 19: warren.agent.v1.Agent.Stat:input_type -> warren.agent.v1.StatRequest
-	14, // 20: warren.agent.v1.Agent.List:input_type -> warren.agent.v1.ListRequest
-	16, // 21: warren.agent.v1.Agent.ReadFile:input_type -> warren.agent.v1.ReadFileRequest
-	18, // 22: warren.agent.v1.Agent.WriteFile:input_type -> warren.agent.v1.WriteFileRequest
-	21, // 23: warren.agent.v1.Agent.MakeDir:input_type -> warren.agent.v1.MakeDirRequest
-	23, // 24: warren.agent.v1.Agent.Remove:input_type -> warren.agent.v1.RemoveRequest
-	25, // 25: warren.agent.v1.Agent.Rename:input_type -> warren.agent.v1.RenameRequest
-	27, // 26: warren.agent.v1.Agent.Health:input_type -> warren.agent.v1.HealthRequest
-	3,  // 27: warren.agent.v1.Agent.Exec:output_type -> warren.agent.v1.ExecResponse
-	7,  // 28: warren.agent.v1.Agent.ListProcesses:output_type -> warren.agent.v1.ListProcessesResponse
-	10, // 29: warren.agent.v1.Agent.Signal:output_type -> warren.agent.v1.SignalResponse
-	13, // 30: warren.agent.v1.Agent.Stat:output_type -> warren.agent.v1.StatResponse
-	15, // 31: warren.agent.v1.Agent.List:output_type -> warren.agent.v1.ListResponse
-	17, // 32: warren.agent.v1.Agent.ReadFile:output_type -> warren.agent.v1.ReadFileResponse
-	20, // 33: warren.agent.v1.Agent.WriteFile:output_type -> warren.agent.v1.WriteFileResponse
-	22, // 34: warren.agent.v1.Agent.MakeDir:output_type -> warren.agent.v1.MakeDirResponse
-	24, // 35: warren.agent.v1.Agent.Remove:output_type -> warren.agent.v1.RemoveResponse
-	26, // 36: warren.agent.v1.Agent.Rename:output_type -> warren.agent.v1.RenameResponse
-	28, // 37: warren.agent.v1.Agent.Health:output_type -> warren.agent.v1.HealthResponse
-	27, // [27:38] is the sub-list for method output_type
-	16, // [16:27] is the sub-list for method input_type
-	16, // [16:16] is the sub-list for extension type_name
-	16, // [16:16] is the sub-list for extension extendee
-	0,  // [0:16] is the sub-list for field type_name
+	3,  // 0: warren.agent.v1.ExecRequest.start:type_name -> warren.agent.v1.ExecStart
+	45, // 1: warren.agent.v1.ExecStart.env:type_name -> warren.agent.v1.ExecStart.EnvEntry
+	47, // 2: warren.agent.v1.ExecStart.timeout:type_name -> google.protobuf.Duration
+	4,  // 3: warren.agent.v1.ExecStart.pty:type_name -> warren.agent.v1.PtySize
+	6,  // 4: warren.agent.v1.ExecResponse.started:type_name -> warren.agent.v1.ExecStarted
+	7,  // 5: warren.agent.v1.ExecResponse.exit:type_name -> warren.agent.v1.ExecExit
+	47, // 6: warren.agent.v1.ExecExit.duration:type_name -> google.protobuf.Duration
+	10, // 7: warren.agent.v1.ListProcessesResponse.processes:type_name -> warren.agent.v1.ProcessInfo
+	48, // 8: warren.agent.v1.ProcessInfo.started_at:type_name -> google.protobuf.Timestamp
+	7,  // 9: warren.agent.v1.ProcessInfo.exit:type_name -> warren.agent.v1.ExecExit
+	46, // 10: warren.agent.v1.ProcessInfo.env:type_name -> warren.agent.v1.ProcessInfo.EnvEntry
+	0,  // 11: warren.agent.v1.FileInfo.type:type_name -> warren.agent.v1.FileType
+	48, // 12: warren.agent.v1.FileInfo.mod_time:type_name -> google.protobuf.Timestamp
+	13, // 13: warren.agent.v1.StatResponse.info:type_name -> warren.agent.v1.FileInfo
+	13, // 14: warren.agent.v1.ListResponse.entries:type_name -> warren.agent.v1.FileInfo
+	13, // 15: warren.agent.v1.ReadFileResponse.info:type_name -> warren.agent.v1.FileInfo
+	21, // 16: warren.agent.v1.WriteFileRequest.header:type_name -> warren.agent.v1.WriteFileHeader
+	47, // 17: warren.agent.v1.HealthResponse.uptime:type_name -> google.protobuf.Duration
+	31, // 18: warren.agent.v1.AttachRequest.process:type_name -> warren.agent.v1.ProcessRef
+	31, // 19: warren.agent.v1.WriteStdinRequest.process:type_name -> warren.agent.v1.ProcessRef
+	31, // 20: warren.agent.v1.ResizeRequest.process:type_name -> warren.agent.v1.ProcessRef
+	4,  // 21: warren.agent.v1.ResizeRequest.size:type_name -> warren.agent.v1.PtySize
+	1,  // 22: warren.agent.v1.WatchEvent.op:type_name -> warren.agent.v1.WatchOp
+	38, // 23: warren.agent.v1.WatchResponse.event:type_name -> warren.agent.v1.WatchEvent
+	38, // 24: warren.agent.v1.WatcherEventsResponse.events:type_name -> warren.agent.v1.WatchEvent
+	2,  // 25: warren.agent.v1.Agent.Exec:input_type -> warren.agent.v1.ExecRequest
+	8,  // 26: warren.agent.v1.Agent.ListProcesses:input_type -> warren.agent.v1.ListProcessesRequest
+	11, // 27: warren.agent.v1.Agent.Signal:input_type -> warren.agent.v1.SignalRequest
+	14, // 28: warren.agent.v1.Agent.Stat:input_type -> warren.agent.v1.StatRequest
+	16, // 29: warren.agent.v1.Agent.List:input_type -> warren.agent.v1.ListRequest
+	18, // 30: warren.agent.v1.Agent.ReadFile:input_type -> warren.agent.v1.ReadFileRequest
+	20, // 31: warren.agent.v1.Agent.WriteFile:input_type -> warren.agent.v1.WriteFileRequest
+	23, // 32: warren.agent.v1.Agent.MakeDir:input_type -> warren.agent.v1.MakeDirRequest
+	25, // 33: warren.agent.v1.Agent.Remove:input_type -> warren.agent.v1.RemoveRequest
+	27, // 34: warren.agent.v1.Agent.Rename:input_type -> warren.agent.v1.RenameRequest
+	29, // 35: warren.agent.v1.Agent.Health:input_type -> warren.agent.v1.HealthRequest
+	32, // 36: warren.agent.v1.Agent.Attach:input_type -> warren.agent.v1.AttachRequest
+	33, // 37: warren.agent.v1.Agent.WriteStdin:input_type -> warren.agent.v1.WriteStdinRequest
+	35, // 38: warren.agent.v1.Agent.Resize:input_type -> warren.agent.v1.ResizeRequest
+	37, // 39: warren.agent.v1.Agent.Watch:input_type -> warren.agent.v1.WatchRequest
+	37, // 40: warren.agent.v1.Agent.CreateWatcher:input_type -> warren.agent.v1.WatchRequest
+	41, // 41: warren.agent.v1.Agent.WatcherEvents:input_type -> warren.agent.v1.WatcherEventsRequest
+	43, // 42: warren.agent.v1.Agent.RemoveWatcher:input_type -> warren.agent.v1.RemoveWatcherRequest
+	5,  // 43: warren.agent.v1.Agent.Exec:output_type -> warren.agent.v1.ExecResponse
+	9,  // 44: warren.agent.v1.Agent.ListProcesses:output_type -> warren.agent.v1.ListProcessesResponse
+	12, // 45: warren.agent.v1.Agent.Signal:output_type -> warren.agent.v1.SignalResponse
+	15, // 46: warren.agent.v1.Agent.Stat:output_type -> warren.agent.v1.StatResponse
+	17, // 47: warren.agent.v1.Agent.List:output_type -> warren.agent.v1.ListResponse
+	19, // 48: warren.agent.v1.Agent.ReadFile:output_type -> warren.agent.v1.ReadFileResponse
+	22, // 49: warren.agent.v1.Agent.WriteFile:output_type -> warren.agent.v1.WriteFileResponse
+	24, // 50: warren.agent.v1.Agent.MakeDir:output_type -> warren.agent.v1.MakeDirResponse
+	26, // 51: warren.agent.v1.Agent.Remove:output_type -> warren.agent.v1.RemoveResponse
+	28, // 52: warren.agent.v1.Agent.Rename:output_type -> warren.agent.v1.RenameResponse
+	30, // 53: warren.agent.v1.Agent.Health:output_type -> warren.agent.v1.HealthResponse
+	5,  // 54: warren.agent.v1.Agent.Attach:output_type -> warren.agent.v1.ExecResponse
+	34, // 55: warren.agent.v1.Agent.WriteStdin:output_type -> warren.agent.v1.WriteStdinResponse
+	36, // 56: warren.agent.v1.Agent.Resize:output_type -> warren.agent.v1.ResizeResponse
+	39, // 57: warren.agent.v1.Agent.Watch:output_type -> warren.agent.v1.WatchResponse
+	40, // 58: warren.agent.v1.Agent.CreateWatcher:output_type -> warren.agent.v1.CreateWatcherResponse
+	42, // 59: warren.agent.v1.Agent.WatcherEvents:output_type -> warren.agent.v1.WatcherEventsResponse
+	44, // 60: warren.agent.v1.Agent.RemoveWatcher:output_type -> warren.agent.v1.RemoveWatcherResponse
+	43, // [43:61] is the sub-list for method output_type
+	25, // [25:43] is the sub-list for method input_type
+	25, // [25:25] is the sub-list for extension type_name
+	25, // [25:25] is the sub-list for extension extendee
+	0,  // [0:25] is the sub-list for field type_name
 }
 
 func init() { file_agent_v1_agent_proto_init() }
@@ -2103,27 +3098,32 @@ func file_agent_v1_agent_proto_init() {
 		(*ExecRequest_CloseStdin)(nil),
 		(*ExecRequest_Signal)(nil),
 	}
-	file_agent_v1_agent_proto_msgTypes[2].OneofWrappers = []any{
+	file_agent_v1_agent_proto_msgTypes[3].OneofWrappers = []any{
 		(*ExecResponse_Started)(nil),
 		(*ExecResponse_Stdout)(nil),
 		(*ExecResponse_Stderr)(nil),
 		(*ExecResponse_Exit)(nil),
+		(*ExecResponse_Pty)(nil),
 	}
-	file_agent_v1_agent_proto_msgTypes[8].OneofWrappers = []any{
+	file_agent_v1_agent_proto_msgTypes[9].OneofWrappers = []any{
 		(*SignalRequest_Pid)(nil),
 		(*SignalRequest_Tag)(nil),
 	}
-	file_agent_v1_agent_proto_msgTypes[17].OneofWrappers = []any{
+	file_agent_v1_agent_proto_msgTypes[18].OneofWrappers = []any{
 		(*WriteFileRequest_Header)(nil),
 		(*WriteFileRequest_Data)(nil),
+	}
+	file_agent_v1_agent_proto_msgTypes[29].OneofWrappers = []any{
+		(*ProcessRef_Pid)(nil),
+		(*ProcessRef_Tag)(nil),
 	}
 	type x struct{}
 	out := protoimpl.TypeBuilder{
 		File: protoimpl.DescBuilder{
 			GoPackagePath: reflect.TypeOf(x{}).PkgPath(),
 			RawDescriptor: unsafe.Slice(unsafe.StringData(file_agent_v1_agent_proto_rawDesc), len(file_agent_v1_agent_proto_rawDesc)),
-			NumEnums:      1,
-			NumMessages:   29,
+			NumEnums:      2,
+			NumMessages:   45,
 			NumExtensions: 0,
 			NumServices:   1,
 		},

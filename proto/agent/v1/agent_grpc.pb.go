@@ -38,6 +38,13 @@ const (
 	Agent_Remove_FullMethodName        = "/warren.agent.v1.Agent/Remove"
 	Agent_Rename_FullMethodName        = "/warren.agent.v1.Agent/Rename"
 	Agent_Health_FullMethodName        = "/warren.agent.v1.Agent/Health"
+	Agent_Attach_FullMethodName        = "/warren.agent.v1.Agent/Attach"
+	Agent_WriteStdin_FullMethodName    = "/warren.agent.v1.Agent/WriteStdin"
+	Agent_Resize_FullMethodName        = "/warren.agent.v1.Agent/Resize"
+	Agent_Watch_FullMethodName         = "/warren.agent.v1.Agent/Watch"
+	Agent_CreateWatcher_FullMethodName = "/warren.agent.v1.Agent/CreateWatcher"
+	Agent_WatcherEvents_FullMethodName = "/warren.agent.v1.Agent/WatcherEvents"
+	Agent_RemoveWatcher_FullMethodName = "/warren.agent.v1.Agent/RemoveWatcher"
 )
 
 // AgentClient is the client API for Agent service.
@@ -49,7 +56,7 @@ type AgentClient interface {
 	// answers `started` (pid, tag), then stdout/stderr chunks, then `exit`.
 	// A background process gets only `started` and the stream ends while the
 	// process keeps running. Cancelling the stream kills a foreground process
-	// (its whole process group).
+	// (its whole process group), unless it was started with keep_running.
 	Exec(ctx context.Context, opts ...grpc.CallOption) (grpc.BidiStreamingClient[ExecRequest, ExecResponse], error)
 	// ListProcesses lists the processes the agent started: running ones and
 	// background ones that have exited (with their exit status).
@@ -72,6 +79,26 @@ type AgentClient interface {
 	Remove(ctx context.Context, in *RemoveRequest, opts ...grpc.CallOption) (*RemoveResponse, error)
 	Rename(ctx context.Context, in *RenameRequest, opts ...grpc.CallOption) (*RenameResponse, error)
 	Health(ctx context.Context, in *HealthRequest, opts ...grpc.CallOption) (*HealthResponse, error)
+	// Attach streams the output of a running process that was started with
+	// keep_running, from now on: `started`, then output chunks, then `exit`.
+	// Ending the stream detaches; the process keeps running. At most 8
+	// listeners per process (ResourceExhausted beyond).
+	Attach(ctx context.Context, in *AttachRequest, opts ...grpc.CallOption) (grpc.ServerStreamingClient[ExecResponse], error)
+	// WriteStdin writes to (or closes) the stdin of a running keep_running
+	// process: its stdin pipe, or its terminal in PTY mode.
+	WriteStdin(ctx context.Context, in *WriteStdinRequest, opts ...grpc.CallOption) (*WriteStdinResponse, error)
+	// Resize changes the terminal size of a running PTY process.
+	Resize(ctx context.Context, in *ResizeRequest, opts ...grpc.CallOption) (*ResizeResponse, error)
+	// Watch streams changes below a directory (inotify): first an empty
+	// event with `started`, then one event per change. Ends with
+	// ResourceExhausted when the caller falls more than 1024 events behind.
+	Watch(ctx context.Context, in *WatchRequest, opts ...grpc.CallOption) (grpc.ServerStreamingClient[WatchResponse], error)
+	// CreateWatcher, WatcherEvents and RemoveWatcher are Watch for callers
+	// that poll: events are buffered (at most 1024) until fetched. At most 16
+	// watchers at once; one not polled for 10 minutes is removed.
+	CreateWatcher(ctx context.Context, in *WatchRequest, opts ...grpc.CallOption) (*CreateWatcherResponse, error)
+	WatcherEvents(ctx context.Context, in *WatcherEventsRequest, opts ...grpc.CallOption) (*WatcherEventsResponse, error)
+	RemoveWatcher(ctx context.Context, in *RemoveWatcherRequest, opts ...grpc.CallOption) (*RemoveWatcherResponse, error)
 }
 
 type agentClient struct {
@@ -207,6 +234,94 @@ func (c *agentClient) Health(ctx context.Context, in *HealthRequest, opts ...grp
 	return out, nil
 }
 
+func (c *agentClient) Attach(ctx context.Context, in *AttachRequest, opts ...grpc.CallOption) (grpc.ServerStreamingClient[ExecResponse], error) {
+	cOpts := append([]grpc.CallOption{grpc.StaticMethod()}, opts...)
+	stream, err := c.cc.NewStream(ctx, &Agent_ServiceDesc.Streams[3], Agent_Attach_FullMethodName, cOpts...)
+	if err != nil {
+		return nil, err
+	}
+	x := &grpc.GenericClientStream[AttachRequest, ExecResponse]{ClientStream: stream}
+	if err := x.ClientStream.SendMsg(in); err != nil {
+		return nil, err
+	}
+	if err := x.ClientStream.CloseSend(); err != nil {
+		return nil, err
+	}
+	return x, nil
+}
+
+// This type alias is provided for backwards compatibility with existing code that references the prior non-generic stream type by name.
+type Agent_AttachClient = grpc.ServerStreamingClient[ExecResponse]
+
+func (c *agentClient) WriteStdin(ctx context.Context, in *WriteStdinRequest, opts ...grpc.CallOption) (*WriteStdinResponse, error) {
+	cOpts := append([]grpc.CallOption{grpc.StaticMethod()}, opts...)
+	out := new(WriteStdinResponse)
+	err := c.cc.Invoke(ctx, Agent_WriteStdin_FullMethodName, in, out, cOpts...)
+	if err != nil {
+		return nil, err
+	}
+	return out, nil
+}
+
+func (c *agentClient) Resize(ctx context.Context, in *ResizeRequest, opts ...grpc.CallOption) (*ResizeResponse, error) {
+	cOpts := append([]grpc.CallOption{grpc.StaticMethod()}, opts...)
+	out := new(ResizeResponse)
+	err := c.cc.Invoke(ctx, Agent_Resize_FullMethodName, in, out, cOpts...)
+	if err != nil {
+		return nil, err
+	}
+	return out, nil
+}
+
+func (c *agentClient) Watch(ctx context.Context, in *WatchRequest, opts ...grpc.CallOption) (grpc.ServerStreamingClient[WatchResponse], error) {
+	cOpts := append([]grpc.CallOption{grpc.StaticMethod()}, opts...)
+	stream, err := c.cc.NewStream(ctx, &Agent_ServiceDesc.Streams[4], Agent_Watch_FullMethodName, cOpts...)
+	if err != nil {
+		return nil, err
+	}
+	x := &grpc.GenericClientStream[WatchRequest, WatchResponse]{ClientStream: stream}
+	if err := x.ClientStream.SendMsg(in); err != nil {
+		return nil, err
+	}
+	if err := x.ClientStream.CloseSend(); err != nil {
+		return nil, err
+	}
+	return x, nil
+}
+
+// This type alias is provided for backwards compatibility with existing code that references the prior non-generic stream type by name.
+type Agent_WatchClient = grpc.ServerStreamingClient[WatchResponse]
+
+func (c *agentClient) CreateWatcher(ctx context.Context, in *WatchRequest, opts ...grpc.CallOption) (*CreateWatcherResponse, error) {
+	cOpts := append([]grpc.CallOption{grpc.StaticMethod()}, opts...)
+	out := new(CreateWatcherResponse)
+	err := c.cc.Invoke(ctx, Agent_CreateWatcher_FullMethodName, in, out, cOpts...)
+	if err != nil {
+		return nil, err
+	}
+	return out, nil
+}
+
+func (c *agentClient) WatcherEvents(ctx context.Context, in *WatcherEventsRequest, opts ...grpc.CallOption) (*WatcherEventsResponse, error) {
+	cOpts := append([]grpc.CallOption{grpc.StaticMethod()}, opts...)
+	out := new(WatcherEventsResponse)
+	err := c.cc.Invoke(ctx, Agent_WatcherEvents_FullMethodName, in, out, cOpts...)
+	if err != nil {
+		return nil, err
+	}
+	return out, nil
+}
+
+func (c *agentClient) RemoveWatcher(ctx context.Context, in *RemoveWatcherRequest, opts ...grpc.CallOption) (*RemoveWatcherResponse, error) {
+	cOpts := append([]grpc.CallOption{grpc.StaticMethod()}, opts...)
+	out := new(RemoveWatcherResponse)
+	err := c.cc.Invoke(ctx, Agent_RemoveWatcher_FullMethodName, in, out, cOpts...)
+	if err != nil {
+		return nil, err
+	}
+	return out, nil
+}
+
 // AgentServer is the server API for Agent service.
 // All implementations must embed UnimplementedAgentServer
 // for forward compatibility.
@@ -216,7 +331,7 @@ type AgentServer interface {
 	// answers `started` (pid, tag), then stdout/stderr chunks, then `exit`.
 	// A background process gets only `started` and the stream ends while the
 	// process keeps running. Cancelling the stream kills a foreground process
-	// (its whole process group).
+	// (its whole process group), unless it was started with keep_running.
 	Exec(grpc.BidiStreamingServer[ExecRequest, ExecResponse]) error
 	// ListProcesses lists the processes the agent started: running ones and
 	// background ones that have exited (with their exit status).
@@ -239,6 +354,26 @@ type AgentServer interface {
 	Remove(context.Context, *RemoveRequest) (*RemoveResponse, error)
 	Rename(context.Context, *RenameRequest) (*RenameResponse, error)
 	Health(context.Context, *HealthRequest) (*HealthResponse, error)
+	// Attach streams the output of a running process that was started with
+	// keep_running, from now on: `started`, then output chunks, then `exit`.
+	// Ending the stream detaches; the process keeps running. At most 8
+	// listeners per process (ResourceExhausted beyond).
+	Attach(*AttachRequest, grpc.ServerStreamingServer[ExecResponse]) error
+	// WriteStdin writes to (or closes) the stdin of a running keep_running
+	// process: its stdin pipe, or its terminal in PTY mode.
+	WriteStdin(context.Context, *WriteStdinRequest) (*WriteStdinResponse, error)
+	// Resize changes the terminal size of a running PTY process.
+	Resize(context.Context, *ResizeRequest) (*ResizeResponse, error)
+	// Watch streams changes below a directory (inotify): first an empty
+	// event with `started`, then one event per change. Ends with
+	// ResourceExhausted when the caller falls more than 1024 events behind.
+	Watch(*WatchRequest, grpc.ServerStreamingServer[WatchResponse]) error
+	// CreateWatcher, WatcherEvents and RemoveWatcher are Watch for callers
+	// that poll: events are buffered (at most 1024) until fetched. At most 16
+	// watchers at once; one not polled for 10 minutes is removed.
+	CreateWatcher(context.Context, *WatchRequest) (*CreateWatcherResponse, error)
+	WatcherEvents(context.Context, *WatcherEventsRequest) (*WatcherEventsResponse, error)
+	RemoveWatcher(context.Context, *RemoveWatcherRequest) (*RemoveWatcherResponse, error)
 	mustEmbedUnimplementedAgentServer()
 }
 
@@ -281,6 +416,27 @@ func (UnimplementedAgentServer) Rename(context.Context, *RenameRequest) (*Rename
 }
 func (UnimplementedAgentServer) Health(context.Context, *HealthRequest) (*HealthResponse, error) {
 	return nil, status.Error(codes.Unimplemented, "method Health not implemented")
+}
+func (UnimplementedAgentServer) Attach(*AttachRequest, grpc.ServerStreamingServer[ExecResponse]) error {
+	return status.Error(codes.Unimplemented, "method Attach not implemented")
+}
+func (UnimplementedAgentServer) WriteStdin(context.Context, *WriteStdinRequest) (*WriteStdinResponse, error) {
+	return nil, status.Error(codes.Unimplemented, "method WriteStdin not implemented")
+}
+func (UnimplementedAgentServer) Resize(context.Context, *ResizeRequest) (*ResizeResponse, error) {
+	return nil, status.Error(codes.Unimplemented, "method Resize not implemented")
+}
+func (UnimplementedAgentServer) Watch(*WatchRequest, grpc.ServerStreamingServer[WatchResponse]) error {
+	return status.Error(codes.Unimplemented, "method Watch not implemented")
+}
+func (UnimplementedAgentServer) CreateWatcher(context.Context, *WatchRequest) (*CreateWatcherResponse, error) {
+	return nil, status.Error(codes.Unimplemented, "method CreateWatcher not implemented")
+}
+func (UnimplementedAgentServer) WatcherEvents(context.Context, *WatcherEventsRequest) (*WatcherEventsResponse, error) {
+	return nil, status.Error(codes.Unimplemented, "method WatcherEvents not implemented")
+}
+func (UnimplementedAgentServer) RemoveWatcher(context.Context, *RemoveWatcherRequest) (*RemoveWatcherResponse, error) {
+	return nil, status.Error(codes.Unimplemented, "method RemoveWatcher not implemented")
 }
 func (UnimplementedAgentServer) mustEmbedUnimplementedAgentServer() {}
 func (UnimplementedAgentServer) testEmbeddedByValue()               {}
@@ -472,6 +628,118 @@ func _Agent_Health_Handler(srv interface{}, ctx context.Context, dec func(interf
 	return interceptor(ctx, in, info, handler)
 }
 
+func _Agent_Attach_Handler(srv interface{}, stream grpc.ServerStream) error {
+	m := new(AttachRequest)
+	if err := stream.RecvMsg(m); err != nil {
+		return err
+	}
+	return srv.(AgentServer).Attach(m, &grpc.GenericServerStream[AttachRequest, ExecResponse]{ServerStream: stream})
+}
+
+// This type alias is provided for backwards compatibility with existing code that references the prior non-generic stream type by name.
+type Agent_AttachServer = grpc.ServerStreamingServer[ExecResponse]
+
+func _Agent_WriteStdin_Handler(srv interface{}, ctx context.Context, dec func(interface{}) error, interceptor grpc.UnaryServerInterceptor) (interface{}, error) {
+	in := new(WriteStdinRequest)
+	if err := dec(in); err != nil {
+		return nil, err
+	}
+	if interceptor == nil {
+		return srv.(AgentServer).WriteStdin(ctx, in)
+	}
+	info := &grpc.UnaryServerInfo{
+		Server:     srv,
+		FullMethod: Agent_WriteStdin_FullMethodName,
+	}
+	handler := func(ctx context.Context, req interface{}) (interface{}, error) {
+		return srv.(AgentServer).WriteStdin(ctx, req.(*WriteStdinRequest))
+	}
+	return interceptor(ctx, in, info, handler)
+}
+
+func _Agent_Resize_Handler(srv interface{}, ctx context.Context, dec func(interface{}) error, interceptor grpc.UnaryServerInterceptor) (interface{}, error) {
+	in := new(ResizeRequest)
+	if err := dec(in); err != nil {
+		return nil, err
+	}
+	if interceptor == nil {
+		return srv.(AgentServer).Resize(ctx, in)
+	}
+	info := &grpc.UnaryServerInfo{
+		Server:     srv,
+		FullMethod: Agent_Resize_FullMethodName,
+	}
+	handler := func(ctx context.Context, req interface{}) (interface{}, error) {
+		return srv.(AgentServer).Resize(ctx, req.(*ResizeRequest))
+	}
+	return interceptor(ctx, in, info, handler)
+}
+
+func _Agent_Watch_Handler(srv interface{}, stream grpc.ServerStream) error {
+	m := new(WatchRequest)
+	if err := stream.RecvMsg(m); err != nil {
+		return err
+	}
+	return srv.(AgentServer).Watch(m, &grpc.GenericServerStream[WatchRequest, WatchResponse]{ServerStream: stream})
+}
+
+// This type alias is provided for backwards compatibility with existing code that references the prior non-generic stream type by name.
+type Agent_WatchServer = grpc.ServerStreamingServer[WatchResponse]
+
+func _Agent_CreateWatcher_Handler(srv interface{}, ctx context.Context, dec func(interface{}) error, interceptor grpc.UnaryServerInterceptor) (interface{}, error) {
+	in := new(WatchRequest)
+	if err := dec(in); err != nil {
+		return nil, err
+	}
+	if interceptor == nil {
+		return srv.(AgentServer).CreateWatcher(ctx, in)
+	}
+	info := &grpc.UnaryServerInfo{
+		Server:     srv,
+		FullMethod: Agent_CreateWatcher_FullMethodName,
+	}
+	handler := func(ctx context.Context, req interface{}) (interface{}, error) {
+		return srv.(AgentServer).CreateWatcher(ctx, req.(*WatchRequest))
+	}
+	return interceptor(ctx, in, info, handler)
+}
+
+func _Agent_WatcherEvents_Handler(srv interface{}, ctx context.Context, dec func(interface{}) error, interceptor grpc.UnaryServerInterceptor) (interface{}, error) {
+	in := new(WatcherEventsRequest)
+	if err := dec(in); err != nil {
+		return nil, err
+	}
+	if interceptor == nil {
+		return srv.(AgentServer).WatcherEvents(ctx, in)
+	}
+	info := &grpc.UnaryServerInfo{
+		Server:     srv,
+		FullMethod: Agent_WatcherEvents_FullMethodName,
+	}
+	handler := func(ctx context.Context, req interface{}) (interface{}, error) {
+		return srv.(AgentServer).WatcherEvents(ctx, req.(*WatcherEventsRequest))
+	}
+	return interceptor(ctx, in, info, handler)
+}
+
+func _Agent_RemoveWatcher_Handler(srv interface{}, ctx context.Context, dec func(interface{}) error, interceptor grpc.UnaryServerInterceptor) (interface{}, error) {
+	in := new(RemoveWatcherRequest)
+	if err := dec(in); err != nil {
+		return nil, err
+	}
+	if interceptor == nil {
+		return srv.(AgentServer).RemoveWatcher(ctx, in)
+	}
+	info := &grpc.UnaryServerInfo{
+		Server:     srv,
+		FullMethod: Agent_RemoveWatcher_FullMethodName,
+	}
+	handler := func(ctx context.Context, req interface{}) (interface{}, error) {
+		return srv.(AgentServer).RemoveWatcher(ctx, req.(*RemoveWatcherRequest))
+	}
+	return interceptor(ctx, in, info, handler)
+}
+
 // Agent_ServiceDesc is the grpc.ServiceDesc for Agent service.
 // It's only intended for direct use with grpc.RegisterService,
 // and not to be introspected or modified (even as a copy)
@@ -511,6 +779,26 @@ var Agent_ServiceDesc = grpc.ServiceDesc{
 			MethodName: "Health",
 			Handler:    _Agent_Health_Handler,
 		},
+		{
+			MethodName: "WriteStdin",
+			Handler:    _Agent_WriteStdin_Handler,
+		},
+		{
+			MethodName: "Resize",
+			Handler:    _Agent_Resize_Handler,
+		},
+		{
+			MethodName: "CreateWatcher",
+			Handler:    _Agent_CreateWatcher_Handler,
+		},
+		{
+			MethodName: "WatcherEvents",
+			Handler:    _Agent_WatcherEvents_Handler,
+		},
+		{
+			MethodName: "RemoveWatcher",
+			Handler:    _Agent_RemoveWatcher_Handler,
+		},
 	},
 	Streams: []grpc.StreamDesc{
 		{
@@ -528,6 +816,16 @@ var Agent_ServiceDesc = grpc.ServiceDesc{
 			StreamName:    "WriteFile",
 			Handler:       _Agent_WriteFile_Handler,
 			ClientStreams: true,
+		},
+		{
+			StreamName:    "Attach",
+			Handler:       _Agent_Attach_Handler,
+			ServerStreams: true,
+		},
+		{
+			StreamName:    "Watch",
+			Handler:       _Agent_Watch_Handler,
+			ServerStreams: true,
 		},
 	},
 	Metadata: "agent/v1/agent.proto",
