@@ -260,3 +260,37 @@ func TestSandboxPTYEnds(t *testing.T) {
 		t.Logf("session ended %s after opening, on a 4 s timeout", time.Since(start))
 	})
 }
+
+// TestSandboxPTYAcrossNodes: a terminal opened through one node on a
+// sandbox another node runs is relayed to the owner's agent: size, resize,
+// Ctrl-C and the exit code all cross, and a disconnect leaves nothing.
+func TestSandboxPTYAcrossNodes(t *testing.T) {
+	t.Parallel()
+	_, owner, a := ownerPair(t)
+	sb := a.create(t, nil)
+	if sb.NodeID != owner.ID.String() {
+		t.Fatalf("sandbox on %s, want the owner %s", sb.NodeID, owner.ID)
+	}
+	tm := a.openPTY(t, sb.ID, "cols=91&rows=19")
+	m := tm.mark()
+	tm.send("stty size\r")
+	tm.waitFor(m, "19 91", 10*time.Second)
+	tm.ctl(`{"type":"resize","cols":92,"rows":21}`)
+	m = tm.mark()
+	tm.send("stty size\r")
+	tm.waitFor(m, "21 92", 10*time.Second)
+	tm.send("sleep 100\r")
+	a.waitProc(t, sb.ID, "sleep")
+	m = tm.mark()
+	tm.send("\x03echo rc=$?\r")
+	tm.waitFor(m, "rc=130", 10*time.Second)
+	tm.send("exit 3\r")
+	tm.wantExit(3)
+	a.noLeftovers(t, sb.ID)
+
+	tm = a.openPTY(t, sb.ID, "")
+	tm.send("sleep 100\r")
+	a.waitProc(t, sb.ID, "sleep")
+	_ = tm.c.CloseNow()
+	a.noLeftovers(t, sb.ID)
+}
