@@ -189,7 +189,9 @@ func TestSandboxPTY(t *testing.T) {
 			{"not JSON", func(tm *term) { tm.ctl(`resize 10 10`) },
 				func(tm *term) { tm.wantError("JSON control message", websocket.StatusPolicyViolation) }},
 			{"bad resize", func(tm *term) { tm.ctl(`{"type":"resize","cols":0,"rows":10}`) },
-				func(tm *term) { tm.wantError("cols and rows must be between 1 and 4096", websocket.StatusPolicyViolation) }},
+				func(tm *term) {
+					tm.wantError("cols and rows must be between 1 and 4096", websocket.StatusPolicyViolation)
+				}},
 			{"unknown signal", func(tm *term) { tm.ctl(`{"type":"signal","signal":"STOP"}`) },
 				func(tm *term) { tm.wantError(`"STOP" is not one of`, websocket.StatusPolicyViolation) }},
 		} {
