@@ -6,7 +6,6 @@ import (
 	"context"
 	"crypto/rand"
 	"encoding/hex"
-	"encoding/json"
 	"errors"
 	"fmt"
 	"io"
@@ -225,16 +224,52 @@ func (s *Server) pty(w http.ResponseWriter, r *http.Request) {
 	s.log.Info("pty session ended", "request_id", RequestID(r.Context()), "sandbox", sb, "pid", sess.pid, "close", code, "reason", reason)
 }
 
-// ptyStarts serialises the check of the per-sandbox limit and the start on
-// one node (sessions opened through other nodes are counted by the agent,
-// with a window of one start between the count and the start).
-var ptyStarts sync.Mutex
+// ptyStarts serialises, per sandbox, the check of the limit and the start
+// on one node (sessions opened through other nodes are counted by the
+// agent, with a window of one start between the count and the start).
+var ptyStarts = keyedMutex{locks: map[id.SandboxID]*keyedLock{}}
 
-// startPTY starts the session's process and waits for it to run.
+type keyedMutex struct {
+	mu    sync.Mutex
+	locks map[id.SandboxID]*keyedLock
+}
+
+type keyedLock struct {
+	sync.Mutex
+	users int
+}
+
+// lock locks sb's mutex and returns its unlock.
+func (k *keyedMutex) lock(sb id.SandboxID) func() {
+	k.mu.Lock()
+	l := k.locks[sb]
+	if l == nil {
+		l = &keyedLock{}
+		k.locks[sb] = l
+	}
+	l.users++
+	k.mu.Unlock()
+	l.Lock()
+	return func() {
+		l.Unlock()
+		k.mu.Lock()
+		if l.users--; l.users == 0 {
+			delete(k.locks, sb)
+		}
+		k.mu.Unlock()
+	}
+}
+
+// ptyStartTimeout bounds the start (a frozen agent answers nothing).
+const ptyStartTimeout = 30 * time.Second
+
+// startPTY starts the session's process and waits for it to run. The
+// process lives as long as ctx.
 func (s *Server) startPTY(ctx context.Context, a *agent.Client, sb id.SandboxID, req ptyRequest) (*ptySession, error) {
-	ptyStarts.Lock()
-	defer ptyStarts.Unlock()
-	procs, err := a.ListProcesses(ctx)
+	defer ptyStarts.lock(sb)()
+	sctx0, cancel0 := context.WithTimeout(ctx, ptyStartTimeout)
+	defer cancel0()
+	procs, err := a.ListProcesses(sctx0)
 	if err != nil {
 		return nil, err
 	}
@@ -250,7 +285,7 @@ func (s *Server) startPTY(ctx context.Context, a *agent.Client, sb id.SandboxID,
 	}
 	argv := req.argv
 	if len(argv) == 0 {
-		shell, err := loginShell(ctx, a, req.user)
+		shell, err := loginShell(sctx0, a, req.user)
 		if err != nil {
 			return nil, err
 		}
@@ -282,7 +317,12 @@ func (s *Server) startPTY(ctx context.Context, a *agent.Client, sb id.SandboxID,
 		}
 		return nil, err
 	}
+	// The start is bounded; the stream (the process's life) is not.
+	timer := time.AfterFunc(ptyStartTimeout, scancel)
 	m, err := stream.Recv()
+	if !timer.Stop() && err != nil {
+		return nil, fmt.Errorf("pty in %s: %w: the agent did not start the process within %s", sb, context.DeadlineExceeded, ptyStartTimeout)
+	}
 	if err != nil {
 		return nil, err
 	}
@@ -341,226 +381,4 @@ func (c *capWriter) Write(p []byte) (int, error) {
 	}
 	c.left -= len(p)
 	return c.w.Write(p)
-}
-
-// ptySession is a running PTY process and its Exec stream.
-type ptySession struct {
-	a      *agent.Client
-	stream agentv1.Agent_ExecClient
-	pid    int32
-	stop   context.CancelFunc // ends the Exec stream
-	sendMu sync.Mutex
-}
-
-func (p *ptySession) send(m *agentv1.ExecRequest) error {
-	p.sendMu.Lock()
-	defer p.sendMu.Unlock()
-	return p.stream.Send(m)
-}
-
-// ptyControl is a client control message.
-type ptyControl struct {
-	Type   string `json:"type"`
-	Cols   int64  `json:"cols"`
-	Rows   int64  `json:"rows"`
-	Signal string `json:"signal"`
-}
-
-// ptyEvent is a server control message.
-type ptyEvent struct {
-	Type    string `json:"type"`
-	Code    *int   `json:"code,omitempty"`
-	Message string `json:"message,omitempty"`
-}
-
-// ptyEnd is how a session ended: the close code and the frame sent before.
-type ptyEnd struct {
-	code  websocket.StatusCode
-	event *ptyEvent
-}
-
-func ptyError(code websocket.StatusCode, format string, args ...any) ptyEnd {
-	return ptyEnd{code: code, event: &ptyEvent{Type: "error", Message: fmt.Sprintf(format, args...)}}
-}
-
-// serve relays the session until it ends, then closes c with the end's
-// frame and code. live reports whether the sandbox still runs (and why
-// not). Returning cancels the caller's context, which ends the Exec stream
-// and so kills whatever still runs.
-func (p *ptySession) serve(connCtx context.Context, c *websocket.Conn, live func(context.Context) (string, bool)) (websocket.StatusCode, string) {
-	// Reads use connCtx: a Read whose context ends closes the connection
-	// at once, and the session's end must still send its frame and close
-	// handshake.
-	ctx, cancel := context.WithCancel(connCtx)
-	defer cancel()
-	ends := make(chan ptyEnd, 4)
-	end := func(e ptyEnd) {
-		select {
-		case ends <- e:
-		default:
-		}
-	}
-	go func() { end(p.output(ctx, connCtx, c, live)) }()
-	go func() { end(p.input(ctx, connCtx, c)) }()
-	go func() { end(p.watch(ctx, connCtx, c, live)) }()
-	e := <-ends
-	cancel()
-	p.stop()
-	if e.event != nil {
-		b, _ := json.Marshal(e.event)
-		wctx, wcancel := context.WithTimeout(context.Background(), 5*time.Second)
-		_ = c.Write(wctx, websocket.MessageText, b)
-		wcancel()
-	}
-	if e.code == 0 { // the client went away
-		_ = c.CloseNow()
-		return e.code, "client disconnected"
-	}
-	reason := ""
-	if e.event != nil && e.event.Type == "error" {
-		reason = e.event.Message
-	}
-	if len(reason) > 120 {
-		reason = reason[:120]
-	}
-	_ = c.Close(e.code, reason)
-	return e.code, reason
-}
-
-// output copies the process's terminal output to c until it exits.
-func (p *ptySession) output(ctx, connCtx context.Context, c *websocket.Conn, live func(context.Context) (string, bool)) ptyEnd {
-	for {
-		m, err := p.stream.Recv()
-		if err != nil {
-			if ctx.Err() != nil {
-				return ptyEnd{}
-			}
-			// The agent went away: the sandbox was killed, paused or expired.
-			gctx, gcancel := context.WithTimeout(context.WithoutCancel(ctx), 5*time.Second)
-			why, ok := live(gctx)
-			gcancel()
-			if ok {
-				why = "the sandbox's agent ended the session"
-			}
-			return ptyError(websocket.StatusInternalError, "%s", why)
-		}
-		var out []byte
-		switch x := m.Msg.(type) {
-		case *agentv1.ExecResponse_Pty:
-			out = x.Pty
-		case *agentv1.ExecResponse_Stdout:
-			out = x.Stdout
-		case *agentv1.ExecResponse_Stderr:
-			out = x.Stderr
-		case *agentv1.ExecResponse_Exit:
-			code := int(x.Exit.ExitCode)
-			return ptyEnd{code: websocket.StatusNormalClosure, event: &ptyEvent{Type: "exit", Code: &code}}
-		}
-		if len(out) > 0 {
-			if err := c.Write(connCtx, websocket.MessageBinary, out); err != nil {
-				return ptyEnd{}
-			}
-		}
-	}
-}
-
-// input relays the client's frames: bytes to the terminal, control
-// messages to the agent.
-func (p *ptySession) input(ctx, readCtx context.Context, c *websocket.Conn) ptyEnd {
-	for {
-		typ, b, err := c.Read(readCtx)
-		if err != nil {
-			if errors.Is(err, websocket.ErrMessageTooBig) {
-				// The library has already sent close 1009.
-				return ptyEnd{}
-			}
-			return ptyEnd{}
-		}
-		if typ == websocket.MessageBinary {
-			if len(b) == 0 {
-				continue
-			}
-			if err := p.send(&agentv1.ExecRequest{Msg: &agentv1.ExecRequest_Stdin{Stdin: b}}); err != nil {
-				return ptyEnd{} // output sees why the stream ended
-			}
-			continue
-		}
-		if e, bad := p.control(ctx, b); bad {
-			return e
-		}
-	}
-}
-
-// control applies one control message; bad is set when it was not one.
-func (p *ptySession) control(ctx context.Context, b []byte) (ptyEnd, bool) {
-	var kind struct {
-		Type string `json:"type"`
-	}
-	if err := json.Unmarshal(b, &kind); err != nil {
-		return ptyError(websocket.StatusPolicyViolation, "a text frame must be a JSON control message: %v", jsonReason(err)), true
-	}
-	if kind.Type != "resize" && kind.Type != "signal" {
-		return ptyError(websocket.StatusPolicyViolation, "unknown control message type %q (want resize or signal)", kind.Type), true
-	}
-	var m ptyControl
-	dec := json.NewDecoder(bytes.NewReader(b))
-	dec.DisallowUnknownFields()
-	if err := dec.Decode(&m); err != nil {
-		return ptyError(websocket.StatusPolicyViolation, "%s: %v", kind.Type, jsonReason(err)), true
-	}
-	switch m.Type {
-	case "resize":
-		if m.Cols < 1 || m.Cols > ptyMaxSide || m.Rows < 1 || m.Rows > ptyMaxSide {
-			return ptyError(websocket.StatusPolicyViolation, "resize: cols and rows must be between 1 and %d, got %dx%d", ptyMaxSide, m.Cols, m.Rows), true
-		}
-		_, err := p.a.Raw().Resize(ctx, &agentv1.ResizeRequest{
-			Process: &agentv1.ProcessRef{Target: &agentv1.ProcessRef_Pid{Pid: p.pid}},
-			Size:    &agentv1.PtySize{Cols: uint32(m.Cols), Rows: uint32(m.Rows)},
-		})
-		if status.Code(err) == codes.InvalidArgument {
-			return ptyError(websocket.StatusPolicyViolation, "resize: %s", status.Convert(err).Message()), true
-		}
-		// Other errors: the process is ending; output reports how.
-	case "signal":
-		sig, ok := ptySignals[m.Signal]
-		if !ok {
-			return ptyError(websocket.StatusPolicyViolation, "signal: %q is not one of INT, TERM, KILL, HUP, QUIT", m.Signal), true
-		}
-		_ = p.send(&agentv1.ExecRequest{Msg: &agentv1.ExecRequest_Signal{Signal: int32(sig)}})
-	}
-	return ptyEnd{}, false
-}
-
-func jsonReason(err error) string {
-	msg := err.Error()
-	if len(msg) > 200 {
-		msg = msg[:200]
-	}
-	return msg
-}
-
-// watch pings the client and polls the sandbox's status: a client that
-// stops answering, or a sandbox that stops running, ends the session.
-func (p *ptySession) watch(ctx, connCtx context.Context, c *websocket.Conn, live func(context.Context) (string, bool)) ptyEnd {
-	poll := time.NewTicker(ptyStatusPoll)
-	defer poll.Stop()
-	ping := time.NewTicker(ptyPing)
-	defer ping.Stop()
-	for {
-		select {
-		case <-ctx.Done():
-			return ptyEnd{}
-		case <-poll.C:
-			if why, ok := live(ctx); !ok && ctx.Err() == nil {
-				return ptyError(websocket.StatusInternalError, "%s", why)
-			}
-		case <-ping.C:
-			pctx, pcancel := context.WithTimeout(connCtx, ptyPingTimeout)
-			err := c.Ping(pctx)
-			pcancel()
-			if err != nil {
-				return ptyEnd{}
-			}
-		}
-	}
 }
