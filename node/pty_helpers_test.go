@@ -23,6 +23,7 @@ type term struct {
 	out  bytes.Buffer
 	evs  []map[string]any
 	done chan struct{}
+	more chan struct{}        // a token after each output frame
 	code websocket.StatusCode // close status seen by the reader (-1: none)
 }
 
@@ -60,7 +61,7 @@ func (a *api) dialPTY(t testing.TB, id, q string, h http.Header) (*term, *resp, 
 		return nil, nil, err
 	}
 	c.SetReadLimit(1 << 20)
-	tm := &term{t: t, c: c, done: make(chan struct{}), code: -1}
+	tm := &term{t: t, c: c, done: make(chan struct{}), more: make(chan struct{}, 1), code: -1}
 	go tm.read()
 	t.Cleanup(func() { _ = c.CloseNow() })
 	return tm, nil, nil
@@ -79,6 +80,10 @@ func (tm *term) read() {
 		tm.mu.Lock()
 		if typ == websocket.MessageBinary {
 			tm.out.Write(b)
+			select {
+			case tm.more <- struct{}{}:
+			default:
+			}
 		} else {
 			var ev map[string]any
 			if err := json.Unmarshal(b, &ev); err != nil {
@@ -131,7 +136,10 @@ func (tm *term) waitFor(mark int, want string, d time.Duration) {
 		if time.Now().After(deadline) {
 			tm.t.Fatalf("pty output has no %q after %s; it is %q", want, d, got)
 		}
-		time.Sleep(20 * time.Millisecond)
+		select {
+		case <-tm.more:
+		case <-time.After(20 * time.Millisecond):
+		}
 	}
 }
 
@@ -170,6 +178,7 @@ func (tm *term) wantError(want string, st websocket.StatusCode) {
 	if ev["type"] != "error" || !strings.Contains(msg, want) || got != st {
 		tm.t.Fatalf("pty end: %v close %d, want an error with %q and close %d", ev, got, want, st)
 	}
+	tm.t.Logf("pty ended: %q, close %d", msg, got)
 }
 
 // procs lists the processes in sandbox id other than PID 1 and the exec

@@ -5,6 +5,7 @@ import (
 	"errors"
 	"io"
 	"net/http"
+	"sort"
 	"strings"
 	"testing"
 	"time"
@@ -25,6 +26,26 @@ func TestSandboxPTY(t *testing.T) {
 	n := nodetest.Start(t)
 	a := newAPI(n)
 	sb := a.create(t, nil)
+
+	t.Run("figures", func(t *testing.T) {
+		start := time.Now()
+		tm := a.openPTY(t, sb.ID, "")
+		tm.waitFor(0, "#", 10*time.Second) // the prompt
+		open := time.Since(start)
+		var rtt []time.Duration
+		for range 50 {
+			m := tm.mark()
+			s := time.Now()
+			tm.send("x")
+			tm.waitFor(m, "x", 10*time.Second) // the terminal's echo
+			rtt = append(rtt, time.Since(s))
+		}
+		sort.Slice(rtt, func(i, j int) bool { return rtt[i] < rtt[j] })
+		t.Logf("pty open → prompt %s; keystroke → echo over the WebSocket p50 %s, p90 %s, max %s (50 keys)", open, rtt[25], rtt[45], rtt[49])
+		tm.send("\x15exit\r")
+		tm.wantExit(0)
+		a.noLeftovers(t, sb.ID)
+	})
 
 	t.Run("size, resize, exit code", func(t *testing.T) {
 		tm := a.openPTY(t, sb.ID, "cols=100&rows=30")
@@ -235,7 +256,7 @@ func TestSandboxPTYEnds(t *testing.T) {
 		if r := a.do(t, "DELETE", "/v1/sandboxes/"+sb.ID, nil); r.status != 200 {
 			t.Fatalf("kill: %s", r)
 		}
-		tm.wantError("", websocket.StatusInternalError)
+		tm.wantError("the sandbox", websocket.StatusInternalError)
 	})
 
 	t.Run("pause", func(t *testing.T) {
@@ -258,7 +279,7 @@ func TestSandboxPTYEnds(t *testing.T) {
 		tm := a.openPTY(t, sb.ID, "")
 		tm.send("sleep 100\r")
 		start := time.Now()
-		tm.wantError("", websocket.StatusInternalError)
+		tm.wantError("the sandbox", websocket.StatusInternalError)
 		t.Logf("session ended %s after opening, on a 4 s timeout", time.Since(start))
 	})
 }
