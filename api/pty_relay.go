@@ -4,7 +4,6 @@ import (
 	"bytes"
 	"context"
 	"encoding/json"
-	"errors"
 	"fmt"
 	"sync"
 	"time"
@@ -61,10 +60,9 @@ func ptyError(code websocket.StatusCode, format string, args ...any) ptyEnd {
 	return ptyEnd{code: code, event: &ptyEvent{Type: "error", Message: fmt.Sprintf(format, args...)}}
 }
 
-// serve relays the session until it ends, then closes c with the end's
-// frame and code. live reports whether the sandbox still runs (and why
-// not). Returning cancels the caller's context, which ends the Exec stream
-// and so kills whatever still runs.
+// serve relays the session until it ends, then ends the Exec stream (which
+// kills whatever still runs) and closes c with the end's frame and code.
+// live reports whether the sandbox still runs (and why not).
 func (p *ptySession) serve(connCtx context.Context, c *websocket.Conn, live func(context.Context) (string, bool)) (websocket.StatusCode, string) {
 	// Reads use connCtx: a Read whose context ends closes the connection
 	// at once, and the session's end must still send its frame and close
@@ -148,10 +146,8 @@ func (p *ptySession) input(ctx, readCtx context.Context, c *websocket.Conn) ptyE
 	for {
 		typ, b, err := c.Read(readCtx)
 		if err != nil {
-			if errors.Is(err, websocket.ErrMessageTooBig) {
-				// The library has already sent close 1009.
-				return ptyEnd{}
-			}
+			// The client went away, or sent a frame past the read limit
+			// (the library has then already closed with 1009).
 			return ptyEnd{}
 		}
 		if typ == websocket.MessageBinary {
@@ -159,7 +155,9 @@ func (p *ptySession) input(ctx, readCtx context.Context, c *websocket.Conn) ptyE
 				continue
 			}
 			if err := p.send(&agentv1.ExecRequest{Msg: &agentv1.ExecRequest_Stdin{Stdin: b}}); err != nil {
-				return ptyEnd{} // output sees why the stream ended
+				// The stream ended: output reports why.
+				<-ctx.Done()
+				return ptyEnd{}
 			}
 			continue
 		}
