@@ -268,6 +268,10 @@ func TestSandboxPTYEnds(t *testing.T) {
 			t.Fatalf("pause: %s", r)
 		}
 		tm.wantError("the sandbox is paused", websocket.StatusInternalError)
+		// A paused sandbox takes no new terminal.
+		if _, r, err := a.dialPTY(t, sb.ID, "", http.Header{"Authorization": {"Bearer " + a.key}}); err == nil || r == nil || r.status != 409 {
+			t.Fatalf("pty on a paused sandbox: %v %v, want 409", err, r)
+		}
 		if r := a.do(t, "POST", "/v1/sandboxes/"+sb.ID+"/resume", nil); r.status != 200 {
 			t.Fatalf("resume: %s", r)
 		}
