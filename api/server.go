@@ -131,6 +131,7 @@ func New(cfg Config, st *store.Store, log *slog.Logger, sandboxes Sandboxes, ima
 	if sandboxes != nil {
 		s.routes = append(s.routes, s.sandboxRoutes()...)
 		s.routes = append(s.routes, s.execRoutes()...)
+		s.routes = append(s.routes, s.ptyRoutes()...)
 		s.routes = append(s.routes, s.fileRoutes()...)
 		s.routes = append(s.routes, s.portRoutes()...)
 		s.routes = append(s.routes, s.quotaRoutes()...)

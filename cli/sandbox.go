@@ -24,7 +24,7 @@ func newSandboxCmd() *cobra.Command {
 	}
 	f := addClientFlags(cmd)
 	cmd.AddCommand(newSandboxCreateCmd(f), newSandboxListCmd(f), newSandboxGetCmd(f), newSandboxExecCmd(f), newSandboxCpCmd(f),
-		newSandboxTimeoutCmd(f),
+		newSandboxShellCmd(f), newSandboxTimeoutCmd(f),
 		newSandboxLifecycleCmd(f, "kill", "Kill sandboxes and free what they hold", (*client.Client).KillSandbox),
 		newSandboxLifecycleCmd(f, "pause", "Freeze every process of running sandboxes", (*client.Client).PauseSandbox),
 		newSandboxLifecycleCmd(f, "resume", "Resume paused sandboxes", (*client.Client).ResumeSandbox))

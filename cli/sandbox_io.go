@@ -21,13 +21,15 @@ func newSandboxExecCmd(f *clientFlags) *cobra.Command {
 		req      client.ExecRequest
 		env      []string
 		useStdin bool
+		tty      bool
 	)
 	cmd := &cobra.Command{
 		Use:   "exec SANDBOX -- COMMAND [ARGS...]",
 		Short: "Run a command in a sandbox, streaming its output; exits with the command's exit code",
 		Long: "Runs COMMAND in the sandbox and streams its stdout and stderr as they are produced.\n" +
 			"A single COMMAND word runs through /bin/sh -c (so `-- 'echo $HOME; exit 3'` works);\n" +
-			"COMMAND with ARGS runs directly. warren exits with the command's exit code.",
+			"COMMAND with ARGS runs directly. warren exits with the command's exit code.\n" +
+			"With -t it runs on a terminal (raw mode and window resizes when stdin is one).",
 		Args: cobra.MinimumNArgs(2),
 		RunE: func(cmd *cobra.Command, args []string) error {
 			if d := cmd.ArgsLenAtDash(); d > 1 {
@@ -39,6 +41,9 @@ func newSandboxExecCmd(f *clientFlags) *cobra.Command {
 			}
 			if req.Env, err = parseKV("env", env); err != nil {
 				return err
+			}
+			if tty {
+				return execTTY(cmd, c, args[0], args[1:], req, useStdin)
 			}
 			req.Cmd = args[1]
 			if len(args) > 2 {
@@ -87,6 +92,7 @@ func newSandboxExecCmd(f *clientFlags) *cobra.Command {
 	fl.StringVarP(&req.User, "user", "u", "", "user to run as")
 	fl.Int64Var(&req.TimeoutSec, "timeout", 0, "seconds before the command is killed (default 300)")
 	fl.BoolVarP(&useStdin, "stdin", "i", false, "send this process's stdin (up to 1 MiB) to the command")
+	fl.BoolVarP(&tty, "tty", "t", false, "run the command on a terminal, wired to this one")
 	return cmd
 }
 

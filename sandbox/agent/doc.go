@@ -9,7 +9,10 @@
 // watches (Watch and the polled CreateWatcher trio) and Health.
 //
 // Processes. Every process the agent starts leads its own process group, so a
-// timeout or a cancelled foreground Exec kills the whole group. One reaper
+// timeout or a cancelled foreground Exec kills the whole group. A PTY process
+// leads its own session: signals sent on its Exec stream go to the terminal's
+// foreground group, and when a foreground PTY process ends the agent kills
+// what is left in its session (pty_session.go). One reaper
 // owns every wait4 call of the agent: process starts happen under the
 // reaper's lock, which also covers reaping and dispatch, so a status is never
 // delivered to the wrong waiter and never stolen. As PID 1 the reaper waits

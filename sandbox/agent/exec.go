@@ -249,7 +249,7 @@ func (s *server) control(stream agentv1.Agent_ExecServer, ss *session, keepRunni
 			select {
 			case <-p.done:
 			default:
-				_ = unix.Kill(p.pid, sig)
+				_ = unix.Kill(ss.signalTarget(), sig)
 			}
 		case *agentv1.ExecRequest_Start:
 			s.log.Warn("exec: ignoring a second start message", "pid", p.pid)

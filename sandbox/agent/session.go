@@ -135,6 +135,9 @@ func (ss *session) run(outputs []*os.File, wraps []func([]byte) *agentv1.ExecRes
 		}()
 	}
 	<-ss.p.done
+	if ss.pty != nil && !ss.p.keepRunning {
+		killSession(ss.p.pid) // its terminal's session is over
+	}
 	// Children may still hold the output open: bound the wait.
 	drain := time.AfterFunc(outputDrain, func() {
 		now := time.Now()
