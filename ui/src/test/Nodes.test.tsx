@@ -1,4 +1,5 @@
-import { fireEvent, render, screen, waitFor, within } from '@testing-library/react';
+import { fireEvent, screen, waitFor, within } from '@testing-library/react';
+import { renderPage } from './render';
 import { NodesPage } from '../pages/admin/Nodes';
 import type { ClusterNode } from '../types';
 import { mockFetch } from './fetchMock';
@@ -19,7 +20,7 @@ describe('NodesPage', () => {
         return { json: node({ draining: true }) };
       },
     });
-    render(<NodesPage />);
+    renderPage(<NodesPage />);
     const cards = await screen.findAllByTestId('node-card');
     expect(cards).toHaveLength(2);
     expect(within(cards[0]).getByText('leader')).toBeTruthy();

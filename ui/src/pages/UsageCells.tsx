@@ -1,0 +1,18 @@
+import { useCurrentUsage } from '../metrics';
+import type { Sandbox } from '../types';
+import { bytes } from '../format';
+
+/** UsageCells are a list row's CPU and memory cells: the sandbox's newest sample, polled while it is live. */
+export function UsageCells({ sandbox: s }: { sandbox: Sandbox }) {
+  const live = s.status === 'running' || s.status === 'paused';
+  const u = useCurrentUsage(s.id, live);
+  const c = live ? u.data?.current : undefined;
+  return (
+    <>
+      <td className="nw" data-testid="cpu-now">{c ? `${c.cpu_percent.toFixed(1)}%` : '—'}</td>
+      <td className="nw" data-testid="mem-now">
+        {c ? `${bytes(c.memory_used_bytes)}${c.memory_limit_bytes ? ` / ${bytes(c.memory_limit_bytes)}` : ''}` : '—'}
+      </td>
+    </>
+  );
+}
