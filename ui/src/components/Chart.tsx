@@ -31,7 +31,7 @@ export function Chart({ title, times, series, format, max }: {
     const opts: uPlot.Options = {
       width: el.clientWidth || 400,
       height,
-      legend: { show: true },
+      legend: { show: labels.includes('\u0000') }, // a legend only to tell several series apart
       scales: { y: { range: (_u, lo, hi) => [0, Math.max(max ?? 0, hi, lo + 1)] } },
       axes: [{}, { values: (_u, splits) => splits.map(format), size: 70 }],
       series: [{}, ...labels.split('\u0000').map((label, i) => ({ label, stroke: colors[i % colors.length], width: 2, value: (_u: uPlot, v: number | null) => (v === null ? '—' : format(v)) }))],

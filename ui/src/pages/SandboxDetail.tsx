@@ -21,17 +21,25 @@ export function SandboxDetail() {
   const [busy, setBusy] = useState('');
   const [actionError, setActionError] = useState('');
   const [confirmKill, setConfirmKill] = useState(false);
+  // From the kill on, no metrics request may start (an ended sandbox answers 409).
+  const [killing, setKilling] = useState(false);
 
   const act = async (what: string, call: () => Promise<Sandbox>) => {
     setBusy(what);
     setActionError('');
-    // No metrics request may be under way when the sandbox ends (it would answer 409).
-    await client.cancelQueries({ queryKey: ['metrics', id] });
+    if (what === 'kill') {
+      setKilling(true);
+      await client.cancelQueries({ queryKey: ['metrics', id] });
+    }
     try {
       client.setQueryData([path], await call());
+      // The lists showed the old state (and would poll a killed sandbox's usage): load them afresh.
+      client.removeQueries({ queryKey: ['sandboxes'] });
+      client.removeQueries({ queryKey: ['usage', id] });
       setConfirmKill(false);
     } catch (e) {
       setActionError(errorMessage(e));
+      setKilling(false);
     } finally {
       setBusy('');
     }
@@ -85,7 +93,7 @@ export function SandboxDetail() {
           <Fragment key={k}><dt>{k}</dt><dd>{v}</dd></Fragment>
         ))}
       </dl>
-      <SandboxTabs sandbox={s} metricsLive={busy !== 'kill'} />
+      <SandboxTabs sandbox={s} metricsLive={!killing} />
       {confirmKill && (
         <Confirm
           title="Kill sandbox"

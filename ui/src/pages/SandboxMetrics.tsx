@@ -28,15 +28,14 @@ export function SandboxMetrics({ sandboxId, live }: { sandboxId: string; live: b
   const { series, current, interval_sec } = m.data;
   const times = series.map((s) => Date.parse(s.time) / 1000);
   const net = netRates(series);
-  const memLimit = current?.memory_limit_bytes || undefined;
   return (
     <div className="metrics">
       {m.error && <ErrorBox message={errorMessage(m.error)} onRetry={() => void m.refetch()} />}
       {current ? <Usage s={current} /> : <p className="muted" role="status">The first sample comes {interval_sec} s after the sandbox starts.</p>}
       <div className="charts">
         <Chart title="CPU (% of the vCPU limit)" times={times} format={pct} max={100} series={[{ label: 'CPU', values: series.map((s) => s.cpu_percent) }]} />
-        <Chart title="Memory" times={times} format={bytes} max={memLimit} series={[{ label: 'used', values: series.map((s) => s.memory_used_bytes) }]} />
-        <Chart title="Disk" times={times} format={bytes} max={current?.disk_size_bytes} series={[{ label: 'used', values: series.map((s) => s.disk_used_bytes) }]} />
+        <Chart title="Memory" times={times} format={bytes} series={[{ label: 'used', values: series.map((s) => s.memory_used_bytes) }]} />
+        <Chart title="Disk" times={times} format={bytes} series={[{ label: 'used', values: series.map((s) => s.disk_used_bytes) }]} />
         <Chart title="Network" times={times} format={rate} series={[{ label: 'received', values: net.rx }, { label: 'sent', values: net.tx }]} />
       </div>
     </div>

@@ -15,6 +15,13 @@ describe('NodesPage', () => {
     let draining = false;
     const { calls } = mockFetch({
       'GET /v1/admin/nodes': () => ({ json: { leader: 'node-1', nodes: [node({ draining }), node({ id: 'node-2', name: 'beta', status: 'suspect', role: 'client' })] } }),
+      'GET /v1/admin/nodes/node-1/metrics': {
+        json: {
+          node_id: 'node-1', time: '', interval_sec: 5, capacity: node({}).capacity,
+          host: { load1: 1.5, load5: 0.75, load15: 0.25, memory_available_bytes: 6 * 2 ** 30 },
+          sandboxes: { sampled: 3, cpu_cores_used: 4, vcpus_limit: 6, memory_used_bytes: 4 * 2 ** 30, memory_limit_bytes: 8 * 2 ** 30, disk_used_bytes: 2 ** 30, disk_size_bytes: 4 * 2 ** 30, net_rx_bytes: 0, net_tx_bytes: 0 },
+        },
+      },
       'POST /v1/admin/nodes/node-1/drain': () => {
         draining = true;
         return { json: node({ draining: true }) };
@@ -31,6 +38,15 @@ describe('NodesPage', () => {
     expect(cpu.getAttribute('max')).toBe('8');
     expect(within(cards[0]).getByRole('meter', { name: 'Memory used: 50%' })).toBeTruthy();
     expect(within(cards[0]).getByRole('meter', { name: 'Sandboxes used: 30%' })).toBeTruthy();
+
+    // The load: only the alive node is asked for it.
+    const load = await within(cards[0]).findByTestId('node-load');
+    expect(within(load).getByRole('meter', { name: 'CPU in use used: 50%' }).getAttribute('value')).toBe('4');
+    expect(within(load).getByRole('meter', { name: 'Memory in use used: 25%' })).toBeTruthy();
+    expect(within(load).getByRole('meter', { name: 'Disk in use used: 25%' })).toBeTruthy();
+    expect(within(load).getByTestId('host-load').textContent).toBe('Host load 1.50 / 0.75 / 0.25 · 6.0 GiB memory available');
+    expect(within(cards[1]).queryByTestId('node-load')).toBeNull();
+    expect(calls.some((c) => c.url === '/v1/admin/nodes/node-2/metrics')).toBe(false);
 
     fireEvent.click(within(cards[0]).getByRole('button', { name: 'Drain node alpha' }));
     await waitFor(() => expect(screen.getAllByTestId('node-card')[0].textContent).toContain('draining'));
