@@ -113,10 +113,6 @@ async function useSandbox(page, shot, template, marker) {
   await cmd.fill("timeout 40 sh -c 'while :; do :; done' >/dev/null 2>&1 &");
   await cmd.press('Enter');
   await page.getByTestId('console-entry').nth(2).getByText(/^exit code 0/).waitFor();
-  // Some traffic for the network chart: pings to the sandbox's gateway (the node's bridge).
-  await cmd.fill("(ping -c 40 -i 0.5 $(ip route | awk '/default/ {print $3}') >/dev/null 2>&1 &)");
-  await cmd.press('Enter');
-  await page.getByTestId('console-entry').nth(3).getByText(/^exit code 0/).waitFor();
 
   await checkMetrics(page, shot);
   await checkListUsage(page, shot, id);

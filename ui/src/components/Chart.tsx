@@ -32,8 +32,12 @@ export function Chart({ title, times, series, format, max }: {
       width: el.clientWidth || 400,
       height,
       legend: { show: labels.includes('\u0000') }, // a legend only to tell several series apart
-      scales: { y: { range: (_u, lo, hi) => [0, Math.max(max ?? 0, hi, lo + 1)] } },
-      axes: [{}, { values: (_u, splits) => splits.map(format), size: 70 }],
+      // From 0, with room above the highest point (or max, when given).
+      scales: { y: { range: (_u, lo, hi) => [0, max !== undefined ? Math.max(max, hi) : Math.max(hi * 1.15, lo + 1)] } },
+      axes: [
+        { values: (_u, splits) => splits.map((t) => new Date(t * 1000).toLocaleTimeString()) },
+        { values: (_u, splits) => splits.map(format), size: 70 },
+      ],
       series: [{}, ...labels.split('\u0000').map((label, i) => ({ label, stroke: colors[i % colors.length], width: 2, value: (_u: uPlot, v: number | null) => (v === null ? '—' : format(v)) }))],
     };
     const u = new uPlot(opts, [[], ...series.map(() => [])], el);

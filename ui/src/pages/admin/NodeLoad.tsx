@@ -18,6 +18,9 @@ export function NodeLoad({ node }: { node: ClusterNode }) {
       <Capacity label="CPU in use" used={sb.cpu_cores_used} total={c.vcpus_total} unit={(x) => `${x.toFixed(2)} vCPU`} />
       <Capacity label="Memory in use" used={sb.memory_used_bytes} total={c.memory_mb_total * mibBytes} unit={bytes} />
       <Capacity label="Disk in use" used={sb.disk_used_bytes} total={sb.disk_size_bytes} unit={bytes} />
+      <p className="small" data-testid="reserved">
+        Reserved by them: {sb.vcpus_limit} vCPUs, {bytes(sb.memory_limit_bytes)} memory, {bytes(sb.disk_size_bytes)} disk
+      </p>
       <p className="small" data-testid="host-load">
         Host load {host.load1.toFixed(2)} / {host.load5.toFixed(2)} / {host.load15.toFixed(2)} · {bytes(host.memory_available_bytes)} memory available
       </p>

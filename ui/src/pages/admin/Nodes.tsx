@@ -50,10 +50,12 @@ export function NodesPage() {
                     {n.draining && <Badge status="draining" />}
                   </header>
                   <p className="small muted mono">{n.id} · {n.role} · {n.http_addr} · {n.version}</p>
-                  <Capacity label="vCPUs" used={c.vcpus_total - c.vcpus_free} total={c.vcpus_total} unit={String} />
-                  <Capacity label="Memory" used={c.memory_mb_total - c.memory_mb_free} total={c.memory_mb_total} unit={(x) => bytes(x * 1024 * 1024)} />
                   <Capacity label="Sandboxes" used={c.sandboxes_running} total={c.sandboxes_max} unit={String} />
-                  <p className="small">Free disk: {bytes(c.disk_bytes_free)}</p>
+                  {/* Free figures include the overcommit factors, so they may exceed the host's totals. */}
+                  <p className="small" data-testid="node-capacity">
+                    {c.vcpus_total} vCPUs and {bytes(c.memory_mb_total * 1024 * 1024)} on the host; {c.vcpus_free} vCPUs,{' '}
+                    {bytes(c.memory_mb_free * 1024 * 1024)} and {bytes(c.disk_bytes_free)} of disk free to promise
+                  </p>
                   {n.status === 'alive' && <NodeLoad node={n} />}
                   <button type="button" disabled={busy === n.id} onClick={() => void toggleDrain(n)} aria-label={`${n.draining ? 'Undrain' : 'Drain'} node ${n.name}`}>
                     {n.draining ? 'Undrain' : 'Drain'}
