@@ -2,7 +2,7 @@
 // asks only for newer ones (`since` = its newest sample's time); the list's
 // rows ask for the newest sample alone.
 import { useQuery, useQueryClient } from '@tanstack/react-query';
-import { get, qs } from './api';
+import { ApiError, get, qs } from './api';
 import { useGet } from './query';
 import type { MetricSample, NodeMetrics, SandboxMetrics } from './types';
 
@@ -12,6 +12,11 @@ export const historyMs = 60 * 60 * 1000;
 /** pollMsFor answers how often to ask for samples taken every intervalSec: every few seconds. */
 export function pollMsFor(intervalSec: number | undefined): number {
   return Math.min(10_000, Math.max(2_000, (intervalSec ?? 5) * 1000));
+}
+
+/** ended answers whether err says the sandbox has ended (409): its samples went with it, so polling stops. */
+export function ended(err: unknown): boolean {
+  return err instanceof ApiError && err.status === 409;
 }
 
 const metricsPath = (id: string) => `/v1/sandboxes/${encodeURIComponent(id)}/metrics`;
@@ -32,7 +37,7 @@ export function useSandboxMetrics(id: string, enabled: boolean) {
   return useQuery<SandboxMetrics>({
     queryKey: key,
     enabled,
-    refetchInterval: (q) => pollMsFor(q.state.data?.interval_sec),
+    refetchInterval: (q) => (ended(q.state.error) ? false : pollMsFor(q.state.data?.interval_sec)),
     queryFn: async ({ signal }) => {
       const prev = client.getQueryData<SandboxMetrics>(key);
       const since = prev?.series.at(-1)?.time;
@@ -50,7 +55,7 @@ export function useCurrentUsage(id: string, enabled: boolean) {
   return useQuery<{ current: MetricSample | null; interval: number }>({
     queryKey: ['usage', id],
     enabled,
-    refetchInterval: (q) => pollMsFor(q.state.data?.interval),
+    refetchInterval: (q) => (ended(q.state.error) ? false : pollMsFor(q.state.data?.interval)),
     queryFn: async ({ signal }) => {
       const r = await get<SandboxMetrics>(`${metricsPath(id)}${qs({ since: new Date().toISOString() })}`, signal);
       return { current: r.current, interval: r.interval_sec };

@@ -13,10 +13,9 @@ export interface PtyHandlers {
   open?: () => void;
 }
 
-/** ptyURL answers the WebSocket URL of a PTY on the page's own origin. */
-export function ptyURL(loc: Pick<Location, 'protocol' | 'host'>, sandboxId: string, cols: number, rows: number, cmd: string[] = []): string {
+/** ptyURL answers the WebSocket URL of a login-shell PTY on the page's own origin. */
+export function ptyURL(loc: Pick<Location, 'protocol' | 'host'>, sandboxId: string, cols: number, rows: number): string {
   const q = new URLSearchParams({ cols: String(cols), rows: String(rows) });
-  for (const c of cmd) q.append('cmd', c);
   const scheme = loc.protocol === 'https:' ? 'wss:' : 'ws:';
   return `${scheme}//${loc.host}/v1/sandboxes/${encodeURIComponent(sandboxId)}/pty?${q}`;
 }

@@ -1,5 +1,7 @@
+import { useEffect } from 'react';
+import { useQueryClient } from '@tanstack/react-query';
 import { errorMessage } from '../api';
-import { netRates, useSandboxMetrics } from '../metrics';
+import { ended, netRates, useSandboxMetrics } from '../metrics';
 import type { MetricSample } from '../types';
 import { Chart } from '../components/Chart';
 import { ErrorBox, Loading } from '../components/States';
@@ -23,6 +25,12 @@ function Usage({ s }: { s: MetricSample }) {
 /** SandboxMetrics shows a sandbox's newest sample and charts of its kept history, polled. */
 export function SandboxMetrics({ sandboxId, live }: { sandboxId: string; live: boolean }) {
   const m = useSandboxMetrics(sandboxId, live);
+  const client = useQueryClient();
+  const gone = ended(m.error);
+  // The sandbox ended (it expired, or was killed elsewhere): load it again for its new state.
+  useEffect(() => {
+    if (gone) void client.invalidateQueries({ queryKey: [`/v1/sandboxes/${encodeURIComponent(sandboxId)}`] });
+  }, [gone, client, sandboxId]);
   if (!live) return <p className="muted">Metrics are sampled while the sandbox is running or paused.</p>;
   if (!m.data) return m.error ? <ErrorBox message={errorMessage(m.error)} onRetry={() => void m.refetch()} /> : <Loading what="metrics" />;
   const { series, current, interval_sec } = m.data;

@@ -29,4 +29,17 @@ describe('SandboxesPage', () => {
     expect(metrics.map((c) => c.url.split('?')[0]).sort()).toEqual(['/v1/sandboxes/sb-pause/metrics', '/v1/sandboxes/sb-run/metrics']);
     expect(metrics.every((c) => /\?since=\d{4}-/.test(c.url))).toBe(true); // only the newest sample is wanted
   });
+
+  it('loads the list again when a live row turns out to have ended', async () => {
+    let listed = 0;
+    const { calls } = mockFetch({
+      'GET /v1/sandboxes': () => ({ json: { items: [sb('sb-gone', listed++ === 0 ? 'running' : 'expired')] } }),
+      'GET /v1/templates': { json: { items: [] } },
+      'GET /v1/sandboxes/sb-gone/metrics': { status: 409, json: { error: { code: 'conflict', message: 'sandbox sb-gone has ended' } } },
+    });
+    renderPage(<SandboxesPage />, '/sandboxes');
+    await waitFor(() => expect(screen.getByTestId('sandbox-row').textContent).toContain('expired'));
+    expect(calls.filter((c) => c.url.startsWith('/v1/sandboxes?')).length).toBe(2);
+    expect(calls.filter((c) => c.url.includes('/metrics')).length).toBe(1);
+  });
 });

@@ -92,11 +92,15 @@ describe('SandboxMetrics', () => {
     expect(screen.getByText(/sampled while the sandbox is running or paused/)).toBeTruthy();
   });
 
-  it('shows the API error as sent', async () => {
-    mockFetch({ 'GET /v1/sandboxes/sb-1/metrics': { status: 409, json: { error: { code: 'conflict', message: 'sandbox sb-1 has ended' } } } });
-    renderPage(<SandboxMetrics sandboxId="sb-1" live />);
+  it('shows the API error as sent; an ended sandbox stops the polling and is loaded again', async () => {
+    const { calls } = mockFetch({ 'GET /v1/sandboxes/sb-1/metrics': { status: 409, json: { error: { code: 'conflict', message: 'sandbox sb-1 has ended' } } } });
+    const { client } = renderPage(<SandboxMetrics sandboxId="sb-1" live />);
+    const invalidate = vi.spyOn(client, 'invalidateQueries');
     await advance(0);
     expect(screen.getByRole('alert').textContent).toContain('sandbox sb-1 has ended');
+    expect(invalidate).toHaveBeenCalledWith({ queryKey: ['/v1/sandboxes/sb-1'] });
+    await advance(30_000);
+    expect(calls).toHaveLength(1);
   });
 });
 

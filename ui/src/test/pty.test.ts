@@ -10,11 +10,9 @@ function session() {
 describe('PtySession', () => {
   beforeEach(installFakeSocket);
 
-  it('builds the URL on the page origin, ws or wss, with cols, rows and each cmd argument', () => {
+  it('builds the URL on the page origin, ws or wss, with cols and rows', () => {
     expect(ptyURL({ protocol: 'http:', host: '127.0.0.1:8080' }, 'sb-1', 100, 30)).toBe('ws://127.0.0.1:8080/v1/sandboxes/sb-1/pty?cols=100&rows=30');
-    expect(ptyURL({ protocol: 'https:', host: 'warren.example' }, 'sb 2', 80, 24, ['python3', '-c', 'print(1)'])).toBe(
-      'wss://warren.example/v1/sandboxes/sb%202/pty?cols=80&rows=24&cmd=python3&cmd=-c&cmd=print%281%29',
-    );
+    expect(ptyURL({ protocol: 'https:', host: 'warren.example' }, 'sb 2', 80, 24)).toBe('wss://warren.example/v1/sandboxes/sb%202/pty?cols=80&rows=24');
   });
 
   it('sends input as binary frames and resizes as JSON text frames, only once open', () => {
