@@ -35,7 +35,7 @@ export function Chart({ title, times, series, format, max }: {
       // From 0, with room above the highest point (or max, when given).
       scales: { y: { range: (_u, lo, hi) => [0, max !== undefined ? Math.max(max, hi) : Math.max(hi * 1.15, lo + 1)] } },
       axes: [
-        { values: (_u, splits) => splits.map((t) => new Date(t * 1000).toLocaleTimeString()) },
+        { space: 100, values: (_u, splits) => splits.map((t) => new Date(t * 1000).toLocaleTimeString([], { hour: '2-digit', minute: '2-digit', second: '2-digit' })) },
         { values: (_u, splits) => splits.map(format), size: 70 },
       ],
       series: [{}, ...labels.split('\u0000').map((label, i) => ({ label, stroke: colors[i % colors.length], width: 2, value: (_u: uPlot, v: number | null) => (v === null ? '—' : format(v)) }))],
