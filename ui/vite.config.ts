@@ -14,7 +14,19 @@ const proxy = {
 // tracked placeholder that go:embed needs on a fresh clone.
 export default defineConfig({
   oxc: { jsx: { runtime: 'automatic' } },
-  build: { outDir: 'dist', emptyOutDir: true, assetsDir: 'assets', sourcemap: false },
+  build: {
+    outDir: 'dist',
+    emptyOutDir: true,
+    assetsDir: 'assets',
+    sourcemap: false,
+    rolldownOptions: {
+      // "use client" in react-router and TanStack Query means nothing in a
+      // client-only bundle.
+      onwarn(w, warn) {
+        if (w.code !== 'MODULE_LEVEL_DIRECTIVE') warn(w);
+      },
+    },
+  },
   server: { proxy },
   preview: { proxy },
   test: {

@@ -4,6 +4,8 @@ import { readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { basename, join } from 'node:path';
 import { assert, goto, login, until } from './lib.mjs';
+import { checkListUsage, checkMetrics } from './metrics.mjs';
+import { useTerminal } from './terminal.mjs';
 
 const buildTimeoutMs = Number(process.env.WARREN_BUILD_TIMEOUT_MS ?? 15 * 60_000);
 
@@ -55,7 +57,7 @@ async function buildTemplate(page, shot, name) {
   assert((await page.getByLabel('stdout of step 1').innerText()).trim() === 'step-one', 'step 1 shows its stdout');
   assert((await page.getByLabel('stdout of step 5').innerText()).trim() === 'built-by-e2e', 'step 5 shows its stdout');
   assert((await steps.nth(1).getByTestId('step-exit').innerText()) === 'exit code 0', 'step 2 shows its exit code');
-  await shot('build-logs');
+  await shot('build-logs', 'admin-build-logs');
 
   // The Templates tab refreshed when the build finished.
   await page.getByRole('tab', { name: 'Templates' }).click();
@@ -92,7 +94,8 @@ async function useSandbox(page, shot, template, marker) {
   await page.getByRole('heading', { name: id, level: 1 }).waitFor();
   await page.locator('.page-head .badge', { hasText: 'running' }).waitFor({ timeout: 120_000 });
 
-  // The console.
+  // The console; it also starts a CPU burner for the charts.
+  await page.getByRole('tab', { name: 'Console' }).click();
   const cmd = page.getByLabel('Command', { exact: true });
   await cmd.fill(marker ? 'cat /root/marker; echo hello-from-e2e; echo oops >&2' : 'echo hello-from-e2e; echo oops >&2');
   await page.getByRole('button', { name: 'Run', exact: true }).click();
@@ -106,9 +109,18 @@ async function useSandbox(page, shot, template, marker) {
   await cmd.fill('false');
   await cmd.press('Enter');
   await page.getByTestId('console-entry').nth(1).getByText(/^exit code 1/).waitFor();
-  await shot('sandbox-console');
+  await shot('sandbox-console', 'sandbox-console');
+  await cmd.fill("timeout 40 sh -c 'while :; do :; done' >/dev/null 2>&1 &");
+  await cmd.press('Enter');
+  await page.getByTestId('console-entry').nth(2).getByText(/^exit code 0/).waitFor();
+
+  await checkMetrics(page, shot);
+  await checkListUsage(page, shot, id);
+  await useTerminal(page, shot);
+
 
   // Files: into /tmp, upload, download, compare.
+  await page.getByRole('tab', { name: 'Files' }).click();
   await page.getByRole('button', { name: 'Open folder tmp' }).click();
   await page.getByRole('button', { name: 'Go to the parent folder' }).waitFor();
   const content = `uploaded by the e2e flow at ${new Date().toISOString()}\n`;
@@ -122,7 +134,7 @@ async function useSandbox(page, shot, template, marker) {
   await page.getByLabel('New folder name').fill('e2e-dir');
   await page.getByRole('button', { name: 'Create folder' }).click();
   await page.getByRole('button', { name: 'Open folder e2e-dir' }).waitFor();
-  await shot('sandbox-files');
+  await shot('sandbox-files', 'sandbox-files');
 
   // Kill it.
   await page.getByRole('button', { name: 'Kill', exact: true }).click();
@@ -132,6 +144,7 @@ async function useSandbox(page, shot, template, marker) {
   await page.getByRole('link', { name: '← Sandboxes' }).click();
   await page.getByRole('link', { name: id }).waitFor();
   await shot('sandboxes');
+  assert((await page.getByTestId('sandbox-row').filter({ hasText: id }).getByTestId('cpu-now').innerText()) === '—', 'a killed sandbox has no CPU figure');
 }
 
 export async function full({ cfg, page, shot }) {

@@ -23,7 +23,8 @@ export function config() {
   for (const k of ['email', 'password']) {
     if (!boot[k]) throw new Error(`WARREN_BOOTSTRAP=${file}: no "${k}"`);
   }
-  return { url, boot, artifacts: process.env.WARREN_ARTIFACTS ?? join(repoRoot, 'artifacts', 'ui') };
+  // WARREN_TOUR_DIR (scripts/e2e-ui sets docs/ui) receives the screenshots docs/UI.md shows.
+  return { url, boot, artifacts: process.env.WARREN_ARTIFACTS ?? join(repoRoot, 'artifacts', 'ui'), tour: process.env.WARREN_TOUR_DIR ?? '' };
 }
 
 export const chromiumArgs = [
@@ -67,10 +68,15 @@ export async function open(flow) {
     if (r.status() >= 400) problems.push(`HTTP ${r.status()}: ${r.request().method()} ${r.url()}`);
   });
   let n = 0;
-  const shot = async (name) => {
+  /** shot saves a full-page screenshot; with tour, also the viewport as <tour dir>/<tour>.png. */
+  const shot = async (name, tour) => {
     n++;
     const file = join(shots, `${String(n).padStart(2, '0')}-${name}.png`);
     await page.screenshot({ path: file, fullPage: true });
+    if (tour && cfg.tour) {
+      mkdirSync(cfg.tour, { recursive: true });
+      await page.screenshot({ path: join(cfg.tour, `${tour}.png`), animations: 'disabled', caret: 'initial' });
+    }
     return file;
   };
   const close = async () => {

@@ -9,7 +9,7 @@ export async function smoke({ cfg, page, shot }) {
 
   await page.goto('/');
   await page.getByRole('heading', { name: 'Sign in to Warren' }).waitFor();
-  await shot('login');
+  await shot('login', 'login');
   await login(page, cfg.boot);
 
   // Sandboxes: the empty state, and the create dialog (opened, then closed with Escape).
@@ -51,8 +51,16 @@ export async function smoke({ cfg, page, shot }) {
   const card = page.getByTestId('node-card').first();
   await card.waitFor();
   await card.getByText('leader').waitFor();
-  assert((await card.getByRole('meter').count()) === 3, 'a node card has three capacity bars');
-  await shot('admin-nodes');
+  assert((await card.locator(':scope > .capacity meter').count()) === 1, 'a node card has a bar of its running sandboxes');
+  const capacity = await card.getByTestId('node-capacity').innerText();
+  assert(/^\d+ vCPUs and [\d.]+ (MiB|GiB|TiB) on the host; [\d.]+ vCPUs, [\d.]+ (B|KiB|MiB|GiB|TiB) and [\d.]+ (B|KiB|MiB|GiB|TiB) of disk free to promise$/.test(capacity), `the capacity is shown (${capacity})`);
+  // Its load, from GET /v1/admin/nodes/{id}/metrics.
+  const load = card.getByTestId('node-load');
+  await load.waitFor();
+  assert((await load.getByRole('meter').count()) === 3, 'a node card shows three load bars');
+  const host = await load.getByTestId('host-load').innerText();
+  assert(/^Host load \d+\.\d\d \/ \d+\.\d\d \/ \d+\.\d\d · \d/.test(host), `the host's load averages and free memory are shown (${host})`);
+  await shot('admin-nodes', 'admin-nodes');
   await page.getByRole('navigation', { name: 'Admin' }).getByRole('link', { name: 'Sandboxes' }).click();
   await page.getByRole('heading', { name: 'All sandboxes', level: 1 }).waitFor();
   await page.getByText(/No sandboxes/).or(page.locator('table')).first().waitFor();

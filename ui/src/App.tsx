@@ -1,7 +1,9 @@
 import { useCallback, useEffect, useMemo, useState } from 'react';
+import { QueryClientProvider, useQueryClient } from '@tanstack/react-query';
+import { BrowserRouter, useLocation, useNavigate } from 'react-router';
 import { get, post, setCsrfToken, setTeam, setUnauthenticatedHandler, errorMessage } from './api';
+import { newQueryClient } from './query';
 import type { LoginResponse, Me } from './types';
-import { navigate, useLocation } from './router';
 import { SessionContext, sessionHint, teamHint, type Session } from './session';
 import { Login } from './pages/Login';
 import { Layout } from './pages/Layout';
@@ -16,15 +18,30 @@ async function fetchMe(): Promise<Me> {
   return me;
 }
 
+/** App is the root: the query cache, the router and the signed-in shell. */
 export function App() {
+  const [client] = useState(newQueryClient);
+  return (
+    <QueryClientProvider client={client}>
+      <BrowserRouter>
+        <Shell />
+      </BrowserRouter>
+    </QueryClientProvider>
+  );
+}
+
+function Shell() {
   const [state, setState] = useState<State>(() => (sessionHint.get() ? { kind: 'loading' } : { kind: 'anonymous' }));
-  const { path } = useLocation();
+  const { pathname: path } = useLocation();
+  const navigate = useNavigate();
+  const client = useQueryClient();
 
   const signedOut = useCallback(() => {
     sessionHint.clear();
     setCsrfToken('');
+    client.clear();
     setState({ kind: 'anonymous' });
-  }, []);
+  }, [client]);
 
   const load = useCallback(async () => {
     try {
@@ -66,9 +83,10 @@ export function App() {
         teamHint.set(teamId);
         setTeam(teamId);
         await load();
+        await client.resetQueries();
       },
     };
-  }, [state, load, signedOut]);
+  }, [state, load, signedOut, navigate, client]);
 
   if (state.kind === 'anonymous') return <Login onLoggedIn={onLoggedIn} />;
   if (state.kind === 'loading') return <main id="main" className="center"><Loading what="your session" /></main>;

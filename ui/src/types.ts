@@ -182,3 +182,44 @@ export interface Nodes {
   leader: string;
   nodes: ClusterNode[];
 }
+
+/** MetricSample is one sample of a sandbox (GET /v1/sandboxes/{id}/metrics). */
+export interface MetricSample {
+  time: string;
+  cpu_percent: number; // of its vCPU limit; 100 is all of vcpus
+  vcpus: number;
+  memory_used_bytes: number;
+  memory_limit_bytes: number; // 0: none
+  disk_used_bytes: number;
+  disk_size_bytes: number;
+  net_rx_bytes: number; // since the sandbox started
+  net_tx_bytes: number;
+}
+
+export interface SandboxMetrics {
+  sandbox_id: string;
+  node_id: string;
+  interval_sec: number;
+  current: MetricSample | null; // null until the first sample
+  series: MetricSample[]; // oldest first
+}
+
+/** NodeMetrics answers GET /v1/admin/nodes/{id}/metrics. */
+export interface NodeMetrics {
+  node_id: string;
+  time: string;
+  interval_sec: number;
+  capacity: NodeCapacity;
+  host: { load1: number; load5: number; load15: number; memory_available_bytes: number };
+  sandboxes: {
+    sampled: number;
+    cpu_cores_used: number;
+    vcpus_limit: number;
+    memory_used_bytes: number;
+    memory_limit_bytes: number;
+    disk_used_bytes: number;
+    disk_size_bytes: number;
+    net_rx_bytes: number;
+    net_tx_bytes: number;
+  };
+}

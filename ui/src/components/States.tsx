@@ -1,5 +1,12 @@
 import type { ReactNode } from 'react';
-import type { Loaded } from '../hooks';
+import { errorMessage } from '../api';
+
+/** Loaded is the part of a query result that Show reads. */
+export interface Loaded<T> {
+  data: T | undefined;
+  error: Error | null;
+  refetch: () => unknown;
+}
 
 export function Loading({ what }: { what: string }) {
   return (
@@ -28,7 +35,7 @@ export function ErrorBox({ message, onRetry }: { message: string; onRetry?: () =
 
 /**
  * Show renders the loading, error and empty states of a load, or children with
- * its data. A reload keeps the data shown.
+ * its data. A refetch keeps the data shown.
  */
 export function Show<T>({ load, what, empty, isEmpty, children }: {
   load: Loaded<T>;
@@ -37,13 +44,14 @@ export function Show<T>({ load, what, empty, isEmpty, children }: {
   isEmpty: (d: T) => boolean;
   children: (d: T) => ReactNode;
 }) {
+  const retry = () => void load.refetch();
   if (load.data === undefined) {
-    if (load.error) return <ErrorBox message={load.error} onRetry={() => void load.reload()} />;
+    if (load.error) return <ErrorBox message={errorMessage(load.error)} onRetry={retry} />;
     return <Loading what={what} />;
   }
   return (
     <>
-      {load.error && <ErrorBox message={load.error} onRetry={() => void load.reload()} />}
+      {load.error && <ErrorBox message={errorMessage(load.error)} onRetry={retry} />}
       {isEmpty(load.data) ? <Empty>{empty}</Empty> : children(load.data)}
     </>
   );

@@ -1,6 +1,6 @@
 import { useState, type ChangeEvent, type FormEvent } from 'react';
-import { api, apiBlob, del, errorMessage, get, post, qs } from '../api';
-import { useLoad } from '../hooks';
+import { api, apiBlob, del, errorMessage, post, qs } from '../api';
+import { useGet } from '../query';
 import type { FileEntry } from '../types';
 import { Confirm } from '../components/Dialog';
 import { ErrorBox, Show } from '../components/States';
@@ -26,6 +26,11 @@ function save(blob: Blob, name: string) {
   setTimeout(() => URL.revokeObjectURL(url), 60_000);
 }
 
+function sortEntries(r: { items: FileEntry[] }): { items: FileEntry[] } {
+  const items = [...r.items].sort((a, b) => (a.type === 'dir') === (b.type === 'dir') ? a.name.localeCompare(b.name) : a.type === 'dir' ? -1 : 1);
+  return { items };
+}
+
 /** FileBrowser lists a directory of the sandbox and uploads, downloads, creates and deletes. */
 export function FileBrowser({ sandboxId, initialDir = '/' }: { sandboxId: string; initialDir?: string }) {
   const base = `/v1/sandboxes/${encodeURIComponent(sandboxId)}/files`;
@@ -34,11 +39,7 @@ export function FileBrowser({ sandboxId, initialDir = '/' }: { sandboxId: string
   const [busy, setBusy] = useState('');
   const [error, setError] = useState('');
   const [toDelete, setToDelete] = useState<FileEntry | null>(null);
-  const list = useLoad(async (signal) => {
-    const r = await get<{ items: FileEntry[] }>(`${base}/list${qs({ path: dir, depth: 1 })}`, signal);
-    const items = [...r.items].sort((a, b) => (a.type === 'dir') === (b.type === 'dir') ? a.name.localeCompare(b.name) : a.type === 'dir' ? -1 : 1);
-    return { items };
-  }, [base, dir]);
+  const list = useGet<{ items: FileEntry[] }>(`${base}/list${qs({ path: dir, depth: 1 })}`, { select: sortEntries });
 
   const doing = async (what: string, f: () => Promise<void>) => {
     setBusy(what);
@@ -58,7 +59,7 @@ export function FileBrowser({ sandboxId, initialDir = '/' }: { sandboxId: string
     if (files.length === 0) return;
     void doing(`Uploading ${files.map((f) => f.name).join(', ')}…`, async () => {
       for (const f of files) await api('PUT', `${base}${qs({ path: joinPath(dir, f.name) })}`, { raw: f });
-      await list.reload();
+      await list.refetch();
     });
   };
   const mkdir = (e: FormEvent) => {
@@ -68,7 +69,7 @@ export function FileBrowser({ sandboxId, initialDir = '/' }: { sandboxId: string
     void doing('Creating folder…', async () => {
       await post(`${base}/mkdir`, { path: name.startsWith('/') ? name : joinPath(dir, name) });
       setNewDir('');
-      await list.reload();
+      await list.refetch();
     });
   };
   const download = (f: FileEntry) =>
@@ -77,7 +78,7 @@ export function FileBrowser({ sandboxId, initialDir = '/' }: { sandboxId: string
     void doing(`Deleting ${f.name}…`, async () => {
       await del(`${base}${qs({ path: f.path, recursive: f.type === 'dir' ? 'true' : undefined })}`);
       setToDelete(null);
-      await list.reload();
+      await list.refetch();
     });
 
   const crumbs = dir.split('/').filter(Boolean);
@@ -100,7 +101,7 @@ export function FileBrowser({ sandboxId, initialDir = '/' }: { sandboxId: string
       </div>
       <div className="toolbar">
         <button type="button" onClick={() => setDir(parentOf(dir))} disabled={dir === '/'} aria-label="Go to the parent folder">Up</button>
-        <button type="button" onClick={() => void list.reload()} aria-label="Refresh files">Refresh</button>
+        <button type="button" onClick={() => void list.refetch()} aria-label="Refresh files">Refresh</button>
         <label className="button">
           Upload
           <input type="file" multiple onChange={upload} className="sr-only" aria-label={`Upload files to ${dir}`} />

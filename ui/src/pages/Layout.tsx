@@ -1,17 +1,7 @@
 import type { ReactNode } from 'react';
-import { Link, useLocation } from '../router';
+import { Link, NavLink } from 'react-router';
 import { useSession } from '../session';
 import { ThemeToggle } from '../components/ThemeToggle';
-
-function NavLink({ to, children }: { to: string; children: ReactNode }) {
-  const { path } = useLocation();
-  const current = path === to || path.startsWith(to + '/');
-  return (
-    <Link to={to} aria-current={current ? 'page' : undefined} className={current ? 'active' : undefined}>
-      {children}
-    </Link>
-  );
-}
 
 export function Layout({ children }: { children: ReactNode }) {
   const { me, logout, switchTeam } = useSession();

@@ -1,33 +1,43 @@
-import { useEffect } from 'react';
-import { match, navigate, useLocation, Link } from '../router';
+import { Link, Navigate, Route, Routes as RouterRoutes, useLocation } from 'react-router';
 import { useSession } from '../session';
 import { SandboxesPage } from './Sandboxes';
 import { SandboxDetail } from './SandboxDetail';
 import { TemplatesPage } from './Templates';
-import { AdminLayout } from './admin/AdminLayout';
+import { AdminLayout, adminSections } from './admin/AdminLayout';
 import { Empty } from '../components/States';
 
-function Redirect({ to }: { to: string }) {
-  useEffect(() => navigate(to, { replace: true }), [to]);
-  return null;
-}
-
-export function Routes() {
-  const { path } = useLocation();
-  const { me } = useSession();
-  if (path === '/' || path === '/login') return <Redirect to="/sandboxes" />;
-  if (path === '/sandboxes') return <SandboxesPage />;
-  const sb = match('/sandboxes/:id', path);
-  if (sb) return <SandboxDetail id={sb.id} />;
-  if (path === '/templates') return <TemplatesPage />;
-  if (path === '/admin' || path.startsWith('/admin/')) {
-    if (!me.admin) return <Empty>The admin pages need an admin account.</Empty>;
-    if (path === '/admin') return <Redirect to="/admin/templates" />;
-    return <AdminLayout path={path} />;
-  }
+function NotFound() {
+  const { pathname } = useLocation();
   return (
     <Empty>
-      No page at <code>{path}</code>. <Link to="/sandboxes">Go to sandboxes</Link>.
+      No page at <code>{pathname}</code>. <Link to="/sandboxes">Go to sandboxes</Link>.
     </Empty>
+  );
+}
+
+function AdminOnly() {
+  const { me } = useSession();
+  if (!me.admin) return <Empty>The admin pages need an admin account.</Empty>;
+  return <AdminLayout />;
+}
+
+/** Routes maps the signed-in paths to pages; unknown paths get a page saying so. */
+export function Routes() {
+  return (
+    <RouterRoutes>
+      <Route path="/" element={<Navigate to="/sandboxes" replace />} />
+      <Route path="/login" element={<Navigate to="/sandboxes" replace />} />
+      <Route path="/sandboxes" element={<SandboxesPage />} />
+      <Route path="/sandboxes/:id" element={<SandboxDetail />} />
+      <Route path="/templates" element={<TemplatesPage />} />
+      <Route path="/admin" element={<AdminOnly />}>
+        <Route index element={<Navigate to="/admin/templates" replace />} />
+        {adminSections.map(({ path, page: Page }) => (
+          <Route key={path} path={path} element={<Page />} />
+        ))}
+        <Route path="*" element={<NotFound />} />
+      </Route>
+      <Route path="*" element={<NotFound />} />
+    </RouterRoutes>
   );
 }

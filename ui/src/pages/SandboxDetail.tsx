@@ -1,40 +1,53 @@
 import { Fragment, useState } from 'react';
-import { del, errorMessage, get, post } from '../api';
-import { useLoad, usePolling } from '../hooks';
-import { Link } from '../router';
+import { useQueryClient } from '@tanstack/react-query';
+import { Link, useParams } from 'react-router';
+import { del, errorMessage, post } from '../api';
+import { useGet } from '../query';
 import type { Sandbox } from '../types';
 import { Badge } from '../components/Badge';
 import { Confirm } from '../components/Dialog';
 import { ErrorBox, Loading } from '../components/States';
 import { mib, when } from '../format';
-import { ExecConsole } from './ExecConsole';
-import { FileBrowser } from './FileBrowser';
+import { SandboxTabs } from './SandboxTabs';
 
 const ended = new Set(['killed', 'expired', 'failed', 'lost']);
 
-export function SandboxDetail({ id }: { id: string }) {
-  const sb = useLoad((signal) => get<Sandbox>(`/v1/sandboxes/${encodeURIComponent(id)}`, signal), [id]);
+/** SandboxDetail is a sandbox's page: its facts, actions, and the metrics, terminal, console and files tabs. */
+export function SandboxDetail() {
+  const id = useParams().id!;
+  const path = `/v1/sandboxes/${encodeURIComponent(id)}`;
+  const client = useQueryClient();
+  const sb = useGet<Sandbox>(path, { refetchInterval: (q) => (q.state.data?.status === 'creating' ? 3000 : false) });
   const [busy, setBusy] = useState('');
   const [actionError, setActionError] = useState('');
   const [confirmKill, setConfirmKill] = useState(false);
-  usePolling(sb.reload, 3000, sb.data?.status === 'creating');
+  // From the kill on, no metrics request may start (an ended sandbox answers 409).
+  const [killing, setKilling] = useState(false);
 
   const act = async (what: string, call: () => Promise<Sandbox>) => {
     setBusy(what);
     setActionError('');
+    if (what === 'kill') {
+      setKilling(true);
+      await client.cancelQueries({ queryKey: ['metrics', id] });
+    }
     try {
-      sb.setData(await call());
+      client.setQueryData([path], await call());
+      // The lists showed the old state (and would poll a killed sandbox's usage): load them afresh.
+      client.removeQueries({ queryKey: ['sandboxes'] });
+      client.removeQueries({ queryKey: ['usage', id] });
       setConfirmKill(false);
     } catch (e) {
       setActionError(errorMessage(e));
+      setKilling(false);
     } finally {
       setBusy('');
     }
   };
-  const path = `/v1/sandboxes/${encodeURIComponent(id)}`;
+  const retry = () => void sb.refetch();
 
   if (!sb.data) {
-    return sb.error ? <ErrorBox message={sb.error} onRetry={() => void sb.reload()} /> : <Loading what="the sandbox" />;
+    return sb.error ? <ErrorBox message={errorMessage(sb.error)} onRetry={retry} /> : <Loading what="the sandbox" />;
   }
   const s = sb.data;
   return (
@@ -59,11 +72,11 @@ export function SandboxDetail({ id }: { id: string }) {
               Kill
             </button>
           )}
-          <button type="button" onClick={() => void sb.reload()} aria-label="Refresh sandbox">Refresh</button>
+          <button type="button" onClick={retry} aria-label="Refresh sandbox">Refresh</button>
         </div>
       </div>
       {actionError && !confirmKill && <ErrorBox message={actionError} />}
-      {sb.error && <ErrorBox message={sb.error} onRetry={() => void sb.reload()} />}
+      {sb.error && <ErrorBox message={errorMessage(sb.error)} onRetry={retry} />}
       {s.error && <ErrorBox message={s.error} />}
       <dl className="facts">
         <dt>Template</dt><dd>{s.template}</dd>
@@ -80,14 +93,7 @@ export function SandboxDetail({ id }: { id: string }) {
           <Fragment key={k}><dt>{k}</dt><dd>{v}</dd></Fragment>
         ))}
       </dl>
-      {s.status === 'running' ? (
-        <div className="split">
-          <ExecConsole sandboxId={s.id} />
-          <FileBrowser sandboxId={s.id} />
-        </div>
-      ) : (
-        <p className="muted">The console and files are available while the sandbox is running.</p>
-      )}
+      <SandboxTabs sandbox={s} metricsLive={!killing} />
       {confirmKill && (
         <Confirm
           title="Kill sandbox"

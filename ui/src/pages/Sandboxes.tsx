@@ -1,24 +1,21 @@
-import { useState } from 'react';
+import { useInfiniteQuery } from '@tanstack/react-query';
+import { Link, useNavigate } from 'react-router';
 import { get, qs } from '../api';
-import { useLoad, usePolling } from '../hooks';
-import { Link, navigate, useLocation } from '../router';
+import { useGet } from '../query';
+import { useQueryParams } from '../searchParams';
 import { sandboxStates, type List, type Sandbox, type Template } from '../types';
 import { Badge, ShortId } from '../components/Badge';
 import { Show } from '../components/States';
 import { mib, when } from '../format';
 import { CreateSandboxDialog } from './CreateSandboxDialog';
+import { UsageCells } from './UsageCells';
 
-export function setQuery(path: string, query: URLSearchParams, changes: Record<string, string>) {
-  const q = new URLSearchParams(query);
-  for (const [k, v] of Object.entries(changes)) {
-    if (v) q.set(k, v);
-    else q.delete(k);
-  }
-  const s = q.toString();
-  navigate(s ? `${path}?${s}` : path, { replace: true });
-}
-
-/** SandboxTable lists sandboxes; links go to the team detail page unless admin. */
+/**
+ * SandboxTable lists sandboxes; links go to the team detail page unless admin.
+ * The team's list shows each live row's newest CPU and memory sample (one
+ * metrics call per running or paused row, polled); the admin list does not,
+ * since those routes answer for the caller's own team only.
+ */
 export function SandboxTable({ items, admin, teamNames }: { items: Sandbox[]; admin?: boolean; teamNames?: Record<string, string> }) {
   return (
     <table>
@@ -28,6 +25,8 @@ export function SandboxTable({ items, admin, teamNames }: { items: Sandbox[]; ad
           <th scope="col">Status</th>
           <th scope="col">Template</th>
           {admin && <th scope="col">Team</th>}
+          {!admin && <th scope="col">CPU now</th>}
+          {!admin && <th scope="col">Memory now</th>}
           <th scope="col">vCPU</th>
           <th scope="col">Memory</th>
           <th scope="col">Disk</th>
@@ -38,7 +37,7 @@ export function SandboxTable({ items, admin, teamNames }: { items: Sandbox[]; ad
       </thead>
       <tbody>
         {items.map((s) => (
-          <tr key={s.id}>
+          <tr key={s.id} data-testid="sandbox-row" data-sandbox-id={s.id}>
             <td className="mono">{admin ? s.id : <Link to={`/sandboxes/${s.id}`}>{s.id}</Link>}</td>
             <td>
               <Badge status={s.status} />
@@ -47,6 +46,7 @@ export function SandboxTable({ items, admin, teamNames }: { items: Sandbox[]; ad
             </td>
             <td>{s.template}</td>
             {admin && <td>{teamNames?.[s.team_id] ?? <ShortId id={s.team_id} />}</td>}
+            {!admin && <UsageCells sandbox={s} />}
             <td>{s.vcpus}</td>
             <td className="nw">{mib(s.memory_mb)}</td>
             <td className="nw">{mib(s.disk_size_mb)}</td>
@@ -76,27 +76,21 @@ export function StateFilter({ value, onChange }: { value: string; onChange: (v: 
 }
 
 export function SandboxesPage() {
-  const { path, query } = useLocation();
+  const [query, setQuery] = useQueryParams();
+  const navigate = useNavigate();
   const state = query.get('state') ?? '';
   const template = query.get('template') ?? '';
   const creating = query.get('create');
-  const [more, setMore] = useState<Sandbox[]>([]);
-  const [cursor, setCursor] = useState<string>();
-  const list = useLoad(async (signal) => {
-    const r = await get<List<Sandbox>>(`/v1/sandboxes${qs({ state, template, limit: 100 })}`, signal);
-    setMore([]);
-    setCursor(r.next_cursor);
-    return r;
-  }, [state, template]);
-  const templates = useLoad((signal) => get<List<Template>>('/v1/templates?limit=200', signal), []);
-  const busy = (list.data?.items ?? []).some((s) => s.status === 'creating');
-  usePolling(list.reload, 3000, busy);
-
-  const loadMore = async () => {
-    const r = await get<List<Sandbox>>(`/v1/sandboxes${qs({ state, template, limit: 100, cursor })}`);
-    setMore([...more, ...r.items]);
-    setCursor(r.next_cursor);
-  };
+  // Pages of 100 by cursor; while a sandbox is being created every page is polled.
+  const list = useInfiniteQuery({
+    queryKey: ['sandboxes', state, template],
+    queryFn: ({ pageParam, signal }) => get<List<Sandbox>>(`/v1/sandboxes${qs({ state, template, limit: 100, cursor: pageParam })}`, signal),
+    initialPageParam: undefined as string | undefined,
+    getNextPageParam: (last) => last.next_cursor || undefined,
+    select: (d) => d.pages.flatMap((p) => p.items),
+    refetchInterval: (q) => ((q.state.data?.pages ?? []).some((p) => p.items.some((s) => s.status === 'creating')) ? 3000 : false),
+  });
+  const templates = useGet<List<Template>>('/v1/templates?limit=200');
   const filtered = !!(state || template);
 
   return (
@@ -104,18 +98,18 @@ export function SandboxesPage() {
       <div className="page-head">
         <h1 id="sb-title">Sandboxes</h1>
         <div className="toolbar">
-          <StateFilter value={state} onChange={(v) => setQuery(path, query, { state: v })} />
+          <StateFilter value={state} onChange={(v) => setQuery({ state: v })} />
           <label className="inline">
             Template
-            <select value={template} onChange={(e) => setQuery(path, query, { template: e.target.value })}>
+            <select value={template} onChange={(e) => setQuery({ template: e.target.value })}>
               <option value="">any</option>
               {(templates.data?.items ?? []).map((t) => (
                 <option key={t.id} value={t.name}>{t.name}</option>
               ))}
             </select>
           </label>
-          <button type="button" onClick={() => void list.reload()} aria-label="Refresh sandboxes">Refresh</button>
-          <button type="button" className="primary" onClick={() => setQuery(path, query, { create: '1' })}>
+          <button type="button" onClick={() => void list.refetch()} aria-label="Refresh sandboxes">Refresh</button>
+          <button type="button" className="primary" onClick={() => setQuery({ create: '1' })}>
             Create sandbox
           </button>
         </div>
@@ -123,13 +117,13 @@ export function SandboxesPage() {
       <Show
         load={list}
         what="sandboxes"
-        isEmpty={(d) => d.items.length === 0}
+        isEmpty={(d) => d.length === 0}
         empty={filtered ? <p>No sandbox matches these filters.</p> : <p>No sandboxes yet. Create one from a template to get started.</p>}
       >
         {(d) => (
           <>
-            <SandboxTable items={[...d.items, ...more]} />
-            {cursor && <button type="button" onClick={() => void loadMore()}>Load more</button>}
+            <SandboxTable items={d} />
+            {list.hasNextPage && <button type="button" disabled={list.isFetchingNextPage} onClick={() => void list.fetchNextPage()}>Load more</button>}
           </>
         )}
       </Show>
@@ -137,7 +131,7 @@ export function SandboxesPage() {
         <CreateSandboxDialog
           templates={templates.data?.items ?? []}
           initialTemplate={creating === '1' ? '' : creating}
-          onClose={() => setQuery(path, query, { create: '' })}
+          onClose={() => setQuery({ create: '' })}
           onCreated={(s) => navigate(`/sandboxes/${s.id}`)}
         />
       )}

@@ -1,18 +1,19 @@
 import { useState } from 'react';
-import { del, errorMessage, get, qs } from '../api';
-import { useLoad } from '../hooks';
-import { navigate, useLocation } from '../router';
+import { del, errorMessage, qs } from '../api';
+import { useNavigate } from 'react-router';
+import { useGet } from '../query';
+import { useQueryParams } from '../searchParams';
 import type { List, Template } from '../types';
 import { Badge } from '../components/Badge';
 import { Confirm } from '../components/Dialog';
 import { Show } from '../components/States';
 import { bytes, mib, when } from '../format';
-import { setQuery } from './Sandboxes';
 
 export function TemplatesPage() {
-  const { path, query } = useLocation();
+  const [query, setQuery] = useQueryParams();
+  const navigate = useNavigate();
   const type = query.get('type') ?? '';
-  const list = useLoad((signal) => get<List<Template>>(`/v1/templates${qs({ type, limit: 200 })}`, signal), [type]);
+  const list = useGet<List<Template>>(`/v1/templates${qs({ type, limit: 200 })}`);
   const [toDelete, setToDelete] = useState<Template | null>(null);
   const [busy, setBusy] = useState(false);
   const [error, setError] = useState('');
@@ -23,7 +24,7 @@ export function TemplatesPage() {
     try {
       await del(`/v1/templates/${encodeURIComponent(t.id)}`);
       setToDelete(null);
-      await list.reload();
+      await list.refetch();
     } catch (e) {
       setError(errorMessage(e));
     } finally {
@@ -38,13 +39,13 @@ export function TemplatesPage() {
         <div className="toolbar">
           <label className="inline">
             Type
-            <select value={type} onChange={(e) => setQuery(path, query, { type: e.target.value })}>
+            <select value={type} onChange={(e) => setQuery({ type: e.target.value })}>
               <option value="">any</option>
               <option value="image">image</option>
               <option value="snapshot">snapshot</option>
             </select>
           </label>
-          <button type="button" onClick={() => void list.reload()} aria-label="Refresh templates">Refresh</button>
+          <button type="button" onClick={() => void list.refetch()} aria-label="Refresh templates">Refresh</button>
         </div>
       </div>
       <Show load={list} what="templates" isEmpty={(d) => d.items.length === 0} empty={<p>No templates{type ? ` of type ${type}` : ''}. An admin builds them under Admin → Templates.</p>}>

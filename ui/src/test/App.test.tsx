@@ -49,6 +49,21 @@ describe('App', () => {
     expect(screen.queryByRole('link', { name: 'Admin' })).toBeNull();
   });
 
+  it('keeps non-admins out of the admin pages and redirects /admin to its first page', async () => {
+    localStorage.setItem('warren.session', '1');
+    window.history.replaceState(null, '', '/admin/nodes');
+    mockFetch({ 'GET /v1/me': { json: { ...me, admin: false } } });
+    const { unmount } = render(<App />);
+    expect(await screen.findByText('The admin pages need an admin account.')).toBeTruthy();
+    unmount();
+    window.history.replaceState(null, '', '/admin');
+    mockFetch({ 'GET /v1/me': { json: me }, 'GET /v1/admin/templates': { json: { items: [] } }, 'GET /v1/admin/builds': { json: { items: [] } } });
+    render(<App />);
+    expect(await screen.findByText(/No templates yet/)).toBeTruthy();
+    expect(window.location.pathname).toBe('/admin/templates');
+    expect(screen.getByRole('link', { name: 'Templates', current: 'page' })).toBeTruthy();
+  });
+
   it('drops an expired session back to the login form', async () => {
     localStorage.setItem('warren.session', '1');
     mockFetch({ 'GET /v1/me': { status: 401, json: { error: { code: 'unauthenticated', message: 'missing or invalid credentials' } } } });

@@ -1,4 +1,5 @@
-import { fireEvent, render, screen, waitFor, within } from '@testing-library/react';
+import { fireEvent, screen, waitFor, within } from '@testing-library/react';
+import { renderPage } from './render';
 import { setCsrfToken } from '../api';
 import { BuildsTab } from '../pages/admin/Builds';
 import { build } from './builds';
@@ -17,7 +18,7 @@ describe('BuildsTab', () => {
         },
       },
     });
-    render(<BuildsTab />);
+    renderPage(<BuildsTab />);
     const rows = await screen.findAllByTestId('build-row');
     expect(rows).toHaveLength(3);
 
@@ -50,7 +51,7 @@ describe('BuildsTab', () => {
         }),
       },
     });
-    render(<BuildsTab />);
+    renderPage(<BuildsTab />);
     const toggle = await screen.findByRole('button', { name: 'Show logs of build tools' });
     expect(toggle.getAttribute('aria-expanded')).toBe('false');
     fireEvent.click(toggle);
@@ -76,7 +77,7 @@ describe('BuildsTab', () => {
       'POST /v1/admin/builds/bld-4/cancel': { json: build({ id: 'bld-4', name: 'slow', status: 'cancelled', current_step: 0 }) },
     });
     setCsrfToken('csrf-xyz');
-    render(<BuildsTab />);
+    renderPage(<BuildsTab />);
     fireEvent.click(await screen.findByRole('button', { name: 'Cancel build slow' }));
     await waitFor(() => expect(screen.getByTestId('build-row').querySelector('.badge')?.textContent).toBe('cancelled'));
     expect(calls[1].method).toBe('POST');
@@ -89,11 +90,11 @@ describe('BuildsTab', () => {
 
   it('shows an empty state and a list error as sent', async () => {
     mockFetch({ 'GET /v1/admin/builds': { json: { items: [] } } });
-    const { unmount } = render(<BuildsTab />);
+    const { unmount } = renderPage(<BuildsTab />);
     expect(await screen.findByText(/No builds/)).toBeTruthy();
     unmount();
     mockFetch({ 'GET /v1/admin/builds': { status: 403, json: { error: { code: 'permission_denied', message: 'this route needs an admin' } } } });
-    render(<BuildsTab />);
+    renderPage(<BuildsTab />);
     expect((await screen.findByRole('alert')).textContent).toContain('this route needs an admin');
   });
 });

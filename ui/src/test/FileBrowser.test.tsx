@@ -1,4 +1,5 @@
-import { fireEvent, render, screen, waitFor, within } from '@testing-library/react';
+import { fireEvent, screen, waitFor, within } from '@testing-library/react';
+import { renderPage } from './render';
 import { FileBrowser, joinPath, parentOf } from '../pages/FileBrowser';
 import { apiError, mockFetch } from './fetchMock';
 
@@ -14,7 +15,7 @@ describe('FileBrowser', () => {
       [`GET ${base}/list?path=%2F&depth=1`]: { json: { items: [entry('notes.txt', '/', 'file', 2048), entry('etc', '/', 'dir'), entry('app', '/', 'dir')] } },
       [`GET ${base}/list?path=%2Fetc&depth=1`]: { json: { items: [entry('hostname', '/etc', 'file', 7)] } },
     });
-    render(<FileBrowser sandboxId="sb-1" />);
+    renderPage(<FileBrowser sandboxId="sb-1" />);
     const rows = await screen.findAllByTestId('file-row');
     expect(rows.map((r) => r.querySelector('td')!.textContent)).toEqual(['app/', 'etc/', 'notes.txt']);
     expect(within(rows[2]).getByText('2.0 KiB')).toBeTruthy();
@@ -33,10 +34,10 @@ describe('FileBrowser', () => {
       [`GET ${base}/list?path=%2Fempty&depth=1`]: { json: { items: [] } },
       [`GET ${base}/list?path=%2Fnope&depth=1`]: apiError(404, 'not_found', 'path /nope not found'),
     });
-    const { unmount } = render(<FileBrowser sandboxId="sb-1" initialDir="/empty" />);
+    const { unmount } = renderPage(<FileBrowser sandboxId="sb-1" initialDir="/empty" />);
     expect(await screen.findByText('This folder is empty.')).toBeTruthy();
     unmount();
-    render(<FileBrowser sandboxId="sb-1" initialDir="/nope" />);
+    renderPage(<FileBrowser sandboxId="sb-1" initialDir="/nope" />);
     expect((await screen.findByRole('alert')).textContent).toContain('path /nope not found');
   });
 
@@ -46,7 +47,7 @@ describe('FileBrowser', () => {
       [`GET ${base}/list?path=%2Ftmp&depth=1`]: () => ({ json: { items: listed++ === 0 ? [] : [entry('a.txt', '/tmp', 'file', 5)] } }),
       [`PUT ${base}?path=%2Ftmp%2Fa.txt`]: { json: { path: '/tmp/a.txt', size: 5 } },
     });
-    render(<FileBrowser sandboxId="sb-1" initialDir="/tmp" />);
+    renderPage(<FileBrowser sandboxId="sb-1" initialDir="/tmp" />);
     await screen.findByText('This folder is empty.');
     const file = new File(['hello'], 'a.txt', { type: 'text/plain' });
     fireEvent.change(screen.getByLabelText('Upload files to /tmp'), { target: { files: [file] } });

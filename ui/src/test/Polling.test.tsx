@@ -1,4 +1,5 @@
-import { act, render, screen } from '@testing-library/react';
+import { act, screen } from '@testing-library/react';
+import { renderPage } from './render';
 import { BuildsTab, pollMs } from '../pages/admin/Builds';
 import { build } from './builds';
 import { mockFetch } from './fetchMock';
@@ -7,20 +8,26 @@ let hidden = false;
 
 function setHidden(h: boolean) {
   hidden = h;
-  document.dispatchEvent(new Event('visibilitychange'));
+  document.dispatchEvent(new Event('visibilitychange', { bubbles: true })); // as browsers do: it reaches window
 }
 
-const advance = (ms: number) => act(async () => { await vi.advanceTimersByTimeAsync(ms); });
+// Answers reach the page a tick later: TanStack Query batches its notifications with setTimeout(0).
+const advance = (ms: number) => act(async () => {
+  await vi.advanceTimersByTimeAsync(ms);
+  await vi.advanceTimersByTimeAsync(1);
+});
 
 describe('builds polling', () => {
   beforeEach(() => {
     hidden = false;
     Object.defineProperty(document, 'hidden', { configurable: true, get: () => hidden });
+    Object.defineProperty(document, 'visibilityState', { configurable: true, get: () => (hidden ? 'hidden' : 'visible') });
     vi.useFakeTimers();
   });
   afterEach(() => {
     vi.useRealTimers();
     delete (document as { hidden?: boolean }).hidden;
+    delete (document as { visibilityState?: string }).visibilityState;
   });
 
   it('polls every 3 s while a build is active, pauses while hidden, resumes when shown, stops when done', async () => {
@@ -33,7 +40,7 @@ describe('builds polling', () => {
     let n = 0;
     const { calls } = mockFetch({ 'GET /v1/admin/builds': () => ({ json: { items: [answers[Math.min(n++, answers.length - 1)]] } }) });
     const finished = vi.fn();
-    render(<BuildsTab onBuildFinished={finished} />);
+    renderPage(<BuildsTab onBuildFinished={finished} />);
     await advance(0);
     expect(calls).toHaveLength(1);
     const bar = () => screen.getByRole('progressbar', { name: 'Progress of build py' }).getAttribute('value');
@@ -68,7 +75,7 @@ describe('builds polling', () => {
 
   it('does not poll when no build is active', async () => {
     const { calls } = mockFetch({ 'GET /v1/admin/builds': { json: { items: [build({ status: 'failed' })] } } });
-    render(<BuildsTab />);
+    renderPage(<BuildsTab />);
     await advance(0);
     await advance(pollMs * 4);
     expect(calls).toHaveLength(1);

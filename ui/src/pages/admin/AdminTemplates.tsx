@@ -1,13 +1,11 @@
 import { useCallback, useState } from 'react';
-import { get } from '../../api';
-import { useLoad } from '../../hooks';
-import { useLocation } from '../../router';
+import { useGet } from '../../query';
+import { useQueryParams } from '../../searchParams';
 import type { Build, List, Template } from '../../types';
 import { Badge } from '../../components/Badge';
 import { Show } from '../../components/States';
 import { Tabs } from '../../components/Tabs';
 import { bytes, mib, when } from '../../format';
-import { setQuery } from '../Sandboxes';
 import { BuildsTab } from './Builds';
 import { CreateTemplateDialog } from './CreateTemplateDialog';
 
@@ -18,18 +16,18 @@ function replicas(t: Template): string {
 
 /** AdminTemplates has two tabs: every team's templates, and the builds that make them. */
 export function AdminTemplates() {
-  const { path, query } = useLocation();
+  const [query, setQuery] = useQueryParams();
   const tab = query.get('tab') === 'builds' ? 'builds' : 'templates';
   const [creating, setCreating] = useState(false);
   const [buildsVersion, setBuildsVersion] = useState(0);
-  const templates = useLoad((signal) => get<List<Template>>('/v1/admin/templates?limit=200', signal), []);
-  const reloadTemplates = templates.reload;
+  const templates = useGet<List<Template>>('/v1/admin/templates?limit=200');
+  const reloadTemplates = templates.refetch;
   const onBuildFinished = useCallback(() => void reloadTemplates(), [reloadTemplates]);
 
   const onSubmitted = (_b: Build) => {
     setCreating(false);
     setBuildsVersion((v) => v + 1);
-    setQuery(path, query, { tab: 'builds' });
+    setQuery({ tab: 'builds' });
   };
 
   return (
@@ -43,7 +41,7 @@ export function AdminTemplates() {
       <Tabs
         label="Templates and builds"
         current={tab}
-        onChange={(id) => setQuery(path, query, { tab: id === 'builds' ? 'builds' : '' })}
+        onChange={(id) => setQuery({ tab: id === 'builds' ? 'builds' : '' })}
         tabs={[{ id: 'templates', label: 'Templates' }, { id: 'builds', label: 'Builds' }]}
       />
       <div role="tabpanel" id="panel-templates" aria-labelledby="tab-templates" hidden={tab !== 'templates'}>

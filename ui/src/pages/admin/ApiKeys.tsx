@@ -1,6 +1,6 @@
 import { useState, type FormEvent } from 'react';
-import { del, errorMessage, get, post } from '../../api';
-import { useLoad } from '../../hooks';
+import { del, errorMessage, post } from '../../api';
+import { useGet } from '../../query';
 import { useSession } from '../../session';
 import type { ApiKey, List } from '../../types';
 import { Badge } from '../../components/Badge';
@@ -77,7 +77,7 @@ function CreateKeyDialog({ onClose, onCreated }: { onClose: () => void; onCreate
 /** ApiKeysPage lists the current team's keys; a new key's secret is shown once. */
 export function ApiKeysPage() {
   const { me } = useSession();
-  const keys = useLoad((signal) => get<List<ApiKey>>('/v1/api-keys', signal), [me.team.id]);
+  const keys = useGet<List<ApiKey>>('/v1/api-keys');
   const [creating, setCreating] = useState(false);
   const [revoking, setRevoking] = useState<ApiKey | null>(null);
   const [error, setError] = useState('');
@@ -88,7 +88,7 @@ export function ApiKeysPage() {
     try {
       await del(`/v1/api-keys/${encodeURIComponent(k.id)}`);
       setRevoking(null);
-      await keys.reload();
+      await keys.refetch();
     } catch (e) {
       setError(errorMessage(e));
     } finally {
@@ -130,7 +130,7 @@ export function ApiKeysPage() {
           </table>
         )}
       </Show>
-      {creating && <CreateKeyDialog onClose={() => setCreating(false)} onCreated={() => void keys.reload()} />}
+      {creating && <CreateKeyDialog onClose={() => setCreating(false)} onCreated={() => void keys.refetch()} />}
       {revoking && (
         <Confirm title="Revoke API key" message={<>Revoke <strong>{revoking.name}</strong> ({revoking.prefix})? Clients using it stop working at once.</>}
           action="Revoke" busy={busy} error={error} onClose={() => { setRevoking(null); setError(''); }} onConfirm={() => void revoke(revoking)} />

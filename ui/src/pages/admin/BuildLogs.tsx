@@ -1,12 +1,13 @@
-import { get } from '../../api';
-import { useLoad } from '../../hooks';
-import type { Build } from '../../types';
+import { useGet } from '../../query';
+import { buildActive, type Build } from '../../types';
 import { Show } from '../../components/States';
 import { duration } from '../../format';
 
-/** BuildLogs shows one build's per-step logs; a new version refetches them. */
-export function BuildLogs({ id, version }: { id: string; version: number }) {
-  const build = useLoad((signal) => get<Build>(`/v1/admin/builds/${encodeURIComponent(id)}`, signal), [id, version]);
+/** BuildLogs shows one build's per-step logs, polled every pollMs while the build is active. */
+export function BuildLogs({ id, pollMs }: { id: string; pollMs: number }) {
+  const build = useGet<Build>(`/v1/admin/builds/${encodeURIComponent(id)}`, {
+    refetchInterval: (q) => (q.state.data && buildActive(q.state.data) ? pollMs : false),
+  });
   return (
     <Show load={build} what="logs" isEmpty={(b) => (b.logs ?? []).length === 0} empty={<p>No step has run yet.</p>}>
       {(b) => (

@@ -1,6 +1,7 @@
 import { Fragment, useEffect, useRef, useState } from 'react';
-import { errorMessage, get, post, qs } from '../../api';
-import { useLoad, usePolling } from '../../hooks';
+import { useQueryClient } from '@tanstack/react-query';
+import { errorMessage, post, qs } from '../../api';
+import { useGet } from '../../query';
 import { buildActive, type Build, type List } from '../../types';
 import { Badge } from '../../components/Badge';
 import { ErrorBox, Show } from '../../components/States';
@@ -34,9 +35,12 @@ export function BuildProgress({ b }: { b: Build }) {
 export function BuildsTab({ onBuildFinished }: { onBuildFinished?: (b: Build) => void }) {
   const [status, setStatus] = useState('');
   const [open, setOpen] = useState<Set<string>>(new Set());
-  const [logsVersion, setLogsVersion] = useState(0);
   const [actionError, setActionError] = useState('');
-  const list = useLoad((signal) => get<List<Build>>(`/v1/admin/builds${qs({ status, limit: 50 })}`, signal), [status]);
+  const path = `/v1/admin/builds${qs({ status, limit: 50 })}`;
+  const client = useQueryClient();
+  const list = useGet<List<Build>>(path, {
+    refetchInterval: (q) => ((q.state.data?.items ?? []).some(buildActive) ? pollMs : false),
+  });
   const items = list.data?.items ?? [];
   const active = items.some(buildActive);
   const wasActive = useRef(new Map<string, boolean>());
@@ -48,11 +52,6 @@ export function BuildsTab({ onBuildFinished }: { onBuildFinished?: (b: Build) =>
     }
   }, [items, onBuildFinished]);
 
-  usePolling(async () => {
-    await list.reload();
-    setLogsVersion((v) => v + 1);
-  }, pollMs, active);
-
   const toggle = (id: string) => {
     const next = new Set(open);
     if (next.has(id)) next.delete(id);
@@ -63,7 +62,7 @@ export function BuildsTab({ onBuildFinished }: { onBuildFinished?: (b: Build) =>
     setActionError('');
     try {
       const nb = await post<Build>(`/v1/admin/builds/${encodeURIComponent(b.id)}/cancel`);
-      list.setData({ ...list.data!, items: items.map((x) => (x.id === nb.id ? nb : x)) });
+      client.setQueryData<List<Build>>([path], (d) => d && { ...d, items: d.items.map((x) => (x.id === nb.id ? nb : x)) });
     } catch (e) {
       setActionError(errorMessage(e));
     }
@@ -81,7 +80,7 @@ export function BuildsTab({ onBuildFinished }: { onBuildFinished?: (b: Build) =>
             ))}
           </select>
         </label>
-        <button type="button" onClick={() => void list.reload()} aria-label="Refresh builds">Refresh</button>
+        <button type="button" onClick={() => void list.refetch()} aria-label="Refresh builds">Refresh</button>
         {active && <span className="small muted" role="status">Updating every {pollMs / 1000} s while builds run</span>}
       </div>
       {actionError && <ErrorBox message={actionError} />}
@@ -124,7 +123,7 @@ export function BuildsTab({ onBuildFinished }: { onBuildFinished?: (b: Build) =>
                   {open.has(b.id) && (
                     <tr className="logs-row">
                       <td colSpan={7} id={`logs-${b.id}`}>
-                        <BuildLogs id={b.id} version={buildActive(b) ? logsVersion : 0} />
+                        <BuildLogs id={b.id} pollMs={pollMs} />
                       </td>
                     </tr>
                   )}

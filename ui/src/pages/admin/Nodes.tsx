@@ -1,25 +1,18 @@
 import { useState } from 'react';
-import { errorMessage, get, post } from '../../api';
-import { useLoad, usePolling } from '../../hooks';
+import { errorMessage, post } from '../../api';
+import { useGet } from '../../query';
 import type { ClusterNode, Nodes } from '../../types';
 import { Badge } from '../../components/Badge';
 import { ErrorBox, Show } from '../../components/States';
 import { bytes } from '../../format';
+import { Capacity } from '../../components/Capacity';
+import { NodeLoad } from './NodeLoad';
 
-function Capacity({ label, used, total, unit }: { label: string; used: number; total: number; unit: (n: number) => string }) {
-  const pct = total > 0 ? Math.round((used / total) * 100) : 0;
-  return (
-    <div className="capacity">
-      <div className="small"><span>{label}</span> <span className="muted">{unit(used)} / {unit(total)} used</span></div>
-      <meter min={0} max={total || 1} value={used} low={(total || 1) * 0.7} high={(total || 1) * 0.9} optimum={0} aria-label={`${label} used: ${pct}%`} />
-    </div>
-  );
-}
+const pollMs = 5000;
 
-/** NodesPage shows the cluster's members, its leader, each node's capacity, and drains nodes. */
+/** NodesPage shows the cluster's members, its leader, each node's capacity and load, and drains nodes. */
 export function NodesPage() {
-  const nodes = useLoad((signal) => get<Nodes>('/v1/admin/nodes', signal), []);
-  usePolling(nodes.reload, 5000, true);
+  const nodes = useGet<Nodes>('/v1/admin/nodes', { refetchInterval: pollMs });
   const [busy, setBusy] = useState('');
   const [error, setError] = useState('');
   const toggleDrain = async (n: ClusterNode) => {
@@ -27,7 +20,7 @@ export function NodesPage() {
     setError('');
     try {
       await post(`/v1/admin/nodes/${encodeURIComponent(n.id)}/${n.draining ? 'undrain' : 'drain'}`);
-      await nodes.reload();
+      await nodes.refetch();
     } catch (e) {
       setError(errorMessage(e));
     } finally {
@@ -39,7 +32,7 @@ export function NodesPage() {
       <div className="page-head">
         <h1 id="nodes-title">Nodes</h1>
         <div className="toolbar">
-          <button type="button" onClick={() => void nodes.reload()} aria-label="Refresh nodes">Refresh</button>
+          <button type="button" onClick={() => void nodes.refetch()} aria-label="Refresh nodes">Refresh</button>
         </div>
       </div>
       {error && <ErrorBox message={error} />}
@@ -57,10 +50,13 @@ export function NodesPage() {
                     {n.draining && <Badge status="draining" />}
                   </header>
                   <p className="small muted mono">{n.id} · {n.role} · {n.http_addr} · {n.version}</p>
-                  <Capacity label="vCPUs" used={c.vcpus_total - c.vcpus_free} total={c.vcpus_total} unit={String} />
-                  <Capacity label="Memory" used={c.memory_mb_total - c.memory_mb_free} total={c.memory_mb_total} unit={(x) => bytes(x * 1024 * 1024)} />
                   <Capacity label="Sandboxes" used={c.sandboxes_running} total={c.sandboxes_max} unit={String} />
-                  <p className="small">Free disk: {bytes(c.disk_bytes_free)}</p>
+                  {/* Free figures include the overcommit factors, so they may exceed the host's totals. */}
+                  <p className="small" data-testid="node-capacity">
+                    {c.vcpus_total} vCPUs and {bytes(c.memory_mb_total * 1024 * 1024)} on the host; {c.vcpus_free} vCPUs,{' '}
+                    {bytes(c.memory_mb_free * 1024 * 1024)} and {bytes(c.disk_bytes_free)} of disk free to promise
+                  </p>
+                  {n.status === 'alive' && <NodeLoad node={n} />}
                   <button type="button" disabled={busy === n.id} onClick={() => void toggleDrain(n)} aria-label={`${n.draining ? 'Undrain' : 'Drain'} node ${n.name}`}>
                     {n.draining ? 'Undrain' : 'Drain'}
                   </button>

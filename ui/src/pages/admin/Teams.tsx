@@ -1,13 +1,13 @@
 import { useState, type FormEvent } from 'react';
-import { errorMessage, get, post } from '../../api';
-import { useLoad } from '../../hooks';
+import { errorMessage, post } from '../../api';
+import { useGet } from '../../query';
 import type { List, Team } from '../../types';
 import { Badge } from '../../components/Badge';
 import { ErrorBox, Show } from '../../components/States';
 import { when } from '../../format';
 
 export function TeamsPage() {
-  const teams = useLoad((signal) => get<List<Team>>('/v1/admin/teams?limit=200', signal), []);
+  const teams = useGet<List<Team>>('/v1/admin/teams?limit=200');
   const [name, setName] = useState('');
   const [error, setError] = useState('');
   const [busy, setBusy] = useState(false);
@@ -16,7 +16,7 @@ export function TeamsPage() {
     setError('');
     try {
       await f();
-      await teams.reload();
+      await teams.refetch();
     } catch (e) {
       setError(errorMessage(e));
     } finally {

@@ -1,6 +1,6 @@
 import { useState, type FormEvent } from 'react';
-import { errorMessage, get, post } from '../../api';
-import { useLoad } from '../../hooks';
+import { errorMessage, post } from '../../api';
+import { useGet } from '../../query';
 import type { List, Team, User } from '../../types';
 import { Badge } from '../../components/Badge';
 import { Dialog, ErrorText } from '../../components/Dialog';
@@ -63,8 +63,8 @@ function CreateUserDialog({ teams, onClose, onCreated }: { teams: Team[]; onClos
 }
 
 export function UsersPage() {
-  const users = useLoad((signal) => get<List<User>>('/v1/admin/users?limit=200', signal), []);
-  const teams = useLoad((signal) => get<List<Team>>('/v1/admin/teams?limit=200', signal), []);
+  const users = useGet<List<User>>('/v1/admin/users?limit=200');
+  const teams = useGet<List<Team>>('/v1/admin/teams?limit=200');
   const [creating, setCreating] = useState(false);
   const [error, setError] = useState('');
   const [busy, setBusy] = useState('');
@@ -73,7 +73,7 @@ export function UsersPage() {
     setError('');
     try {
       await post(`/v1/admin/users/${encodeURIComponent(u.id)}/${u.disabled ? 'enable' : 'disable'}`);
-      await users.reload();
+      await users.refetch();
     } catch (e) {
       setError(errorMessage(e));
     } finally {
@@ -115,7 +115,7 @@ export function UsersPage() {
         )}
       </Show>
       {creating && (
-        <CreateUserDialog teams={teams.data?.items ?? []} onClose={() => setCreating(false)} onCreated={() => { setCreating(false); void users.reload(); }} />
+        <CreateUserDialog teams={teams.data?.items ?? []} onClose={() => setCreating(false)} onCreated={() => { setCreating(false); void users.refetch(); }} />
       )}
     </section>
   );
