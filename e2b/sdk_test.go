@@ -92,6 +92,7 @@ func runSuite(t *testing.T, n *nodetest.Node, key, other string, env ...string) 
 		"E2B_SDK_DIR="+sdk,
 		"E2B_API_URL="+n.URL,
 		"E2B_SANDBOX_URL="+n.URL,
+		"E2B_DOMAIN=localhost", // getHost names <port>-<id>.localhost (the node's --sandbox-domain)
 		"E2B_API_KEY="+key,
 		"E2B_OTHER_API_KEY="+other,
 		"WARREN_URL="+n.URL,

@@ -79,9 +79,14 @@ func templateID(row db.Sandbox) string {
 	return id.TemplateID(*row.TemplateID).String()
 }
 
+// viewSandbox is E2B's Sandbox schema. Warren's ports are private, so the
+// traffic access token (sent by clients as e2b-traffic-access-token to
+// <port>-<id>.<domain>) is always answered; it is the sandbox's access token.
 func (h *Handler) viewSandbox(row db.Sandbox) sandboxView {
+	tok := h.token(row.ID)
 	return sandboxView{SandboxID: row.ID.String(), TemplateID: templateID(row), Alias: row.TemplateName,
-		ClientID: clientID(row), EnvdVersion: h.cfg.EnvdVersion, EnvdAccessToken: h.token(row.ID), Domain: h.domain()}
+		ClientID: clientID(row), EnvdVersion: h.cfg.EnvdVersion, EnvdAccessToken: tok, Domain: h.domain(),
+		TrafficAccessToken: &tok}
 }
 
 // state is E2B's SandboxState of a live sandbox: running or paused (a
