@@ -105,7 +105,9 @@ func (s *Server) keyPrincipal(ctx context.Context, key string) (*Principal, erro
 	if k.RevokedAt != nil || (k.ExpiresAt != nil && !k.ExpiresAt.After(now)) || k.TeamDisabled || k.CreatorDisabled {
 		return nil, errUnauthenticated
 	}
-	_ = s.store.TouchAPIKey(ctx, k.ID) // best effort; at most once a minute per key
+	if s.touched.due(k.ID, now) {
+		_ = s.store.TouchAPIKey(ctx, k.ID) // best effort; writes at most once a minute per key
+	}
 	p := &Principal{TeamID: k.TeamID, KeyID: k.ID, Admin: k.IsAdmin}
 	if k.CreatedBy != nil {
 		p.UserID = id.UserID(*k.CreatedBy)
