@@ -12,6 +12,7 @@ import (
 
 	"github.com/warrenhq/warren/id"
 	"github.com/warrenhq/warren/sandbox/service"
+	"github.com/warrenhq/warren/sandbox/timing"
 	"github.com/warrenhq/warren/store"
 	"github.com/warrenhq/warren/store/db"
 )
@@ -106,6 +107,8 @@ func (q *createSandboxRequest) validate() error {
 }
 
 func (s *Server) createSandbox(w http.ResponseWriter, r *http.Request) {
+	rec := timing.From(r.Context()) // set when the client asked for Server-Timing
+	endAPI := rec.Start("api")      // the handler: decode, service, audit
 	var req createSandboxRequest
 	if err := decode(r, &req); err != nil {
 		writeError(w, r, s.log, err)
@@ -120,7 +123,12 @@ func (s *Server) createSandbox(w http.ResponseWriter, r *http.Request) {
 		writeError(w, r, s.log, mapDomain(err))
 		return
 	}
+	end := rec.Start("audit")
 	s.audit(r, "sandbox.create", "sandbox", row.ID.String(), nil)
+	end()
+	if endAPI(); rec != nil {
+		w.Header().Set("Server-Timing", rec.ServerTiming())
+	}
 	writeJSON(w, http.StatusCreated, viewSandbox(row))
 }
 

@@ -90,6 +90,7 @@ type Server struct {
 	store     *store.Store
 	log       *slog.Logger
 	logins    *limiter
+	touched   touchMemo // when each API key's last-used update was last sent
 	routes    []route
 	openapi   openAPISpec
 }

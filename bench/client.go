@@ -11,6 +11,8 @@ import (
 	"net/url"
 	"strings"
 	"time"
+
+	"github.com/warrenhq/warren/sandbox/timing"
 )
 
 // APIError is an error answer of the REST API.
@@ -64,25 +66,34 @@ func (c *client) close() { c.http.CloseIdleConnections() }
 
 // do sends a JSON request and decodes a JSON answer into out (when non-nil).
 func (c *client) do(ctx context.Context, method, path string, body, out any) error {
+	_, err := c.doHeader(ctx, method, path, body, out, nil)
+	return err
+}
+
+// doHeader is do with extra request headers; it returns the answer's headers.
+func (c *client) doHeader(ctx context.Context, method, path string, body, out any, hdr http.Header) (http.Header, error) {
 	var rd io.Reader
 	if body != nil {
 		b, err := json.Marshal(body)
 		if err != nil {
-			return err
+			return nil, err
 		}
 		rd = bytes.NewReader(b)
 	}
 	req, err := http.NewRequestWithContext(ctx, method, c.base+path, rd)
 	if err != nil {
-		return err
+		return nil, err
 	}
 	req.Header.Set("Authorization", "Bearer "+c.key)
 	if body != nil {
 		req.Header.Set("Content-Type", "application/json")
 	}
+	for k, v := range hdr {
+		req.Header[k] = v
+	}
 	res, err := c.http.Do(req)
 	if err != nil {
-		return err
+		return nil, err
 	}
 	defer res.Body.Close()
 	if res.StatusCode >= 300 {
@@ -96,16 +107,16 @@ func (c *client) do(ctx context.Context, method, path string, body, out any) err
 		} else {
 			ae.Code, ae.Message = "unknown", strings.TrimSpace(string(raw))
 		}
-		return ae
+		return nil, ae
 	}
 	if out == nil {
 		_, _ = io.Copy(io.Discard, res.Body)
-		return nil
+		return res.Header, nil
 	}
 	if err := json.NewDecoder(res.Body).Decode(out); err != nil {
-		return fmt.Errorf("decoding the answer of %s %s: %w", method, path, err)
+		return res.Header, fmt.Errorf("decoding the answer of %s %s: %w", method, path, err)
 	}
-	return nil
+	return res.Header, nil
 }
 
 // sandbox is the part of the sandbox object the bench reads.
@@ -113,6 +124,9 @@ type sandbox struct {
 	ID     string `json:"id"`
 	Status string `json:"status"`
 	Error  string `json:"error,omitempty"`
+	// phases is where the node says the create spent its time (its
+	// Server-Timing answer); empty from nodes that do not record them.
+	phases map[string]time.Duration
 }
 
 type createRequest struct {
@@ -139,7 +153,10 @@ type execResult struct {
 
 func (c *client) create(ctx context.Context, req createRequest) (sandbox, error) {
 	var sb sandbox
-	err := c.do(ctx, http.MethodPost, "/v1/sandboxes", req, &sb)
+	res, err := c.doHeader(ctx, http.MethodPost, "/v1/sandboxes", req, &sb, http.Header{timing.Header: {"1"}})
+	if res != nil {
+		sb.phases = timing.ParseServerTiming(res.Get("Server-Timing"))
+	}
 	if err != nil {
 		return sb, fmt.Errorf("creating a sandbox from %q: %w", req.Template, err)
 	}

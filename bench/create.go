@@ -18,14 +18,25 @@ type CreateResult struct {
 // CreatePhase splits each create→exec-ready into the POST (which answers once
 // the sandbox runs) and the wait for the first successful exec of `true`.
 type CreatePhase struct {
-	N           int     `json:"n"`
-	Concurrency int     `json:"concurrency"`
-	Ready       Stats   `json:"ready"`      // POST sent → first exec answered
-	Create      Stats   `json:"create"`     // POST round trip
-	FirstExec   Stats   `json:"first_exec"` // POST answered → first exec answered
-	ExecTries   int     `json:"exec_tries"` // execs sent in all, retries included
-	WallMS      float64 `json:"wall_ms"`
-	PerSecond   float64 `json:"creates_per_second"`
+	N           int   `json:"n"`
+	Concurrency int   `json:"concurrency"`
+	Ready       Stats `json:"ready"` // POST sent → first exec answered
+	// FirstReadyMS is Ready of the phase's first create: one at a time, the
+	// first sandbox of a disk size the node has not seen pays for its size
+	// class (blockdev/reflink), the others clone it.
+	FirstReadyMS float64 `json:"first_ready_ms"`
+	Create       Stats   `json:"create"`     // POST round trip
+	FirstExec    Stats   `json:"first_exec"` // POST answered → first exec answered
+	ExecTries    int     `json:"exec_tries"` // execs sent in all, retries included
+	// Phases is where the node says each create spent its time, per phase
+	// name (sandbox/timing): auth, api (the whole handler), template, quota,
+	// place, reserve, db_insert, image, manager (Manager.Create) and inside
+	// it dirs, disk, mount, netns (made while disk and mount are), spec,
+	// runc (create+start), watch, agent (dial + healthy); db_running, audit.
+	// Empty against nodes that do not record phases.
+	Phases    map[string]Stats `json:"phases,omitempty"`
+	WallMS    float64          `json:"wall_ms"`
+	PerSecond float64          `json:"creates_per_second"`
 }
 
 func (r *Runner) create(ctx context.Context, t *tracker, res *CreateResult) error {
@@ -45,6 +56,7 @@ func (r *Runner) createPhase(ctx context.Context, t *tracker, conc int, ph *Crea
 		mu                   sync.Mutex
 		ready, create, first sampler
 		firstErr             error
+		phases               = map[string]*sampler{}
 	)
 	ph.N, ph.Concurrency = r.cfg.N, conc
 	start := time.Now()
@@ -66,12 +78,27 @@ func (r *Runner) createPhase(ctx context.Context, t *tracker, conc int, ph *Crea
 			}
 			return
 		}
+		if len(ready.samples) == 0 {
+			ph.FirstReadyMS = ms(s.ready)
+		}
 		ready.add(s.ready)
 		create.add(s.create)
+		for name, d := range s.phases {
+			if phases[name] == nil {
+				phases[name] = &sampler{}
+			}
+			phases[name].add(d)
+		}
 		first.add(s.ready - s.create)
 	})
 	wall := time.Since(start)
 	ph.Ready, ph.Create, ph.FirstExec = ready.stats(), create.stats(), first.stats()
+	if len(phases) > 0 {
+		ph.Phases = map[string]Stats{}
+		for name, s := range phases {
+			ph.Phases[name] = s.stats()
+		}
+	}
 	ph.WallMS = ms(wall)
 	if ph.Ready.Count > 0 {
 		ph.PerSecond = float64(ph.Ready.Count) / wall.Seconds()
@@ -86,6 +113,7 @@ type readySample struct {
 	id            string
 	create, ready time.Duration
 	tries         int
+	phases        map[string]time.Duration
 }
 
 // createReady creates a sandbox and waits for its first successful exec.
@@ -97,7 +125,7 @@ func (r *Runner) createReady(ctx context.Context, t *tracker) (readySample, erro
 		s.id = sb.ID
 		return s, err
 	}
-	s.create, s.id = time.Since(start), sb.ID
+	s.create, s.id, s.phases = time.Since(start), sb.ID, sb.phases
 	s.tries, err = r.waitExecReady(ctx, sb.ID)
 	if err != nil {
 		return s, err

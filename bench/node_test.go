@@ -47,6 +47,18 @@ func TestScenariosAgainstANode(t *testing.T) {
 		if ph.Ready.P50MS < ph.Create.P50MS || ph.ExecTries < 3 || ph.WallMS <= 0 || ph.PerSecond <= 0 {
 			t.Errorf("create phase %+v is inconsistent", ph)
 		}
+		if ph.FirstReadyMS <= 0 || ph.FirstReadyMS > ph.Ready.MaxMS {
+			t.Errorf("first ready %.2f ms outside (0, max %.2f]", ph.FirstReadyMS, ph.Ready.MaxMS)
+		}
+		// The node's own account of each create (Server-Timing).
+		for _, name := range []string{"auth", "api", "template", "quota", "reserve", "db_insert", "manager",
+			"dirs", "netns", "disk", "mount", "spec", "runc", "watch", "agent", "db_running", "audit"} {
+			checkStats(t, "node phase "+name, ph.Phases[name], 3)
+		}
+		if api, mgr := ph.Phases["api"], ph.Phases["manager"]; api.P50MS < mgr.P50MS || ph.Create.MaxMS < api.MaxMS {
+			t.Errorf("phases inconsistent: api p50 %.2f < manager p50 %.2f, or api max %.2f > POST max %.2f",
+				api.P50MS, mgr.P50MS, api.MaxMS, ph.Create.MaxMS)
+		}
 	}
 	if res.Create.Single.Concurrency != 1 || res.Create.Concurrent.Concurrency != 3 {
 		t.Errorf("phases ran at %d and %d in flight", res.Create.Single.Concurrency, res.Create.Concurrent.Concurrency)

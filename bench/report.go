@@ -4,6 +4,7 @@ import (
 	"encoding/json"
 	"fmt"
 	"io"
+	"sort"
 	"text/tabwriter"
 )
 
@@ -35,6 +36,9 @@ func WriteTable(w io.Writer, res *Result) error {
 			row("create→exec-ready "+tag, ph.Ready)
 			row("  POST /v1/sandboxes "+tag, ph.Create)
 			row("  first exec after create "+tag, ph.FirstExec)
+			for _, name := range phaseNames(ph.Phases) {
+				row("    node: "+name+" "+tag, ph.Phases[name])
+			}
 		}
 	}
 	if e := res.Exec; e != nil {
@@ -86,4 +90,29 @@ func WriteTable(w io.Writer, res *Result) error {
 		fmt.Fprintf(w, "error in %s: %s\n", e.Scenario, e.Error)
 	}
 	return nil
+}
+
+// phaseOrder is the order of a create's phases on the node (sandbox/timing).
+var phaseOrder = []string{"auth", "api", "template", "quota", "place", "reserve", "db_insert", "image",
+	"manager", "dirs", "netns", "disk", "mount", "spec", "runc", "watch", "agent", "start_cmd",
+	"db_running", "remote_start", "audit"}
+
+// phaseNames lists the names in phases: known ones in phaseOrder, then the rest sorted.
+func phaseNames(phases map[string]Stats) []string {
+	var out []string
+	known := map[string]bool{}
+	for _, n := range phaseOrder {
+		known[n] = true
+		if _, ok := phases[n]; ok {
+			out = append(out, n)
+		}
+	}
+	var rest []string
+	for n := range phases {
+		if !known[n] {
+			rest = append(rest, n)
+		}
+	}
+	sort.Strings(rest)
+	return append(out, rest...)
 }

@@ -42,6 +42,9 @@
 // The filesystem inside a snapshot has exactly the size asked for (rounded down to a
 // 4 KiB block). Writing past it gives ENOSPC inside the filesystem, never an I/O
 // error, an invalidated snapshot, or harm to other snapshots or the host.
+// How a size other than the image's is reached is the backend's: dm resizes
+// each snapshot's device; reflink resizes a copy of the image once per size
+// and clones that copy afterwards (see reflink's sizes.go).
 //
 // # Ownership
 //

@@ -16,6 +16,7 @@ import (
 	"github.com/warrenhq/warren/sandbox/agent"
 	"github.com/warrenhq/warren/sandbox/netns"
 	"github.com/warrenhq/warren/sandbox/runc"
+	"github.com/warrenhq/warren/sandbox/timing"
 )
 
 // Spec describes a sandbox to create.
@@ -79,7 +80,11 @@ func (m *Manager) Create(ctx context.Context, s Spec) (info Info, err error) {
 			m.mu.Unlock()
 		}
 	}()
-	if err := m.prepareDirs(b); err != nil {
+	rec := timing.From(ctx)
+	end := rec.Start("dirs")
+	err = m.prepareDirs(b)
+	end()
+	if err != nil {
 		return Info{}, err
 	}
 	// The network namespace is independent of the disk: make both at once.
@@ -89,7 +94,9 @@ func (m *Manager) Create(ctx context.Context, s Spec) (info Info, err error) {
 	}
 	netc := make(chan netResult, 1)
 	go func() {
+		end := rec.Start("netns")
 		sb, err := m.net.Create(ctx, s.ID, netns.Options{AllowInternet: s.AllowInternet})
+		end()
 		netc <- netResult{sb, err}
 	}()
 	diskErr := m.mountDisk(ctx, b, s)
@@ -106,6 +113,7 @@ func (m *Manager) Create(ctx context.Context, s Spec) (info Info, err error) {
 			return Info{}, fmt.Errorf("sandbox %s: resolver config: %w", s.ID, err)
 		}
 	}
+	end = rec.Start("spec")
 	spec, err := runc.Spec(runc.SpecOptions{
 		ID:          s.ID,
 		Rootfs:      b.rootfs,
@@ -126,21 +134,28 @@ func (m *Manager) Create(ctx context.Context, s Spec) (info Info, err error) {
 	}
 	sockPath := filepath.Join(b.dir, ctlDir, agentSocket)
 	sock, err := bindSocket(sockPath)
+	end()
 	if err != nil {
 		return Info{}, fmt.Errorf("sandbox %s: the agent's socket: %w", s.ID, err)
 	}
+	end = rec.Start("runc")
 	err = m.runc.Run(ctx, s.ID, filepath.Join(b.dir, "bundle"), spec, sock)
+	end()
 	sock.Close() // the init holds its own copy
 	if err != nil {
 		return Info{}, fmt.Errorf("sandbox %s: starting the container: %w", s.ID, err)
 	}
+	end = rec.Start("watch")
 	pid, err := m.initPid(b)
 	if err != nil {
 		return Info{}, fmt.Errorf("sandbox %s: %w", s.ID, err)
 	}
-	if err := m.watch(b, pid); err != nil {
+	err = m.watch(b, pid)
+	end()
+	if err != nil {
 		return Info{}, fmt.Errorf("sandbox %s: %w", s.ID, err)
 	}
+	end = rec.Start("agent")
 	actx, cancel := context.WithTimeout(ctx, m.cfg.AgentTimeout)
 	defer cancel()
 	// The agent listens as sandbox root: that is the peer every connection
@@ -149,10 +164,13 @@ func (m *Manager) Create(ctx context.Context, s Spec) (info Info, err error) {
 	if err != nil {
 		return Info{}, fmt.Errorf("sandbox %s: connecting to the agent: %w", s.ID, err)
 	}
-	if err := b.agent.WaitHealthy(actx); err != nil {
+	err = b.agent.WaitHealthy(actx)
+	end()
+	if err != nil {
 		return Info{}, fmt.Errorf("sandbox %s: the agent did not become healthy within %s: %w", s.ID, m.cfg.AgentTimeout, err)
 	}
 	if s.StartCmd != "" {
+		defer rec.Start("start_cmd")()
 		if _, err := b.agent.Exec(ctx, agent.ExecOptions{Shell: s.StartCmd, Background: true, Tag: "start"}, nil, nil); err != nil {
 			return Info{}, fmt.Errorf("sandbox %s: running the start command: %w", s.ID, err)
 		}
@@ -214,7 +232,10 @@ func bindSocket(path string) (*os.File, error) {
 
 // mountDisk creates the sandbox's disk and mounts it as the rootfs.
 func (m *Manager) mountDisk(ctx context.Context, b *box, s Spec) error {
+	rec := timing.From(ctx)
+	end := rec.Start("disk")
 	snap, err := m.pool.CreateSnapshot(ctx, s.ID, s.Image, s.DiskSizeMB<<20)
+	end()
 	if err != nil {
 		return fmt.Errorf("sandbox %s: disk: %w", s.ID, err)
 	}
@@ -223,6 +244,7 @@ func (m *Manager) mountDisk(ctx context.Context, b *box, s Spec) error {
 	// set-uid file or a device node the sandbox made on its disk means
 	// nothing on the host's mount either (runc's bind of the rootfs keeps
 	// both flags, locked in the sandbox's user namespace).
+	defer rec.Start("mount")()
 	if err := unix.Mount(snap.Device, b.rootfs, "ext4", unix.MS_NOATIME|unix.MS_NOSUID|unix.MS_NODEV, "noinit_itable"); err != nil {
 		return fmt.Errorf("sandbox %s: mounting %s: %w", s.ID, snap.Device, err)
 	}

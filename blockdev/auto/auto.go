@@ -32,6 +32,9 @@ type Config struct {
 	Backend      string       // auto (default), dm or reflink
 	PoolFileSize int64        // apparent size of DataDir/pool.xfs when created; default DefaultPoolFileSize
 	Logger       *slog.Logger // nil discards logs
+	// MaxSizeClasses bounds the reflink backend's size classes (see
+	// reflink.Config); 0 is its default. The dm backend has none.
+	MaxSizeClasses int
 }
 
 // Validate checks cfg and fills its defaults.

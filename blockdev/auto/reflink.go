@@ -78,7 +78,7 @@ func openReflink(ctx context.Context, cfg Config) (blockdev.Pool, error) {
 		rp.unmount()
 		return nil, fmt.Errorf("open reflink pool %s: %w", dir, err)
 	}
-	p, err := reflink.Open(ctx, reflink.Config{Dir: dir, Prefix: cfg.Prefix, Logger: log})
+	p, err := reflink.Open(ctx, reflink.Config{Dir: dir, Prefix: cfg.Prefix, Logger: log, MaxSizeClasses: cfg.MaxSizeClasses})
 	if err != nil {
 		rp.unmount()
 		return nil, err

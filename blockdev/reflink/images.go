@@ -26,7 +26,7 @@ func (p *Pool) Images(ctx context.Context) ([]blockdev.ImageInfo, error) {
 	return p.store.Images(ctx)
 }
 
-// RemoveImage deletes image name and its compact form; ErrInvalid while
+// RemoveImage deletes image name, its compact form and its size classes; ErrInvalid while
 // snapshots of it exist.
 func (p *Pool) RemoveImage(ctx context.Context, name string) error {
 	return p.store.RemoveImage(ctx, name)

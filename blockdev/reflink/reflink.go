@@ -9,8 +9,11 @@
 //	                               grew them (reflink clones: no extra blocks);
 //	                               smaller disks start from them and grow, far
 //	                               cheaper than shrinking
+//	sizes/<name>/<bytes>.img       size classes: the image resized once to a
+//	                               disk size other than its own, cloned by
+//	                               every later snapshot of that size (sizes.go)
 //	snapshots/<prefix>-<name>.img  snapshot clones (origin in xattr user.warren.origin)
-//	tmp/<prefix>-<op>-<rand>.img   in-progress imports, flattens and grows
+//	tmp/<prefix>-<op>-<rand>.img   in-progress imports, flattens, grows and size classes
 //
 // Snapshot state lives on disk (the clone files and the loop devices backed by
 // them), so a restarted process finds its snapshots at Open and CleanupStale
@@ -38,6 +41,9 @@ type Config struct {
 	Dir    string       // pool directory on a reflink-capable filesystem
 	Prefix string       // marks this pool's snapshot and temporary files; [A-Za-z0-9_]{1,32}
 	Logger *slog.Logger // nil discards logs
+	// MaxSizeClasses bounds the size classes kept (least recently used
+	// evicted first); 0 means DefaultMaxSizeClasses.
+	MaxSizeClasses int
 }
 
 // Validate checks the config.
@@ -47,6 +53,9 @@ func (c Config) Validate() error {
 	}
 	if err := naming.CheckPrefix(c.Prefix); err != nil {
 		return fmt.Errorf("reflink config: %w", err)
+	}
+	if c.MaxSizeClasses < 0 {
+		return fmt.Errorf("reflink config: max size classes %d: negative: %w", c.MaxSizeClasses, blockdev.ErrInvalid)
 	}
 	return nil
 }
@@ -61,6 +70,11 @@ type Pool struct {
 	store  *imagestore.Store // images/, compact/ and tmp/; its state is guarded by mu
 	snaps  map[string]*snap  // by snapshot name, including ones being created
 	closed bool
+
+	sizes      string                  // dir/sizes
+	maxClasses int                     // bound on len(classes)
+	classes    map[classKey]*sizeClass // guarded by mu
+	tick       uint64                  // use counter for the classes' LRU; guarded by mu
 }
 
 // snap is one snapshot. op serialises Create, Remove and Flatten on it.
@@ -88,20 +102,30 @@ func Open(ctx context.Context, cfg Config) (*Pool, error) {
 	}
 	p := &Pool{
 		dir: dir, prefix: cfg.Prefix,
-		snapshots: filepath.Join(dir, "snapshots"),
-		log:       log.With("pool", "reflink", "dir", dir),
-		snaps:     make(map[string]*snap),
+		snapshots:  filepath.Join(dir, "snapshots"),
+		log:        log.With("pool", "reflink", "dir", dir),
+		snaps:      make(map[string]*snap),
+		sizes:      filepath.Join(dir, "sizes"),
+		maxClasses: cfg.MaxSizeClasses,
+		classes:    make(map[classKey]*sizeClass),
+	}
+	if p.maxClasses == 0 {
+		p.maxClasses = DefaultMaxSizeClasses
 	}
 	// Growing an image keeps its compact form (grow.go).
 	p.store, err = imagestore.New(imagestore.Config{
 		Dir: dir, Prefix: cfg.Prefix, Compact: true,
 		Mu: &p.mu, CheckOpen: p.checkOpen, Log: p.log,
+		OnRemove: p.removeClasses,
 	})
 	if err == nil {
 		err = os.MkdirAll(p.snapshots, 0o700)
 	}
 	if err != nil {
 		return nil, fmt.Errorf("open reflink pool %s: %w", dir, err)
+	}
+	if err := p.loadClasses(); err != nil {
+		return nil, fmt.Errorf("open reflink pool %s: size classes: %w", dir, err)
 	}
 	if err := p.load(); err != nil {
 		return nil, fmt.Errorf("open reflink pool %s: %w", dir, err)

@@ -72,17 +72,7 @@ func (p *Pool) create(ctx context.Context, s *snap, size int64) (err error) {
 	if _, err := os.Stat(src); errors.Is(err, os.ErrNotExist) {
 		return fmt.Errorf("image %s: %w", s.info.Origin, blockdev.ErrNotFound)
 	}
-	// A disk smaller than the (grown) image starts from the image's compact
-	// form and grows: resize2fs grows in tens of milliseconds but shrinks in
-	// most of a second.
-	if small := p.store.CompactPath(s.info.Origin); size > 0 {
-		if full, err := ext4.ReadSuperblock(src); err == nil && full.Bytes() > size {
-			if c, err := ext4.ReadSuperblock(small); err == nil && c.Bytes() <= size {
-				src = small
-			}
-		}
-	}
-	if err := fsutil.Clone(file, src); err != nil {
+	if err := p.cloneFor(ctx, file, src, s.info.Origin, size); err != nil {
 		if errors.Is(err, os.ErrExist) {
 			return fmt.Errorf("stale file %s (run CleanupStale): %w", file, blockdev.ErrExists)
 		}
@@ -120,6 +110,29 @@ func (p *Pool) create(ctx context.Context, s *snap, size int64) (err error) {
 	}
 	s.info.Device, s.info.SizeBytes = dev, info.Bytes()
 	return nil
+}
+
+// cloneFor clones image origin (file src) to file with a filesystem of size
+// bytes when it can: the image itself or its compact form when one has that
+// size, else the image's size class for size (sizes.go). A new class smaller
+// than the (grown) image is made from the compact form: resize2fs grows in
+// tens of milliseconds but shrinks in most of a second.
+func (p *Pool) cloneFor(ctx context.Context, file, src, origin string, size int64) error {
+	full, err := ext4.ReadSuperblock(src)
+	if err != nil || full.Bytes() == size {
+		return fsutil.Clone(file, src)
+	}
+	from := src
+	small := p.store.CompactPath(origin)
+	if c, err := ext4.ReadSuperblock(small); err == nil {
+		if c.Bytes() == size {
+			return fsutil.Clone(file, small)
+		}
+		if c.Bytes() < size && full.Bytes() > size {
+			from = small
+		}
+	}
+	return p.cloneSized(ctx, file, origin, from, size)
 }
 
 // forget drops s from the pool's maps.

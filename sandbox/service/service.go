@@ -9,7 +9,6 @@ package service
 
 import (
 	"context"
-	"encoding/json"
 	"errors"
 	"fmt"
 	"log/slog"
@@ -22,6 +21,7 @@ import (
 	"github.com/warrenhq/warren/id"
 	"github.com/warrenhq/warren/sandbox"
 	"github.com/warrenhq/warren/sandbox/agent"
+	"github.com/warrenhq/warren/sandbox/timing"
 	"github.com/warrenhq/warren/store"
 	"github.com/warrenhq/warren/store/db"
 )
@@ -181,7 +181,10 @@ func (s *Service) SetCluster(c Cluster) { s.cluster = c }
 // node the scheduler picks — and records it as running, or as failed with
 // everything it made removed.
 func (s *Service) Create(ctx context.Context, req CreateRequest) (db.Sandbox, error) {
+	rec := timing.From(ctx)
+	end := rec.Start("template")
 	tpl, err := s.resolveTemplate(ctx, req.Team, req.Template)
+	end()
 	if err != nil {
 		return db.Sandbox{}, err
 	}
@@ -189,14 +192,19 @@ func (s *Service) Create(ctx context.Context, req CreateRequest) (db.Sandbox, er
 	if err != nil {
 		return db.Sandbox{}, err
 	}
-	if err := s.checkQuota(ctx, s.st.Queries, p, false); err != nil {
+	end = rec.Start("quota")
+	err = s.checkQuota(ctx, s.st.Queries, p, false)
+	end()
+	if err != nil {
 		return db.Sandbox{}, err
 	}
 	target := s.node
 	var exclude []id.NodeID
 	for attempt := 1; s.cluster != nil; attempt++ {
+		end = rec.Start("place")
 		target, err = s.cluster.Place(ctx, Placement{Team: req.Team, Template: tpl.ID, VCPUs: float64(p.Vcpus),
 			MemoryMB: int64(p.MemoryMb), DiskSizeMB: int64(p.DiskSizeMb), IsBuild: req.IsBuild, Exclude: exclude})
+		end()
 		if err != nil {
 			return db.Sandbox{}, err
 		}
@@ -211,7 +219,9 @@ func (s *Service) Create(ctx context.Context, req CreateRequest) (db.Sandbox, er
 			s.cluster.Started(target)
 			return db.Sandbox{}, store.Map(err)
 		}
+		end = rec.Start("remote_start")
 		err = s.cluster.StartOn(ctx, target, row, req.Env)
+		end()
 		s.cluster.Started(target)
 		if err == nil {
 			row, err = s.st.GetSandbox(ctx, row.ID)
@@ -225,7 +235,10 @@ func (s *Service) Create(ctx context.Context, req CreateRequest) (db.Sandbox, er
 		}
 		exclude = append(exclude, target)
 	}
-	if err := s.reserve(ctx); err != nil {
+	end = rec.Start("reserve")
+	err = s.reserve(ctx)
+	end()
+	if err != nil {
 		return db.Sandbox{}, err
 	}
 	defer s.release()
@@ -275,8 +288,12 @@ func (s *Service) start(ctx context.Context, row db.Sandbox, tpl db.Template, en
 		delete(s.starting, row.ID)
 		s.mu.Unlock()
 	}()
+	rec := timing.From(ctx)
 	if s.cluster != nil {
-		if err := s.cluster.EnsureImage(ctx, tpl.ID); err != nil {
+		end := rec.Start("image")
+		err := s.cluster.EnsureImage(ctx, tpl.ID)
+		end()
+		if err != nil {
 			return s.fail(row, fmt.Errorf("template image: %w", err))
 		}
 	}
@@ -284,11 +301,13 @@ func (s *Service) start(ctx context.Context, row db.Sandbox, tpl db.Template, en
 	if err != nil {
 		return s.fail(row, err)
 	}
+	end := rec.Start("manager")
 	info, err := s.mgr.Create(ctx, sandbox.Spec{
 		ID: row.ID.String(), Team: row.TeamID.String(), Image: tpl.ID.String(), VCPUs: float64(row.Vcpus), MemoryMB: int64(row.MemoryMb),
 		DiskSizeMB: int64(row.DiskSizeMb), Env: env, AllowInternet: row.AllowInternetAccess,
 		StartCmd: tpl.StartCmd, Healthcheck: hc,
 	})
+	end()
 	if err != nil {
 		return s.fail(row, err)
 	}
@@ -296,7 +315,9 @@ func (s *Service) start(ctx context.Context, row db.Sandbox, tpl db.Template, en
 	// recorded as creating.
 	uctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
 	defer cancel()
+	end = rec.Start("db_running")
 	running, err := s.st.SetSandboxRunning(uctx, db.SetSandboxRunningParams{ID: row.ID, Ip: info.IP})
+	end()
 	if err != nil {
 		// The row moved on (killed concurrently) or the database failed:
 		// either way this sandbox must not keep running unrecorded.
@@ -326,6 +347,7 @@ func (s *Service) fail(row db.Sandbox, cause error) (db.Sandbox, error) {
 // short by the caller's cancellation: a cancel landing mid-INSERT could commit
 // the row yet report a failure, leaving a row nobody moves on from creating.
 func (s *Service) insert(ctx context.Context, p db.CreateSandboxParams) (db.Sandbox, error) {
+	defer timing.Start(ctx, "db_insert")()
 	ictx, cancel := context.WithTimeout(context.WithoutCancel(ctx), 30*time.Second)
 	defer cancel()
 	return s.insertChecked(ictx, p)
@@ -373,79 +395,6 @@ func (s *Service) resolveTemplate(ctx context.Context, team id.TeamID, ref strin
 	return tpl, store.Map(err)
 }
 
-func (s *Service) params(req CreateRequest, tpl db.Template) (db.CreateSandboxParams, error) {
-	l := s.limits
-	vcpus := float64(tpl.Vcpus)
-	if vcpus <= 0 {
-		vcpus = l.DefaultVCPUs
-	}
-	if req.VCPUs != nil {
-		vcpus = *req.VCPUs
-	}
-	if vcpus < 0.1 || vcpus > l.MaxVCPUs {
-		return db.CreateSandboxParams{}, sandbox.Fieldf("vcpus", "must be between 0.1 and %g", l.MaxVCPUs)
-	}
-	mem := int64(tpl.MemoryMb)
-	if mem <= 0 {
-		mem = l.DefaultMemoryMB
-	}
-	if err := pick(&mem, req.MemoryMB, "memory_mb", 64, l.MaxMemoryMB); err != nil {
-		return db.CreateSandboxParams{}, err
-	}
-	disk := l.DefaultDiskMB
-	if err := pick(&disk, req.DiskSizeMB, "disk_size_mb", l.MinDiskMB, l.MaxDiskMB); err != nil {
-		return db.CreateSandboxParams{}, err
-	}
-	timeout := l.DefaultTimeoutSec
-	if err := pick(&timeout, req.TimeoutSec, "timeout_sec", 1, l.MaxTimeoutSec); err != nil {
-		return db.CreateSandboxParams{}, err
-	}
-	if len(req.Metadata) > l.MaxMetadata {
-		return db.CreateSandboxParams{}, sandbox.Fieldf("metadata", "at most %d keys", l.MaxMetadata)
-	}
-	if len(req.Env) > l.MaxEnv {
-		return db.CreateSandboxParams{}, sandbox.Fieldf("env", "at most %d variables", l.MaxEnv)
-	}
-	md := req.Metadata
-	if md == nil {
-		md = map[string]string{}
-	}
-	mdJSON, err := json.Marshal(md)
-	if err != nil {
-		return db.CreateSandboxParams{}, sandbox.Fieldf("metadata", "%v", err)
-	}
-	internet := true
-	if req.AllowInternet != nil {
-		internet = *req.AllowInternet
-	}
-	node := s.node.UUID()
-	tplID := tpl.ID.UUID()
-	return db.CreateSandboxParams{
-		ID: id.NewSandboxID(), TeamID: req.Team, NodeID: &node, TemplateID: &tplID, TemplateName: tpl.Name,
-		Vcpus: float32(vcpus), MemoryMb: int32(mem), DiskSizeMb: int32(disk), TimeoutSec: int32(timeout),
-		AllowInternetAccess: internet, IsBuild: req.IsBuild, Metadata: mdJSON,
-	}, nil
-}
-
-// pick sets *dst from v when given, checking min ≤ v ≤ max.
-func pick(dst *int64, v *int64, field string, min, max int64) error {
-	if v != nil {
-		*dst = *v
-	}
-	if *dst < min || *dst > max {
-		return sandbox.Fieldf(field, "must be between %d and %d, got %d", min, max, *dst)
-	}
-	return nil
-}
-
-func trunc(s string) string {
-	if len(s) > 64 {
-		return s[:64] + "…"
-	}
-	return s
-}
-
-// setStatus moves a sandbox to status from any state that may precede it.
 func (s *Service) setStatus(ctx context.Context, sb id.SandboxID, status sandbox.Status, msg string) (db.Sandbox, error) {
 	row, err := s.st.SetSandboxStatus(ctx, db.SetSandboxStatusParams{ID: sb, Status: string(status), Error: msg, FromStatuses: sandbox.From(status)})
 	return row, store.Map(err)

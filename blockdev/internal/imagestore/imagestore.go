@@ -60,6 +60,11 @@ type Config struct {
 	// called with Mu held, before an operation creates an image.
 	CheckOpen func() error
 	Log       *slog.Logger // the pool's logger
+	// OnRemove, when set, deletes what the pool keeps of image name besides
+	// the image (e.g. reflink's size classes). RemoveImage calls it without
+	// Mu while it holds the image and no snapshot of it exists; an error
+	// fails the remove before the image file is deleted.
+	OnRemove func(name string) error
 }
 
 // Store is a pool's image store.
@@ -68,6 +73,7 @@ type Store struct {
 	prefix               string
 	mu                   *sync.Mutex
 	checkOpen            func() error
+	onRemove             func(name string) error
 	log                  *slog.Logger
 
 	busy map[string]string // image name -> operation holding it; guarded by mu
@@ -82,6 +88,7 @@ func New(cfg Config) (*Store, error) {
 		prefix:    cfg.Prefix,
 		mu:        cfg.Mu,
 		checkOpen: cfg.CheckOpen,
+		onRemove:  cfg.OnRemove,
 		log:       cfg.Log,
 		busy:      make(map[string]string),
 		refs:      make(map[string]int),
@@ -278,6 +285,14 @@ func (s *Store) RemoveImage(ctx context.Context, name string) error {
 	s.busy[name] = "remove"
 	s.mu.Unlock()
 	defer s.releaser(name)()
+	if _, err := os.Stat(s.Path(name)); errors.Is(err, os.ErrNotExist) {
+		return fmt.Errorf("remove image %s: %w", name, blockdev.ErrNotFound)
+	}
+	if s.onRemove != nil {
+		if err := s.onRemove(name); err != nil {
+			return fmt.Errorf("remove image %s: %w", name, err)
+		}
+	}
 	if s.compact != "" {
 		_ = os.Remove(s.CompactPath(name))
 	}

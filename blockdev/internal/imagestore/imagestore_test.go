@@ -220,3 +220,39 @@ func TestImagesAndEnsureSizes(t *testing.T) {
 	cancel()
 	wantErr(t, "ensure cancelled", s.EnsureSizes(cctx, 8192, grow), context.Canceled)
 }
+
+// TestRemoveImageOnRemove: OnRemove runs while the image is held "remove"
+// (without Mu), only for a stored image; its error keeps the image.
+func TestRemoveImageOnRemove(t *testing.T) {
+	s, mu, _ := newStore(t, false)
+	var calls []string
+	fail := errors.New("boom")
+	var result error
+	s.onRemove = func(name string) error {
+		if !mu.TryLock() {
+			t.Error("OnRemove called with Mu held")
+		} else {
+			if s.busy[name] != "remove" {
+				t.Errorf("OnRemove: image held by %q, want remove", s.busy[name])
+			}
+			mu.Unlock()
+		}
+		calls = append(calls, name)
+		return result
+	}
+	ctx := context.Background()
+	wantErr(t, "remove missing", s.RemoveImage(ctx, "none"), blockdev.ErrNotFound)
+	store(t, s, "a")
+	result = fail
+	wantErr(t, "remove with failing OnRemove", s.RemoveImage(ctx, "a"), fail)
+	if _, err := os.Stat(s.Path("a")); err != nil {
+		t.Fatalf("image deleted although OnRemove failed: %v", err)
+	}
+	result = nil
+	if err := s.RemoveImage(ctx, "a"); err != nil {
+		t.Fatal(err)
+	}
+	if !reflect.DeepEqual(calls, []string{"a", "a"}) {
+		t.Fatalf("OnRemove calls %v, want [a a]", calls)
+	}
+}
