@@ -92,7 +92,10 @@ func TestBadInput(t *testing.T) {
 		{"list v1: bad metadata", "GET", "/sandboxes?metadata=%25zz", "-", nil, 400, "metadata"},
 		{"unknown route", "GET", "/v2/nothing-here", "-", nil, 404, "no such E2B API route"},
 		{"unknown method", "PATCH", "/v2/sandboxes", "-", nil, 404, "no such E2B API route"},
-		{"metrics", "GET", s + "/metrics", "-", nil, 501, "metrics"},
+		{"metrics: bad start", "GET", s + "/metrics?start=yesterday", "-", nil, 400, "start: must be Unix seconds"},
+		{"metrics: negative end", "GET", s + "/metrics?end=-1", "-", nil, 400, "end: must be Unix seconds"},
+		{"metrics: end before start", "GET", s + "/metrics?start=200&end=100", "-", nil, 400, "end: must not be before start"},
+		{"metrics: unknown sandbox", "GET", unknown + "/metrics", "-", nil, 404, "not found"},
 		{"metrics: another team's sandbox", "GET", s + "/metrics", other, nil, 404, "not found"},
 		{"fork: unknown sandbox", "POST", unknown + "/fork", "-", nil, 404, "not found"},
 	}

@@ -100,6 +100,7 @@ type Handler struct {
 	auth      Authenticate
 	token     AccessToken
 	audit     Audit
+	metrics   Metrics // nil: the metrics route answers 501
 	log       *slog.Logger
 	mux       http.Handler
 }
@@ -146,6 +147,7 @@ func (h *Handler) routes() http.Handler {
 	r.Post("/sandboxes/{sandboxID}/connect", h.connect(false))
 	r.Post("/v2/sandboxes/{sandboxID}/connect", h.connect(true))
 	r.Post("/sandboxes/{sandboxID}/resume", h.resume)
+	r.Get("/sandboxes/{sandboxID}/metrics", h.sandboxMetrics)
 	for _, u := range unsupported {
 		r.Method(u.method, u.pattern, h.notImplemented(u.why))
 	}

@@ -14,6 +14,7 @@ import (
 	"strings"
 
 	"github.com/warrenhq/warren/sandbox"
+	"github.com/warrenhq/warren/sandbox/service"
 	"github.com/warrenhq/warren/store"
 )
 
@@ -68,9 +69,12 @@ func mapError(err error, sb string) error {
 	var fe *sandbox.FieldError
 	var ce *sandbox.CapacityError
 	var ue *sandbox.UnavailableError
+	var qe *service.QuotaError
 	switch {
 	case errors.As(err, &ae):
 		return ae
+	case errors.As(err, &qe):
+		return &apiError{status: http.StatusTooManyRequests, message: qe.Message}
 	case errors.As(err, &fe):
 		return invalid(e2bField(fe.Field), "%s", fe.Message)
 	case errors.As(err, &ce):

@@ -13,7 +13,7 @@ type unsupportedRoute struct{ method, pattern, why string }
 const (
 	whyTemplates = "E2B template builds and template management are not supported: build Warren templates with `warren build` or POST /v1/admin/builds, list them with GET /v1/templates; create sandboxes from them by name or ID"
 	whySnapshots = "E2B snapshots are not supported through this API: use Warren's POST /v1/sandboxes/{id}/snapshots, which makes a template"
-	whyMetrics   = "sandbox metrics are not served through the E2B API"
+	whyMetrics   = "bulk and team metrics are not served through the E2B API; GET /sandboxes/{sandboxID}/metrics and Warren's GET /v1/sandboxes/{id}/metrics are"
 	whyLogs      = "sandbox logs are not served through the E2B API"
 	whyVolumes   = "volumes are not supported"
 	whySecrets   = "secrets are not supported"
@@ -25,7 +25,6 @@ const (
 // unsupported lists every other path of E2B's API (e2b 2.51.0's OpenAPI).
 var unsupported = []unsupportedRoute{
 	{"GET", "/sandboxes/metrics", whyMetrics},
-	{"GET", "/sandboxes/{sandboxID}/metrics", whyMetrics},
 	{"GET", "/sandboxes/{sandboxID}/logs", whyLogs},
 	{"GET", "/v2/sandboxes/{sandboxID}/logs", whyLogs},
 	{"POST", "/sandboxes/{sandboxID}/fork", whyFork},

@@ -3,10 +3,12 @@ package node
 import (
 	"context"
 	"errors"
+	"time"
 
 	"github.com/warrenhq/warren/api"
 	"github.com/warrenhq/warren/e2b"
 	"github.com/warrenhq/warren/id"
+	"github.com/warrenhq/warren/sandbox/metrics"
 )
 
 // openE2B builds the E2B control plane over the node's sandbox service; the
@@ -32,5 +34,19 @@ func (n *Node) openE2B(srv **api.Server) (*e2b.Handler, error) {
 	if d := n.cfg.SandboxDomain; d != "localhost" {
 		cfg.Domain = d
 	}
-	return e2b.New(cfg, n.service, auth, n.signer.AccessToken, audit, n.log)
+	h, err := e2b.New(cfg, n.service, auth, n.signer.AccessToken, audit, n.log)
+	if err != nil {
+		return nil, err
+	}
+	h.SetMetrics(e2bMetrics{n})
+	return h, nil
+}
+
+// e2bMetrics gives the E2B API a sandbox's kept samples, from whichever
+// node runs it (as GET /v1/sandboxes/{id}/metrics does).
+type e2bMetrics struct{ n *Node }
+
+func (m e2bMetrics) SandboxSamples(ctx context.Context, team id.TeamID, sb id.SandboxID, since time.Time) ([]metrics.Sample, error) {
+	v, err := nodeMetrics{m.n}.SandboxMetrics(ctx, team, sb, since)
+	return v.Series, err
 }

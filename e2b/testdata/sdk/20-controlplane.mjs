@@ -96,9 +96,4 @@ export default async function (s) {
     await s.rejects(Sandbox.list(bad).nextItems(), s.e2b.AuthenticationError, 'list');
     await s.rejects(Sandbox.create('base', bad), s.e2b.AuthenticationError, 'create');
   });
-
-  await s.test('getMetrics: a clear not-supported error', async () => {
-    const err = await s.rejects(Sandbox.getMetrics(s.sandbox().sandboxId, opts), s.e2b.SandboxError, 'getMetrics');
-    s.assert(/^501: .*metrics/.test(err.message), `message: ${err.message}`);
-  });
 }
