@@ -131,7 +131,12 @@ func (s *Server) sessionPrincipal(ctx context.Context, r *http.Request, token st
 		return nil, store.Map(err)
 	}
 	p := &Principal{UserID: sess.UserID, Admin: sess.IsAdmin, Email: sess.Email, ByCookie: true, csrf: sess.CsrfToken}
-	want := r.Header.Get("X-Warren-Team")
+	want, field := r.Header.Get("X-Warren-Team"), "X-Warren-Team"
+	if want == "" && isWebSocket(r) {
+		// Browsers cannot send headers on a WebSocket: the team comes in
+		// the query instead.
+		want, field = r.URL.Query().Get("team"), "team"
+	}
 	for _, t := range teams {
 		if t.Disabled {
 			continue
@@ -143,7 +148,7 @@ func (s *Server) sessionPrincipal(ctx context.Context, r *http.Request, token st
 	}
 	if p.TeamID.IsZero() {
 		if want != "" {
-			return nil, errInvalid("X-Warren-Team", "you are not a member of team %q", want)
+			return nil, errInvalid(field, "you are not a member of team %q", want)
 		}
 		return nil, &Error{Status: http.StatusForbidden, Code: "permission_denied", Message: "your user belongs to no active team"}
 	}

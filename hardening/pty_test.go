@@ -56,6 +56,19 @@ func TestPTYWalls(t *testing.T) {
 	}
 	ws.run(t, "echo ctl-$((6*7))\r", "ctl-42")
 	ws.close()
+	// The team of a cookie session comes in the query on a WebSocket
+	// (browsers send no X-Warren-Team there): the user's own team works
+	// (control); a team the user is not in is refused, naming the parameter.
+	ws, r = dialPTY(t, admin.url, sbMine, "team="+mine.id, cookie(mine.sess, apiOrigin))
+	if ws == nil {
+		t.Fatalf("pty by cookie with its own team in the query (control): %v", r)
+	}
+	ws.close()
+	ws, r = dialPTY(t, admin.url, sbMine, "team="+other.id, cookie(mine.sess, apiOrigin))
+	attack(t, "pty", "cookie names another team in the query", ws == nil && r != nil && r.status == 400 && strings.Contains(string(r.body), "team") && r.errShape(), r)
+	if ws != nil {
+		ws.close()
+	}
 
 	// Another team's sandbox: 404 before any upgrade, by key and by cookie.
 	for what, h := range map[string]http.Header{

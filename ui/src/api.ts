@@ -24,6 +24,10 @@ export function setCsrfToken(t: string) {
 export function setTeam(id: string) {
   teamId = id;
 }
+/** currentTeam is the team chosen with setTeam ('' for the user's first). */
+export function currentTeam(): string {
+  return teamId;
+}
 export function setUnauthenticatedHandler(f: (() => void) | null) {
   onUnauthenticated = f;
 }

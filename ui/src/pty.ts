@@ -13,9 +13,14 @@ export interface PtyHandlers {
   open?: () => void;
 }
 
-/** ptyURL answers the WebSocket URL of a login-shell PTY on the page's own origin. */
-export function ptyURL(loc: Pick<Location, 'protocol' | 'host'>, sandboxId: string, cols: number, rows: number): string {
+/**
+ * ptyURL answers the WebSocket URL of a login-shell PTY on the page's own
+ * origin. A browser cannot send X-Warren-Team on a WebSocket, so the team
+ * (when the user chose one) goes in the query.
+ */
+export function ptyURL(loc: Pick<Location, 'protocol' | 'host'>, sandboxId: string, cols: number, rows: number, team = ''): string {
   const q = new URLSearchParams({ cols: String(cols), rows: String(rows) });
+  if (team) q.set('team', team);
   const scheme = loc.protocol === 'https:' ? 'wss:' : 'ws:';
   return `${scheme}//${loc.host}/v1/sandboxes/${encodeURIComponent(sandboxId)}/pty?${q}`;
 }

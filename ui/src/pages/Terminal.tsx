@@ -3,6 +3,7 @@ import { Terminal } from '@xterm/xterm';
 import { FitAddon } from '@xterm/addon-fit';
 import '@xterm/xterm/css/xterm.css';
 import { PtySession, ptyURL } from '../pty';
+import { currentTeam } from '../api';
 import { ErrorBox } from '../components/States';
 
 type State = { kind: 'connecting' } | { kind: 'open' } | { kind: 'exited'; code: number } | { kind: 'failed'; message: string };
@@ -28,7 +29,7 @@ export function TerminalView({ sandboxId }: { sandboxId: string }) {
     term.open(el);
     fitIfShown(el, fit);
     setState({ kind: 'connecting' });
-    const pty = new PtySession(ptyURL(window.location, sandboxId, term.cols, term.rows), {
+    const pty = new PtySession(ptyURL(window.location, sandboxId, term.cols, term.rows, currentTeam()), {
       open: () => {
         setState({ kind: 'open' });
         term.focus();

@@ -13,6 +13,7 @@ describe('PtySession', () => {
   it('builds the URL on the page origin, ws or wss, with cols and rows', () => {
     expect(ptyURL({ protocol: 'http:', host: '127.0.0.1:8080' }, 'sb-1', 100, 30)).toBe('ws://127.0.0.1:8080/v1/sandboxes/sb-1/pty?cols=100&rows=30');
     expect(ptyURL({ protocol: 'https:', host: 'warren.example' }, 'sb 2', 80, 24)).toBe('wss://warren.example/v1/sandboxes/sb%202/pty?cols=80&rows=24');
+    expect(ptyURL({ protocol: 'http:', host: 'h' }, 'sb-1', 80, 24, 'team-x')).toBe('ws://h/v1/sandboxes/sb-1/pty?cols=80&rows=24&team=team-x');
   });
 
   it('sends input as binary frames and resizes as JSON text frames, only once open', () => {
