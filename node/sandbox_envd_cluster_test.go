@@ -10,11 +10,8 @@ import (
 
 	"connectrpc.com/connect"
 
-	"github.com/warrenhq/warren/cluster"
-	"github.com/warrenhq/warren/node/nodetest"
 	filesystempb "github.com/warrenhq/warren/proto/e2b/filesystem"
 	processpb "github.com/warrenhq/warren/proto/e2b/process"
-	"github.com/warrenhq/warren/store/storetest"
 )
 
 // TestEnvdThroughOtherNode: envd calls sent to the node that does not run
@@ -23,31 +20,12 @@ import (
 // 49983-<id>.localhost works there too.
 func TestEnvdThroughOtherNode(t *testing.T) {
 	t.Parallel()
-	db := storetest.NewDatabase(t)
-	key := cluster.GenerateKey()
-	s1 := nodetest.Start(t, nodetest.WithDatabase(db), nodetest.WithCluster(key, true, 1))
-	c1 := nodetest.Start(t, nodetest.WithDatabase(db), nodetest.WithCluster(key, false, 0, s1.GossipAddr()))
-	nodes := map[string]*nodetest.Node{s1.ID.String(): s1, c1.ID.String(): c1}
-	eventually(t, 30*time.Second, "2 alive members on both nodes", func() bool {
-		for _, n := range nodes {
-			var v nodesJSON
-			(&api{url: n.URL, key: s1.APIKey}).do(t, "GET", "/v1/admin/nodes", nil).decode(t, &v)
-			alive := 0
-			for _, m := range v.Nodes {
-				if m.Status == "alive" {
-					alive++
-				}
-			}
-			if alive != 2 {
-				return false
-			}
-		}
-		return true
-	})
-	sb := (&api{url: s1.URL, key: s1.APIKey}).create(t, nil)
-	via := s1
-	if nodes[sb.NodeID] == s1 {
-		via = c1
+	// The entry node is drained, so the sandbox runs on the other one and
+	// every envd call crosses the cluster.
+	via, owner, a := ownerPair(t)
+	sb := a.create(t, nil)
+	if sb.NodeID != owner.ID.String() {
+		t.Fatalf("sandbox %s on %s, want the owner %s", sb.ID, sb.NodeID, owner.ID)
 	}
 	t.Logf("sandbox %s runs on %s; envd calls go through %s", sb.ID, sb.NodeID, via.ID)
 	c := newEnvd(via, sb.ID, envdToken(t, via, sb.ID), "")

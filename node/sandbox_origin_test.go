@@ -12,10 +12,8 @@ import (
 	"time"
 
 	"github.com/warrenhq/warren/access"
-	"github.com/warrenhq/warren/cluster"
 	"github.com/warrenhq/warren/id"
 	"github.com/warrenhq/warren/node/nodetest"
-	"github.com/warrenhq/warren/store/storetest"
 )
 
 // TestSandboxHostForm: a sandbox's port on its own origin,
@@ -32,43 +30,19 @@ func TestSandboxHostForm(t *testing.T) {
 // the sandbox; the signer of either node accepts what the other minted.
 func TestSandboxHostFormCluster(t *testing.T) {
 	t.Parallel()
-	db := storetest.NewDatabase(t)
-	key := cluster.GenerateKey()
-	s1 := nodetest.Start(t, nodetest.WithDatabase(db), nodetest.WithCluster(key, true, 1))
-	c1 := nodetest.Start(t, nodetest.WithDatabase(db), nodetest.WithCluster(key, false, 0, s1.GossipAddr()))
-	nodes := map[string]*nodetest.Node{s1.ID.String(): s1, c1.ID.String(): c1}
-	eventually(t, 30*time.Second, "2 alive members on both nodes", func() bool {
-		for _, n := range nodes {
-			var v nodesJSON
-			(&api{url: n.URL, key: s1.APIKey}).do(t, "GET", "/v1/admin/nodes", nil).decode(t, &v)
-			alive := 0
-			for _, m := range v.Nodes {
-				if m.Status == "alive" {
-					alive++
-				}
-			}
-			if alive != 2 {
-				return false
-			}
-		}
-		return true
-	})
-	a := &api{url: s1.URL, key: s1.APIKey}
+	// The entry node is drained, so the sandbox runs on the other one and
+	// every host-form request crosses the cluster.
+	via, owner, a := ownerPair(t)
 	sb := a.create(t, nil)
-	owner := nodes[sb.NodeID]
-	if owner == nil {
-		t.Fatalf("sandbox %s on unknown node %q", sb.ID, sb.NodeID)
-	}
-	via := s1
-	if owner == s1 {
-		via = c1
+	if sb.NodeID != owner.ID.String() {
+		t.Fatalf("sandbox %s on %s, want the owner %s", sb.ID, sb.NodeID, owner.ID)
 	}
 	t.Logf("sandbox %s runs on %s; host-form requests go through %s", sb.ID, owner.ID, via.ID)
 	sid, _ := id.ParseSandboxID(sb.ID)
-	if s1.Signer().AccessToken(sid) != c1.Signer().AccessToken(sid) {
+	if via.Signer().AccessToken(sid) != owner.Signer().AccessToken(sid) {
 		t.Fatal("the nodes' signers differ: the cluster secret is not shared")
 	}
-	checkHostForm(t, &api{url: owner.URL, key: s1.APIKey}, &api{url: via.URL, key: s1.APIKey}, owner.Signer(), sb.ID)
+	checkHostForm(t, &api{url: owner.URL, key: a.key}, &api{url: via.URL, key: a.key}, owner.Signer(), sb.ID)
 }
 
 // hostDo sends method path to the node at a.url with the Host header host
