@@ -132,32 +132,11 @@ func (s *processService) forward(ctx context.Context, stream *startedStream, sta
 	}}); err != nil {
 		return err
 	}
-	type msg struct {
-		m   *agentv1.ExecResponse
-		err error
-	}
-	msgs := make(chan msg)
-	go func() {
-		for {
-			m, err := stream.recv()
-			select {
-			case msgs <- msg{m, err}:
-			case <-ctx.Done():
-				return
-			}
-			if err != nil {
-				return
-			}
-		}
-	}()
-	var tick <-chan time.Time
-	if interval > 0 {
-		t := time.NewTicker(interval)
-		defer t.Stop()
-		tick = t.C
-	}
+	msgs := pump(ctx, stream.recv)
+	tick, stop := keepaliveTicks(interval)
+	defer stop()
 	for {
-		var mm msg
+		var mm received[*agentv1.ExecResponse]
 		select {
 		case <-ctx.Done():
 			return streamEnd(ctx, "; the process keeps running")

@@ -3,7 +3,6 @@ package envd
 import (
 	"context"
 	"path"
-	"time"
 
 	"connectrpc.com/connect"
 
@@ -57,30 +56,9 @@ func (s *filesystemService) WatchDir(ctx context.Context, req *connect.Request[f
 	if err := out.Send(&filesystempb.WatchDirResponse{Event: &filesystempb.WatchDirResponse_Start{Start: &filesystempb.WatchDirResponse_StartEvent{}}}); err != nil {
 		return err
 	}
-	type msg struct {
-		m   *agentv1.WatchResponse
-		err error
-	}
-	msgs := make(chan msg)
-	go func() {
-		for {
-			m, err := stream.Recv()
-			select {
-			case msgs <- msg{m, err}:
-			case <-ctx.Done():
-				return
-			}
-			if err != nil {
-				return
-			}
-		}
-	}()
-	var tick <-chan time.Time
-	if iv := keepalive(req.Header()); iv > 0 {
-		t := time.NewTicker(iv)
-		defer t.Stop()
-		tick = t.C
-	}
+	msgs := pump(ctx, stream.Recv)
+	tick, stop := keepaliveTicks(keepalive(req.Header()))
+	defer stop()
 	for {
 		select {
 		case <-ctx.Done():
