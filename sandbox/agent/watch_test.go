@@ -141,13 +141,17 @@ func TestWatcherTrioBounds(t *testing.T) {
 	if _, err := a.Raw().CreateWatcher(ctx, &agentv1.WatchRequest{Path: "/d"}); status.Code(err) != codes.ResourceExhausted {
 		t.Fatalf("watcher %d: %v, want ResourceExhausted", maxWatchers, err)
 	}
-	// One more event than a watcher buffers: it fails, and is then removed.
-	for i := 0; i <= maxWatchEvents; i++ {
+	// Far more events than a watcher buffers: it fails, and is then removed.
+	// Each write makes at least two events; four times the bound means the
+	// agent's reader, which runs while the writes go on, has passed the
+	// bound long before the writes end even on a loaded host (a single
+	// bound's worth plus 200 ms was once 984 events short on CI).
+	for i := 0; i <= 4*maxWatchEvents; i++ {
 		if err := os.WriteFile(filepath.Join(dir, "f"), []byte{byte(i)}, 0o644); err != nil {
 			t.Fatal(err)
 		}
 	}
-	time.Sleep(200 * time.Millisecond)
+	time.Sleep(time.Second)
 	r, err := a.Raw().WatcherEvents(ctx, &agentv1.WatcherEventsRequest{WatcherId: ids[0]})
 	if err != nil || len(r.Events) != maxWatchEvents {
 		t.Fatalf("first poll: %d events, %v; want %d", len(r.GetEvents()), err, maxWatchEvents)
