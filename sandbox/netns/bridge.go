@@ -25,7 +25,7 @@ func isNotFound(err error) bool {
 // checkSubnetFree fails if an address on another interface overlaps the subnet:
 // the sandboxes' route would shadow it or be shadowed.
 func (m *Manager) checkSubnetFree() error {
-	addrs, err := netlink.AddrList(nil, netlink.FAMILY_V4)
+	addrs, err := dump(func() ([]netlink.Addr, error) { return netlink.AddrList(nil, netlink.FAMILY_V4) })
 	if err != nil {
 		return fmt.Errorf("netns: list addresses: %w", err)
 	}

@@ -95,7 +95,7 @@ func (m *Manager) CleanupStale(ctx context.Context, keep func(id string) bool) e
 
 // removeStaleLinks deletes veths of this prefix that no kept sandbox uses.
 func (m *Manager) removeStaleLinks(kept map[string]Sandbox) error {
-	links, err := netlink.LinkList()
+	links, err := dump(netlink.LinkList)
 	if err != nil {
 		return fmt.Errorf("list links: %w", err)
 	}
@@ -141,7 +141,7 @@ func (m *Manager) recoverSandbox(id string) (Sandbox, error) {
 	if err != nil {
 		return s, fmt.Errorf("eth0 in %s: %w", s.NetNSPath, err)
 	}
-	addrs, err := h.AddrList(eth, netlink.FAMILY_V4)
+	addrs, err := dump(func() ([]netlink.Addr, error) { return h.AddrList(eth, netlink.FAMILY_V4) })
 	if err != nil {
 		return s, fmt.Errorf("addresses of eth0 in %s: %w", s.NetNSPath, err)
 	}
