@@ -17,8 +17,8 @@ type healthResponse struct {
 	Ready      *bool  `json:"ready,omitempty"`
 	WaitingFor string `json:"waiting_for,omitempty"`
 	Degraded   string `json:"degraded,omitempty"`
-	Node    string `json:"node,omitempty"`
-	Version string `json:"version,omitempty"`
+	Node       string `json:"node,omitempty"`
+	Version    string `json:"version,omitempty"`
 }
 
 func (s *Server) healthz(w http.ResponseWriter, r *http.Request) {
