@@ -67,15 +67,6 @@ func (n *Node) buildBase(ctx context.Context) error {
 	if err != nil {
 		return fmt.Errorf("importing the base image: %w", err)
 	}
-	// Grown before the row appears, so every peer pulls the same bytes.
-	if err := n.pool.EnsureImageSizes(ctx, n.cfg.DefaultDiskSizeMB<<20); err != nil {
-		_ = n.pool.RemoveImage(context.Background(), tid.String())
-		return fmt.Errorf("growing the base image: %w", err)
-	}
-	if info, err = n.pool.Image(ctx, tid.String()); err != nil {
-		_ = n.pool.RemoveImage(context.Background(), tid.String())
-		return err
-	}
 	if _, err := n.service.RecordImage(ctx, info, db.CreateTemplateParams{
 		ID: tid, TeamID: id.PlatformTeamID, Name: BaseTemplate, Type: "image", Vcpus: 1, MemoryMb: 512,
 	}); err != nil {
