@@ -45,7 +45,11 @@ func (n *fakeBaseNode) former(st *store.Store) *baseFormer {
 				close(n.start)
 			}
 			if n.gate != nil {
-				<-n.gate
+				select {
+				case <-n.gate:
+				case <-ctx.Done():
+					return ctx.Err() // the builder dies mid-build
+				}
 			}
 			tid := id.NewTemplateID()
 			err := st.Tx(ctx, func(q *db.Queries) error {
@@ -204,5 +208,75 @@ func TestFormingManyAtOnce(t *testing.T) {
 	}
 	if pulls != int32(len(nodes)-1) {
 		t.Fatalf("pulls = %d, want %d", pulls, len(nodes)-1)
+	}
+}
+
+// TestFormingBuilderDiesMidBuild: when the session of the node holding the
+// base lock dies mid-build (as with the node's crash: Postgres ends the
+// backend), the lock goes with it and the waiting node builds the base
+// itself. When the first builder then finishes after all, its row conflicts
+// with the new one: benign, it pulls instead of failing.
+func TestFormingBuilderDiesMidBuild(t *testing.T) {
+	st := storetest.New(t)
+	var builds atomic.Int32
+	nodes := newFakeBaseNodes(t, st, 2, &builds)
+	a, b := nodes[0], nodes[1]
+	a.gate, a.start = make(chan struct{}), make(chan struct{})
+	ctx, cancel := context.WithTimeout(context.Background(), time.Minute)
+	defer cancel()
+	errA, errB := make(chan error, 1), make(chan error, 1)
+	go func() { errA <- a.former(st).run(ctx) }()
+	select {
+	case <-a.start:
+	case <-time.After(10 * time.Second):
+		t.Fatal("first former did not start building")
+	}
+	go func() { errB <- b.former(st).run(ctx) }()
+	deadline := time.Now().Add(10 * time.Second)
+	for !strings.Contains(b.state.get(), a.id.String()) {
+		if time.Now().After(deadline) {
+			t.Fatalf("second former's state = %q, want it to wait for %s", b.state.get(), a.id)
+		}
+		time.Sleep(20 * time.Millisecond)
+	}
+	var killed bool
+	if err := st.Pool.QueryRow(ctx, "SELECT pg_terminate_backend(pid) FROM pg_stat_activity WHERE application_name = $1",
+		baseLockApp+a.id.String()).Scan(&killed); err != nil || !killed {
+		t.Fatalf("ending the builder's session: %v %v", killed, err)
+	}
+	select {
+	case err := <-errB:
+		if err != nil {
+			t.Fatalf("second former: %v", err)
+		}
+	case err := <-errA:
+		t.Fatalf("first former returned before the takeover: %v", err)
+	case <-time.After(20 * time.Second):
+		t.Fatalf("second former did not take over (state %q)", b.state.get())
+	}
+	if n := b.pulls.Load(); n != 0 {
+		t.Fatalf("second node pulled %d times, want 0 (it built)", n)
+	}
+	close(a.gate) // the first builder finishes after all
+	select {
+	case err := <-errA:
+		if err != nil {
+			t.Fatalf("first former after its late build: %v", err)
+		}
+	case <-time.After(20 * time.Second):
+		t.Fatal("first former did not finish")
+	}
+	if n := builds.Load(); n != 2 {
+		t.Fatalf("builds = %d, want 2 (the cut-off one and the takeover)", n)
+	}
+	if n := a.pulls.Load(); n != 1 {
+		t.Fatalf("first node pulled %d times, want 1", n)
+	}
+	var rows int
+	if err := st.Pool.QueryRow(ctx, "SELECT count(*) FROM templates WHERE team_id = $1 AND name = $2", id.PlatformTeamID, BaseTemplate).Scan(&rows); err != nil {
+		t.Fatal(err)
+	}
+	if rows != 1 {
+		t.Fatalf("base template rows = %d, want 1", rows)
 	}
 }
