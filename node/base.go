@@ -25,8 +25,8 @@ const BaseTemplate = "base"
 // through a Postgres advisory lock (see forming.go): one builds it (Debian
 // minbase via debootstrap, or busybox; cached in the data dir, so a restart or
 // a lost image never rebuilds it), the others wait and pull its image from
-// that peer. It returns once the image is here; st reports progress to
-// /readyz.
+// that peer. It returns once the image is here; n.forming reports progress
+// to /readyz.
 func (n *Node) ensureBase(ctx context.Context) error {
 	cfg, pool := n.cfg, n.pool
 	f := &baseFormer{

@@ -15,8 +15,9 @@ import (
 )
 
 // openSandboxes starts the disk pool, the sandbox network and runtime, removes
-// what a crash left behind, reconciles this node's rows, grows stored images to the default disk size and starts
-// the TTL reaper.
+// what a crash left behind, reconciles this node's rows, grows stored images
+// to the default disk size and starts the TTL reaper. The base template comes
+// later, once the node serves and has joined (ensureBase).
 func (n *Node) openSandboxes(ctx context.Context, prefix string) error {
 	cfg, log := n.cfg, n.log
 	pool, err := auto.Open(ctx, auto.Config{DataDir: cfg.DataDir, Prefix: prefix, Backend: cfg.Pool, Logger: log})
