@@ -50,6 +50,11 @@ type Config struct {
 	// E2B serves E2B's control-plane paths (/sandboxes…, /v2/…, /templates…;
 	// see e2bPaths) beside this API; nil leaves them to the UI.
 	E2B http.Handler
+
+	// Readiness reports, for /readyz, what the node still waits for before
+	// it can serve ("" when nothing; answered 503) and what it serves without
+	// ("" when nothing; still 200, e.g. no cluster quorum). nil: neither.
+	Readiness func() (waitingFor, degraded string)
 }
 
 // DefaultConfig returns the defaults.

@@ -8,14 +8,17 @@ import (
 func (s *Server) systemRoutes() []route {
 	return []route{
 		{method: "GET", pattern: "/healthz", access: public, summary: "Liveness: the process answers.", resp: healthResponse{}, handler: s.healthz},
-		{method: "GET", pattern: "/readyz", access: public, summary: "Readiness: Postgres is reachable (503 otherwise).", resp: healthResponse{}, handler: s.readyz},
+		{method: "GET", pattern: "/readyz", access: public, summary: "Readiness: Postgres is reachable and the node waits for nothing (503 otherwise, naming what it waits for); degraded names what it serves without.", resp: healthResponse{}, handler: s.readyz},
 	}
 }
 
 type healthResponse struct {
-	Status  string `json:"status"`
-	Node    string `json:"node,omitempty"`
-	Version string `json:"version,omitempty"`
+	Status     string `json:"status"`
+	Ready      *bool  `json:"ready,omitempty"`
+	WaitingFor string `json:"waiting_for,omitempty"`
+	Degraded   string `json:"degraded,omitempty"`
+	Node       string `json:"node,omitempty"`
+	Version    string `json:"version,omitempty"`
 }
 
 func (s *Server) healthz(w http.ResponseWriter, r *http.Request) {
@@ -30,5 +33,17 @@ func (s *Server) readyz(w http.ResponseWriter, r *http.Request) {
 		writeError(w, r, s.log, &Error{Status: http.StatusServiceUnavailable, Code: "unavailable", Message: "database unreachable", RetryAfter: 2})
 		return
 	}
-	writeJSON(w, http.StatusOK, healthResponse{Status: "ready", Node: s.cfg.NodeID, Version: s.cfg.NodeVersion})
+	var waiting, degraded string
+	if s.cfg.Readiness != nil {
+		waiting, degraded = s.cfg.Readiness()
+	}
+	ready := waiting == ""
+	resp := healthResponse{Status: "ready", Ready: &ready, WaitingFor: waiting, Degraded: degraded, Node: s.cfg.NodeID, Version: s.cfg.NodeVersion}
+	if !ready {
+		resp.Status = "waiting"
+		w.Header().Set("Retry-After", "2")
+		writeJSON(w, http.StatusServiceUnavailable, resp)
+		return
+	}
+	writeJSON(w, http.StatusOK, resp)
 }

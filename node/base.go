@@ -7,6 +7,7 @@ import (
 	"log/slog"
 	"os"
 	"path/filepath"
+	"time"
 
 	"github.com/warrenhq/warren/blockdev"
 	"github.com/warrenhq/warren/id"
@@ -20,50 +21,83 @@ import (
 const BaseTemplate = "base"
 
 // ensureBase makes sure the platform template "base" exists and this node's
-// pool holds its image: built on first start (Debian minbase via debootstrap, or
-// busybox) and cached in the data dir, so a restart or a lost image never
-// rebuilds it.
-func ensureBase(ctx context.Context, st *store.Store, pool blockdev.Pool, svc *service.Service, nid id.NodeID, dataDir, mode string, log *slog.Logger) error {
-	tpl, err := st.GetTemplateByTeamAndName(ctx, db.GetTemplateByTeamAndNameParams{Name: BaseTemplate, TeamID: id.PlatformTeamID})
-	switch {
-	case err == nil:
-		if _, err := pool.Image(ctx, tpl.ID.String()); err == nil {
-			return nil
-		} else if !errors.Is(err, blockdev.ErrNotFound) {
-			return err
-		}
-	case !errors.Is(store.Map(err), store.ErrNotFound):
-		return store.Map(err)
+// pool holds its image. Nodes started at once against an empty database agree
+// through a Postgres advisory lock (see forming.go): one builds it (Debian
+// minbase via debootstrap, or busybox; cached in the data dir, so a restart or
+// a lost image never rebuilds it), the others wait and pull its image from
+// that peer. It returns once the image is here; n.forming reports progress
+// to /readyz.
+func (n *Node) ensureBase(ctx context.Context) error {
+	cfg, pool := n.cfg, n.pool
+	f := &baseFormer{
+		st: n.store, node: n.ID, state: &n.forming, log: n.log,
+		have: func(ctx context.Context, tpl id.TemplateID) (bool, error) {
+			_, err := pool.Image(ctx, tpl.String())
+			if errors.Is(err, blockdev.ErrNotFound) {
+				return false, nil
+			}
+			return err == nil, err
+		},
+		build: func(ctx context.Context) error { return n.buildBase(ctx) },
+		pull:  n.cluster.EnsureImage,
+		reimport: func(ctx context.Context, tpl id.TemplateID) error {
+			return reimportBase(ctx, n.store, pool, n.ID, tpl, cfg.DataDir, cfg.BaseImage, n.log)
+		},
+		poll: 500 * time.Millisecond, pullFor: 2 * time.Minute,
 	}
+	if err := f.run(ctx); err != nil {
+		return err
+	}
+	if err := pool.EnsureImageSizes(ctx, cfg.DefaultDiskSizeMB<<20); err != nil {
+		return fmt.Errorf("growing stored images: %w", err)
+	}
+	return nil
+}
+
+// buildBase builds (or takes from the cache) the base image, imports it and
+// records the template with this node as its first replica. The caller holds
+// the base lock.
+func (n *Node) buildBase(ctx context.Context) error {
+	cached, err := baseImage(ctx, n.cfg.DataDir, n.cfg.BaseImage, n.log)
+	if err != nil {
+		return err
+	}
+	tid := id.NewTemplateID()
+	info, err := n.pool.ImportImage(ctx, tid.String(), cached)
+	if err != nil {
+		return fmt.Errorf("importing the base image: %w", err)
+	}
+	if _, err := n.service.RecordImage(ctx, info, db.CreateTemplateParams{
+		ID: tid, TeamID: id.PlatformTeamID, Name: BaseTemplate, Type: "image", Vcpus: 1, MemoryMb: 512,
+	}); err != nil {
+		_ = n.pool.RemoveImage(context.Background(), tid.String())
+		return fmt.Errorf("recording the base template: %w", err)
+	}
+	n.log.Info("base template built", "template", tid, "bytes", info.ApparentBytes)
+	return nil
+}
+
+// reimportBase imports this node's own (cached or rebuilt) base image under
+// the existing template's ID: the row exists but this node lost the image and
+// no peer could give it.
+func reimportBase(ctx context.Context, st *store.Store, pool blockdev.Pool, nid id.NodeID, tpl id.TemplateID, dataDir, mode string, log *slog.Logger) error {
 	cached, err := baseImage(ctx, dataDir, mode, log)
 	if err != nil {
 		return err
 	}
-	if !tpl.ID.IsZero() {
-		// The row exists but this node lost the image: re-import under its ID.
-		info, err := pool.ImportImage(ctx, tpl.ID.String(), cached)
-		if err != nil {
-			return fmt.Errorf("importing the base image: %w", err)
-		}
-		sum, err := service.Checksum(info.Path)
-		if err != nil {
-			return err
-		}
-		return store.Map(st.UpsertTemplateReplica(ctx, db.UpsertTemplateReplicaParams{
-			TemplateID: tpl.ID, NodeID: nid, Path: info.Path, Bytes: info.ApparentBytes, Checksum: sum}))
-	}
-	tid := id.NewTemplateID()
-	info, err := pool.ImportImage(ctx, tid.String(), cached)
+	info, err := pool.ImportImage(ctx, tpl.String(), cached)
 	if err != nil {
 		return fmt.Errorf("importing the base image: %w", err)
 	}
-	if _, err := svc.RecordImage(ctx, info, db.CreateTemplateParams{
-		ID: tid, TeamID: id.PlatformTeamID, Name: BaseTemplate, Type: "image", Vcpus: 1, MemoryMb: 512,
-	}); err != nil {
-		_ = pool.RemoveImage(context.Background(), tid.String())
-		return fmt.Errorf("recording the base template: %w", err)
+	sum, err := service.Checksum(info.Path)
+	if err == nil {
+		err = store.Map(st.UpsertTemplateReplica(ctx, db.UpsertTemplateReplicaParams{
+			TemplateID: tpl, NodeID: nid, Path: info.Path, Bytes: info.ApparentBytes, Checksum: sum}))
 	}
-	log.Info("base template ready", "template", tid, "bytes", info.ApparentBytes)
+	if err != nil {
+		_ = pool.RemoveImage(context.Background(), tpl.String())
+		return err
+	}
 	return nil
 }
 

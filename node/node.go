@@ -53,6 +53,7 @@ type Node struct {
 	Bootstrap *api.BootstrapInfo // set when this start bootstrapped the cluster
 	closers   []func(context.Context) error
 	serveErr  chan error
+	forming   formingState // what /readyz reports the node waits for
 }
 
 // Open starts every subsystem in order; on failure it stops what it started.
@@ -138,6 +139,7 @@ func Open(ctx context.Context, cfg Config, log *slog.Logger) (n *Node, err error
 	apiCfg.UI = ui.Handler()
 	apiCfg.SandboxDomain = cfg.SandboxDomain
 	apiCfg.Signer = n.signer
+	apiCfg.Readiness = n.readiness
 	apiCfg.Metrics, apiCfg.Prometheus, apiCfg.MetricsPublic = nodeMetrics{n}, n.prom.handler(), cfg.Metrics.Public
 	if apiCfg.Envd, err = n.envdHandler(log); err != nil {
 		return nil, err
@@ -153,9 +155,15 @@ func Open(ctx context.Context, cfg Config, log *slog.Logger) (n *Node, err error
 			return nil, err
 		}
 	}
+	n.forming.set("base template")
 	n.http = &http.Server{Handler: srv.Handler(), ReadHeaderTimeout: 10 * time.Second}
 	go func() { n.serveErr <- n.http.Serve(ln) }()
 	n.closers = append(n.closers, func(ctx context.Context) error { return n.http.Shutdown(ctx) })
+	// After serving, so /readyz says what this node waits for, and after
+	// joining, so a node that did not build the base can pull it from one that did.
+	if err := n.ensureBase(ctx); err != nil {
+		return nil, err
+	}
 	log.Info("node ready", "http", "http://"+ln.Addr().String(), "data_dir", cfg.DataDir, "version", Version)
 	return n, nil
 }

@@ -15,9 +15,9 @@ import (
 )
 
 // openSandboxes starts the disk pool, the sandbox network and runtime, removes
-// what a crash left behind, reconciles this node's rows, makes sure the base
-// template is here, grows stored images to the default disk size and starts
-// the TTL reaper.
+// what a crash left behind, reconciles this node's rows, grows stored images
+// to the default disk size and starts the TTL reaper. The base template comes
+// later, once the node serves and has joined (ensureBase).
 func (n *Node) openSandboxes(ctx context.Context, prefix string) error {
 	cfg, log := n.cfg, n.log
 	pool, err := auto.Open(ctx, auto.Config{DataDir: cfg.DataDir, Prefix: prefix, Backend: cfg.Pool, Logger: log})
@@ -67,9 +67,6 @@ func (n *Node) openSandboxes(ctx context.Context, prefix string) error {
 	n.service.SetDiskDirs(filepath.Join(cfg.DataDir, "pool"), cfg.DataDir)
 	if err := n.service.Reconcile(ctx); err != nil {
 		return fmt.Errorf("reconciling sandboxes: %w", err)
-	}
-	if err := ensureBase(ctx, n.store, pool, n.service, n.ID, cfg.DataDir, cfg.BaseImage, log); err != nil {
-		return err
 	}
 	if err := removeOrphanImages(ctx, n.store, pool, log); err != nil {
 		return fmt.Errorf("removing images of deleted templates: %w", err)
