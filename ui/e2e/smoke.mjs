@@ -90,7 +90,10 @@ export async function smoke({ cfg, page, shot }) {
   // Admin → API keys: create one (secret shown once), then revoke it.
   await page.getByRole('navigation', { name: 'Admin' }).getByRole('link', { name: 'API keys' }).click();
   await page.getByRole('heading', { name: /API keys/, level: 1 }).waitFor();
-  await page.getByTestId('api-key-row').filter({ hasText: 'bootstrap' }).waitFor();
+  // The first start makes two keys: the admin's `bootstrap` and the team's
+  // `bootstrap-e2b` (the E2B form).
+  await page.getByTestId('api-key-row').filter({ has: page.getByRole('cell', { name: 'bootstrap', exact: true }) }).waitFor();
+  await page.getByTestId('api-key-row').filter({ has: page.getByRole('cell', { name: 'bootstrap-e2b', exact: true }) }).waitFor();
   await page.getByRole('button', { name: 'Create API key' }).click();
   const keyName = `smoke-${stamp}`;
   await page.getByRole('dialog', { name: 'Create API key' }).getByLabel('Name').fill(keyName);
