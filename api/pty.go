@@ -176,6 +176,13 @@ func (s *Server) pty(w http.ResponseWriter, r *http.Request) {
 		writeError(w, r, s.log, err)
 		return
 	}
+	// Another team's (or no) sandbox is a 404 first, whatever else is
+	// wrong with the request, as on every sandbox route.
+	sb, a, err := s.agentFor(r)
+	if err != nil {
+		writeError(w, r, s.log, err)
+		return
+	}
 	if !isWebSocket(r) {
 		writeError(w, r, s.log, errNeedUpgrade)
 		return
@@ -183,11 +190,6 @@ func (s *Server) pty(w http.ResponseWriter, r *http.Request) {
 	p := principalFrom(r.Context())
 	if p.ByCookie && !s.sameOrigin(r) {
 		writeError(w, r, s.log, errForeignOrigin)
-		return
-	}
-	sb, a, err := s.agentFor(r)
-	if err != nil {
-		writeError(w, r, s.log, err)
 		return
 	}
 	ctx, cancel := context.WithCancel(r.Context())
