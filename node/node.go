@@ -158,7 +158,8 @@ func Open(ctx context.Context, cfg Config, log *slog.Logger) (n *Node, err error
 	n.forming.set("base template")
 	hs := &http.Server{Handler: srv.Handler(), ReadHeaderTimeout: 10 * time.Second}
 	n.http = hs
-	go func() { n.serveErr <- hs.Serve(ln) }()
+	errc := n.serveErr
+	go func() { errc <- hs.Serve(ln) }()
 	// hs, not n.http: n is the named result, nil when a failing return runs the closers.
 	n.closers = append(n.closers, func(ctx context.Context) error { return hs.Shutdown(ctx) })
 	// After serving, so /readyz says what this node waits for, and after
