@@ -251,7 +251,6 @@ func TestTeamQuotaFlagsValidated(t *testing.T) {
 // TestTeamQuotaAcrossNodes: a team's burst of creates sent to two nodes of
 // one cluster at once gets exactly its quota, wherever the sandboxes land.
 func TestTeamQuotaAcrossNodes(t *testing.T) {
-	t.Parallel()
 	dbURL := storetest.NewDatabase(t)
 	key := cluster.GenerateKey()
 	s1 := nodetest.Start(t, nodetest.WithDatabase(dbURL), nodetest.WithCluster(key, true, 1))
