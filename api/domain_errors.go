@@ -8,7 +8,6 @@ import (
 	"google.golang.org/grpc/codes"
 	"google.golang.org/grpc/status"
 
-	"github.com/warrenhq/warren/sandbox"
 	"github.com/warrenhq/warren/sandboxes"
 )
 
@@ -18,9 +17,9 @@ func mapDomain(err error) error {
 	if err == nil {
 		return nil
 	}
-	var fe *sandbox.FieldError
-	var ce *sandbox.CapacityError
-	var ue *sandbox.UnavailableError
+	var fe *sandboxes.FieldError
+	var ce *sandboxes.CapacityError
+	var ue *sandboxes.UnavailableError
 	var qe *sandboxes.QuotaError
 	switch {
 	case errors.As(err, &qe):
@@ -31,9 +30,9 @@ func mapDomain(err error) error {
 		return errInvalid(fe.Field, "%s", fe.Message)
 	case errors.As(err, &ce):
 		return &Error{Status: http.StatusTooManyRequests, Code: "capacity", Message: ce.Message, RetryAfter: 5}
-	case errors.Is(err, sandbox.ErrNotFound):
+	case errors.Is(err, sandboxes.ErrNotFound):
 		return errNotFound("sandbox")
-	case errors.Is(err, sandbox.ErrConflict):
+	case errors.Is(err, sandboxes.ErrConflict):
 		return &Error{Status: http.StatusConflict, Code: "conflict", Message: conflictMessage(err)}
 	}
 	// The agent answers with gRPC statuses whose messages name the path or
@@ -68,7 +67,7 @@ func mapDomain(err error) error {
 // conflictMessage keeps the part of a conflict error after the sandbox ID,
 // which is written for users ("… it is paused").
 func conflictMessage(err error) string {
-	if msg := sandbox.ConflictReason(err); msg != "" {
+	if msg := sandboxes.ConflictReason(err); msg != "" {
 		return msg
 	}
 	return "the sandbox is not in a state that allows this"

@@ -18,7 +18,7 @@ import (
 
 	"github.com/warrenhq/warren/access"
 	"github.com/warrenhq/warren/id"
-	"github.com/warrenhq/warren/sandbox"
+	"github.com/warrenhq/warren/sandboxes"
 	"github.com/warrenhq/warren/store/db"
 	"github.com/warrenhq/warren/store/storetest"
 )
@@ -95,7 +95,7 @@ func (f *hostPorts) DialPort(ctx context.Context, team id.TeamID, sb id.SandboxI
 	f.dials = append(f.dials, fmt.Sprintf("%s:%d", sb, port))
 	f.mu.Unlock()
 	if f.owner[sb] != team {
-		return nil, fmt.Errorf("%w: sandbox %s", sandbox.ErrNotFound, sb)
+		return nil, fmt.Errorf("%w: sandbox %s", sandboxes.ErrNotFound, sb)
 	}
 	var d net.Dialer
 	return d.DialContext(ctx, "tcp", f.addr)
@@ -103,7 +103,7 @@ func (f *hostPorts) DialPort(ctx context.Context, team id.TeamID, sb id.SandboxI
 
 func (f *hostPorts) Get(_ context.Context, team id.TeamID, sb id.SandboxID) (db.Sandbox, error) {
 	if f.owner[sb] != team {
-		return db.Sandbox{}, fmt.Errorf("%w: sandbox %s", sandbox.ErrNotFound, sb)
+		return db.Sandbox{}, fmt.Errorf("%w: sandbox %s", sandboxes.ErrNotFound, sb)
 	}
 	return db.Sandbox{ID: sb, TeamID: team}, nil
 }

@@ -21,7 +21,7 @@ type Metrics interface {
 	// *UnavailableError (its node does not answer).
 	SandboxMetrics(ctx context.Context, team id.TeamID, sb id.SandboxID, since time.Time) (SandboxMetricsView, error)
 	// NodeMetrics answers a member's load; store.ErrNotFound for a node that
-	// is not a member, *sandbox.UnavailableError when it does not answer.
+	// is not a member, *sandboxes.UnavailableError when it does not answer.
 	NodeMetrics(ctx context.Context, node id.NodeID) (NodeMetricsView, error)
 }
 

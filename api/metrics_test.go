@@ -11,8 +11,8 @@ import (
 	"time"
 
 	"github.com/warrenhq/warren/id"
-	"github.com/warrenhq/warren/sandbox"
 	"github.com/warrenhq/warren/sandbox/metrics"
+	"github.com/warrenhq/warren/sandboxes"
 	"github.com/warrenhq/warren/store"
 )
 
@@ -90,10 +90,10 @@ func TestMetricsRoutes(t *testing.T) {
 		t.Fatalf("a malformed id: %d %s", r.status, r.body)
 	}
 	for err, want := range map[error]int{
-		fmt.Errorf("sandbox %s: %w", sb, sandbox.ErrNotFound):               404,
-		fmt.Errorf("sandbox %s: %w: it is killed", sb, sandbox.ErrConflict): 409,
-		&sandbox.UnavailableError{Message: "the node is not reachable"}:     503,
-		fmt.Errorf("reading /sys/fs/cgroup/secret: boom"):                   500,
+		fmt.Errorf("sandbox %s: %w", sb, sandboxes.ErrNotFound):               404,
+		fmt.Errorf("sandbox %s: %w: it is killed", sb, sandboxes.ErrConflict): 409,
+		&sandboxes.UnavailableError{Message: "the node is not reachable"}:     503,
+		fmt.Errorf("reading /sys/fs/cgroup/secret: boom"):                     500,
 	} {
 		fm.err = err
 		r := e.do("GET", "/v1/sandboxes/"+sb+"/metrics", key, nil)

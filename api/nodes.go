@@ -8,7 +8,6 @@ import (
 	"strings"
 
 	"github.com/warrenhq/warren/id"
-	"github.com/warrenhq/warren/sandbox"
 	"github.com/warrenhq/warren/sandboxes"
 	"github.com/warrenhq/warren/store"
 	"github.com/warrenhq/warren/store/db"
@@ -105,9 +104,9 @@ func (s *Server) listAllSandboxes(w http.ResponseWriter, r *http.Request) {
 }
 
 func validStatus(v string) bool {
-	switch sandbox.Status(v) {
-	case sandbox.StatusCreating, sandbox.StatusRunning, sandbox.StatusPaused, sandbox.StatusKilled,
-		sandbox.StatusExpired, sandbox.StatusFailed, sandbox.StatusLost:
+	switch sandboxes.Status(v) {
+	case sandboxes.StatusCreating, sandboxes.StatusRunning, sandboxes.StatusPaused, sandboxes.StatusKilled,
+		sandboxes.StatusExpired, sandboxes.StatusFailed, sandboxes.StatusLost:
 		return true
 	}
 	return false
@@ -137,7 +136,7 @@ func (s *Server) deleteTemplate(w http.ResponseWriter, r *http.Request) {
 		switch {
 		case sandboxes.IsForbidden(err):
 			err = &Error{Status: http.StatusForbidden, Code: "permission_denied", Message: "platform templates are deleted by admins"}
-		case errors.Is(err, sandbox.ErrNotFound):
+		case errors.Is(err, sandboxes.ErrNotFound):
 			err = errNotFound("template")
 		}
 		writeError(w, r, s.log, mapDomain(err))

@@ -23,8 +23,8 @@ import (
 
 	"github.com/warrenhq/warren/id"
 	agentv1 "github.com/warrenhq/warren/proto/agent/v1"
-	"github.com/warrenhq/warren/sandbox"
 	"github.com/warrenhq/warren/sandbox/agent"
+	"github.com/warrenhq/warren/sandboxes"
 )
 
 // PTY sessions: GET /v1/sandboxes/{id}/pty upgrades to a WebSocket that
@@ -212,13 +212,13 @@ func (s *Server) pty(w http.ResponseWriter, r *http.Request) {
 	s.log.Info("pty session started", "request_id", RequestID(r.Context()), "sandbox", sb, "pid", sess.pid)
 	code, reason := sess.serve(ctx, c, func(ctx context.Context) (string, bool) {
 		row, err := s.sandboxes.Get(ctx, p.TeamID, sb)
-		if errors.Is(err, sandbox.ErrNotFound) {
+		if errors.Is(err, sandboxes.ErrNotFound) {
 			return "the sandbox is gone", false
 		}
 		if err != nil {
 			return "", true // not known: keep going
 		}
-		if row.Status != string(sandbox.StatusRunning) {
+		if row.Status != string(sandboxes.StatusRunning) {
 			return "the sandbox is " + row.Status, false
 		}
 		return "", true

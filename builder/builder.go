@@ -13,7 +13,6 @@ import (
 	"github.com/google/uuid"
 
 	"github.com/warrenhq/warren/id"
-	"github.com/warrenhq/warren/sandbox"
 	"github.com/warrenhq/warren/sandboxes"
 	"github.com/warrenhq/warren/store"
 	"github.com/warrenhq/warren/store/db"
@@ -77,7 +76,7 @@ func (b *Builder) Submit(ctx context.Context, team id.TeamID, creator id.UserID,
 		return db.TemplateBuild{}, err
 	}
 	if _, err := b.st.GetPlatformOrAnyTemplateByName(ctx, req.Name); err == nil {
-		return db.TemplateBuild{}, fmt.Errorf("template %q: %w: a template has this name", req.Name, sandbox.ErrConflict)
+		return db.TemplateBuild{}, fmt.Errorf("template %q: %w: a template has this name", req.Name, sandboxes.ErrConflict)
 	} else if !errors.Is(store.Map(err), store.ErrNotFound) {
 		return db.TemplateBuild{}, store.Map(err)
 	}
@@ -96,7 +95,7 @@ func (b *Builder) Submit(ctx context.Context, team id.TeamID, creator id.UserID,
 	bld, err := b.st.CreateBuild(ctx, p)
 	if err != nil {
 		if errors.Is(store.Map(err), store.ErrConflict) {
-			return bld, fmt.Errorf("build %q: %w: a build of this name is already queued or running", req.Name, sandbox.ErrConflict)
+			return bld, fmt.Errorf("build %q: %w: a build of this name is already queued or running", req.Name, sandboxes.ErrConflict)
 		}
 		return bld, store.Map(err)
 	}
@@ -111,7 +110,7 @@ func (b *Builder) Cancel(ctx context.Context, bid id.BuildID) (db.TemplateBuild,
 	if err != nil {
 		if errors.Is(store.Map(err), store.ErrNotFound) {
 			if _, gerr := b.st.GetBuild(ctx, bid); gerr == nil {
-				return bld, fmt.Errorf("build %s: %w: it has already finished", bid, sandbox.ErrConflict)
+				return bld, fmt.Errorf("build %s: %w: it has already finished", bid, sandboxes.ErrConflict)
 			}
 		}
 		return bld, store.Map(err)

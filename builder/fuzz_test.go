@@ -7,12 +7,11 @@ import (
 	"testing"
 	"unicode/utf8"
 
-	"github.com/warrenhq/warren/sandbox"
 	"github.com/warrenhq/warren/sandboxes"
 )
 
 // FuzzNormalize decodes arbitrary JSON into a Request and normalizes it: it
-// must never panic; a refusal is a *sandbox.FieldError naming a field; an
+// must never panic; a refusal is a *sandboxes.FieldError naming a field; an
 // accepted request is within every limit.
 func FuzzNormalize(f *testing.F) {
 	for _, s := range []string{
@@ -33,7 +32,7 @@ func FuzzNormalize(f *testing.F) {
 		}
 		err := r.Normalize(lim)
 		if err != nil {
-			var fe *sandbox.FieldError
+			var fe *sandboxes.FieldError
 			if !errors.As(err, &fe) || fe.Field == "" || fe.Message == "" {
 				t.Fatalf("Normalize(%q): %T %v, want a FieldError", body, err, err)
 			}

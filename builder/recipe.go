@@ -19,7 +19,6 @@ import (
 	"unicode"
 	"unicode/utf8"
 
-	"github.com/warrenhq/warren/sandbox"
 	"github.com/warrenhq/warren/sandboxes"
 )
 
@@ -34,60 +33,60 @@ const (
 
 // Request is a build request as the API receives it.
 type Request struct {
-	Name           string               `json:"name"`
-	BaseTemplate   string               `json:"base_template,omitempty"`
-	Recipe         []string             `json:"recipe"`
-	StartCmd       string               `json:"start_cmd,omitempty"`
-	Healthcheck    *sandbox.Healthcheck `json:"healthcheck,omitempty"`
-	VCPUs          float64              `json:"vcpus,omitempty"`
-	MemoryMB       int64                `json:"memory_mb,omitempty"`
-	DiskSizeMB     int64                `json:"disk_size_mb,omitempty"`
-	StepTimeoutSec int64                `json:"step_timeout_sec,omitempty"`
+	Name           string                 `json:"name"`
+	BaseTemplate   string                 `json:"base_template,omitempty"`
+	Recipe         []string               `json:"recipe"`
+	StartCmd       string                 `json:"start_cmd,omitempty"`
+	Healthcheck    *sandboxes.Healthcheck `json:"healthcheck,omitempty"`
+	VCPUs          float64                `json:"vcpus,omitempty"`
+	MemoryMB       int64                  `json:"memory_mb,omitempty"`
+	DiskSizeMB     int64                  `json:"disk_size_mb,omitempty"`
+	StepTimeoutSec int64                  `json:"step_timeout_sec,omitempty"`
 }
 
 // Normalize fills defaults and validates r against limits, naming the field
 // at fault.
 func (r *Request) Normalize(l sandboxes.Limits) error {
 	if !sandboxes.TemplateName.MatchString(r.Name) {
-		return sandbox.Fieldf("name", "must be 1-63 of a-z, 0-9, '.', '_', '-', starting with a letter or digit")
+		return sandboxes.Fieldf("name", "must be 1-63 of a-z, 0-9, '.', '_', '-', starting with a letter or digit")
 	}
 	if r.BaseTemplate == "" {
 		r.BaseTemplate = "base"
 	}
 	if len(r.BaseTemplate) > 128 {
-		return sandbox.Fieldf("base_template", "must be at most 128 characters")
+		return sandboxes.Fieldf("base_template", "must be at most 128 characters")
 	}
 	// A template name or tpl- ID: printable text only (a NUL would reach
 	// Postgres, which refuses it with an internal error).
 	if !utf8.ValidString(r.BaseTemplate) || strings.IndexFunc(r.BaseTemplate, unicode.IsControl) >= 0 {
-		return sandbox.Fieldf("base_template", "must be a template name or ID without control characters")
+		return sandboxes.Fieldf("base_template", "must be a template name or ID without control characters")
 	}
 	if len(r.Recipe) == 0 {
-		return sandbox.Fieldf("recipe", "must have at least one step")
+		return sandboxes.Fieldf("recipe", "must have at least one step")
 	}
 	if len(r.Recipe) > MaxSteps {
-		return sandbox.Fieldf("recipe", "must have at most %d steps, got %d", MaxSteps, len(r.Recipe))
+		return sandboxes.Fieldf("recipe", "must have at most %d steps, got %d", MaxSteps, len(r.Recipe))
 	}
 	for i, step := range r.Recipe {
 		f := fmt.Sprintf("recipe[%d]", i)
 		switch {
 		case strings.TrimSpace(step) == "":
-			return sandbox.Fieldf(f, "is empty")
+			return sandboxes.Fieldf(f, "is empty")
 		case len(step) > MaxStepBytes:
-			return sandbox.Fieldf(f, "is %d bytes; a step is at most %d", len(step), MaxStepBytes)
+			return sandboxes.Fieldf(f, "is %d bytes; a step is at most %d", len(step), MaxStepBytes)
 		case !utf8.ValidString(step) || strings.ContainsRune(step, 0):
-			return sandbox.Fieldf(f, "must be UTF-8 text without NUL")
+			return sandboxes.Fieldf(f, "must be UTF-8 text without NUL")
 		}
 	}
 	if len(r.StartCmd) > MaxStepBytes || strings.ContainsRune(r.StartCmd, 0) {
-		return sandbox.Fieldf("start_cmd", "must be at most %d bytes without NUL", MaxStepBytes)
+		return sandboxes.Fieldf("start_cmd", "must be at most %d bytes without NUL", MaxStepBytes)
 	}
 	if h := r.Healthcheck; h != nil {
 		if r.StartCmd == "" {
-			return sandbox.Fieldf("healthcheck", "needs a start_cmd")
+			return sandboxes.Fieldf("healthcheck", "needs a start_cmd")
 		}
 		if strings.TrimSpace(h.Cmd) == "" || len(h.Cmd) > MaxStepBytes || strings.ContainsRune(h.Cmd, 0) {
-			return sandbox.Fieldf("healthcheck.cmd", "is required, at most %d bytes without NUL", MaxStepBytes)
+			return sandboxes.Fieldf("healthcheck.cmd", "is required, at most %d bytes without NUL", MaxStepBytes)
 		}
 		for _, c := range []struct {
 			f   string
@@ -96,7 +95,7 @@ func (r *Request) Normalize(l sandboxes.Limits) error {
 		}{{"healthcheck.interval_sec", h.IntervalSec, 300}, {"healthcheck.timeout_sec", h.TimeoutSec, 300},
 			{"healthcheck.retries", h.Retries, 1000}, {"healthcheck.start_period_sec", h.StartPeriodSec, 3600}} {
 			if c.v < 0 || c.v > c.max {
-				return sandbox.Fieldf(c.f, "must be between 0 and %d", c.max)
+				return sandboxes.Fieldf(c.f, "must be between 0 and %d", c.max)
 			}
 		}
 	}
@@ -104,25 +103,25 @@ func (r *Request) Normalize(l sandboxes.Limits) error {
 		r.VCPUs = l.DefaultVCPUs
 	}
 	if r.VCPUs < 0.1 || r.VCPUs > l.MaxVCPUs {
-		return sandbox.Fieldf("vcpus", "must be between 0.1 and %g", l.MaxVCPUs)
+		return sandboxes.Fieldf("vcpus", "must be between 0.1 and %g", l.MaxVCPUs)
 	}
 	if r.MemoryMB == 0 {
 		r.MemoryMB = 1024
 	}
 	if r.MemoryMB < 64 || r.MemoryMB > l.MaxMemoryMB {
-		return sandbox.Fieldf("memory_mb", "must be between 64 and %d", l.MaxMemoryMB)
+		return sandboxes.Fieldf("memory_mb", "must be between 64 and %d", l.MaxMemoryMB)
 	}
 	if r.DiskSizeMB == 0 {
 		r.DiskSizeMB = l.DefaultDiskMB
 	}
 	if r.DiskSizeMB < l.MinDiskMB || r.DiskSizeMB > l.MaxDiskMB {
-		return sandbox.Fieldf("disk_size_mb", "must be between %d and %d", l.MinDiskMB, l.MaxDiskMB)
+		return sandboxes.Fieldf("disk_size_mb", "must be between %d and %d", l.MinDiskMB, l.MaxDiskMB)
 	}
 	if r.StepTimeoutSec == 0 {
 		r.StepTimeoutSec = DefaultStepTimeoutSec
 	}
 	if r.StepTimeoutSec < 1 || r.StepTimeoutSec > MaxStepTimeoutSec {
-		return sandbox.Fieldf("step_timeout_sec", "must be between 1 and %d", MaxStepTimeoutSec)
+		return sandboxes.Fieldf("step_timeout_sec", "must be between 1 and %d", MaxStepTimeoutSec)
 	}
 	return nil
 }

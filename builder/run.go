@@ -9,7 +9,6 @@ import (
 	"time"
 
 	"github.com/warrenhq/warren/id"
-	"github.com/warrenhq/warren/sandbox"
 	"github.com/warrenhq/warren/sandbox/agent"
 	"github.com/warrenhq/warren/sandboxes"
 	"github.com/warrenhq/warren/store"
@@ -39,7 +38,7 @@ func (b *Builder) run(ctx context.Context, cancel context.CancelFunc, bld db.Tem
 	}
 	if sb != nil {
 		// Detached: the build sandbox goes on every path.
-		if _, kerr := b.svc.Kill(context.Background(), sb.TeamID, sb.ID); kerr != nil && !errors.Is(kerr, sandbox.ErrConflict) {
+		if _, kerr := b.svc.Kill(context.Background(), sb.TeamID, sb.ID); kerr != nil && !errors.Is(kerr, sandboxes.ErrConflict) {
 			log.Error("destroying the build sandbox", "sandbox", sb.ID, "err", kerr)
 		}
 	}
@@ -75,13 +74,13 @@ func (b *Builder) fail(ctx context.Context, bld db.TemplateBuild, cause error) {
 
 // userMessage keeps the categories users can act on and hides internals.
 func userMessage(err error) string {
-	var fe *sandbox.FieldError
+	var fe *sandboxes.FieldError
 	switch {
 	case errors.As(err, &fe) && fe.Field == "template":
 		return "base template: " + fe.Message
 	case errors.As(err, &fe):
 		return fe.Error()
-	case errors.Is(err, sandbox.ErrUnavailable):
+	case errors.Is(err, sandboxes.ErrUnavailable):
 		return "no capacity for the build sandbox; submit it again later"
 	}
 	if msg := err.Error(); strings.Contains(msg, "healthcheck ") {
@@ -155,12 +154,12 @@ func (b *Builder) execute(ctx context.Context, bld db.TemplateBuild, sbOut **db.
 		if _, err := a.Exec(ctx, agent.ExecOptions{Shell: bld.StartCmd, Background: true, Tag: "start"}, nil, nil); err != nil {
 			return db.Template{}, fmt.Errorf("running the start command: %w", err)
 		}
-		hc, err := sandbox.ParseHealthcheck(bld.Healthcheck)
+		hc, err := sandboxes.ParseHealthcheck(bld.Healthcheck)
 		if err != nil {
 			return db.Template{}, err
 		}
 		if hc != nil {
-			if err := hc.Wait(ctx, a); err != nil {
+			if err := hc.Runtime().Wait(ctx, a); err != nil {
 				return db.Template{}, err
 			}
 		}
@@ -173,7 +172,7 @@ func (b *Builder) execute(ctx context.Context, bld db.TemplateBuild, sbOut **db.
 		tid := tpl.ID.UUID()
 		_, err := q.FinishBuild(ctx, db.FinishBuildParams{ID: bld.ID, TemplateID: &tid, SizeBytes: tpl.SizeBytes})
 		if errors.Is(store.Map(err), store.ErrNotFound) {
-			return fmt.Errorf("build %s: %w: it was cancelled or failed meanwhile", bld.ID, sandbox.ErrConflict)
+			return fmt.Errorf("build %s: %w: it was cancelled or failed meanwhile", bld.ID, sandboxes.ErrConflict)
 		}
 		return store.Map(err)
 	})

@@ -13,7 +13,6 @@ import (
 	"strconv"
 	"strings"
 
-	"github.com/warrenhq/warren/sandbox"
 	"github.com/warrenhq/warren/sandboxes"
 	"github.com/warrenhq/warren/store"
 )
@@ -66,9 +65,9 @@ func e2bField(f string) string {
 // are returned unchanged (and answered as internal errors).
 func mapError(err error, sb string) error {
 	var ae *apiError
-	var fe *sandbox.FieldError
-	var ce *sandbox.CapacityError
-	var ue *sandbox.UnavailableError
+	var fe *sandboxes.FieldError
+	var ce *sandboxes.CapacityError
+	var ue *sandboxes.UnavailableError
 	var qe *sandboxes.QuotaError
 	switch {
 	case errors.As(err, &ae):
@@ -81,10 +80,10 @@ func mapError(err error, sb string) error {
 		return &apiError{status: http.StatusTooManyRequests, message: ce.Message, retryAfter: 5}
 	case errors.As(err, &ue):
 		return &apiError{status: http.StatusServiceUnavailable, message: ue.Message, retryAfter: 2}
-	case errors.Is(err, sandbox.ErrNotFound):
+	case errors.Is(err, sandboxes.ErrNotFound):
 		return notFound(sb)
-	case errors.Is(err, sandbox.ErrConflict):
-		msg := sandbox.ConflictReason(err)
+	case errors.Is(err, sandboxes.ErrConflict):
+		msg := sandboxes.ConflictReason(err)
 		if msg == "" {
 			msg = "the sandbox is not in a state that allows this"
 		}

@@ -5,11 +5,11 @@ import (
 	"net/http"
 	"time"
 
-	"github.com/warrenhq/warren/sandbox"
+	"github.com/warrenhq/warren/sandboxes"
 	"github.com/warrenhq/warren/store/db"
 )
 
-func isConflict(err error) bool { return errors.Is(err, sandbox.ErrConflict) }
+func isConflict(err error) bool { return errors.Is(err, sandboxes.ErrConflict) }
 
 // setTimeout serves POST /sandboxes/{sandboxID}/timeout: the sandbox ends
 // timeout seconds from now (shorter or longer than before). 204.
@@ -102,7 +102,7 @@ func (h *Handler) pause(w http.ResponseWriter, r *http.Request) {
 		h.writeError(w, r, err)
 		return
 	}
-	if row.Status == string(sandbox.StatusPaused) {
+	if row.Status == string(sandboxes.StatusPaused) {
 		h.writeError(w, r, errorf(http.StatusConflict, "sandbox %s is already paused", row.ID))
 		return
 	}
@@ -189,16 +189,16 @@ func (h *Handler) wake(w http.ResponseWriter, r *http.Request, sec int64, strict
 		return
 	}
 	status := http.StatusOK
-	switch sandbox.Status(row.Status) {
-	case sandbox.StatusCreating:
+	switch sandboxes.Status(row.Status) {
+	case sandboxes.StatusCreating:
 		h.writeError(w, r, errorf(http.StatusConflict, "sandbox %s is still starting", row.ID))
 		return
-	case sandbox.StatusRunning:
+	case sandboxes.StatusRunning:
 		if strict {
 			h.writeError(w, r, errorf(http.StatusConflict, "sandbox %s is already running", row.ID))
 			return
 		}
-	case sandbox.StatusPaused:
+	case sandboxes.StatusPaused:
 		resumed, err := h.sandboxes.Resume(r.Context(), row.TeamID, row.ID)
 		switch {
 		case err == nil:

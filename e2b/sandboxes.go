@@ -10,7 +10,6 @@ import (
 	"github.com/go-chi/chi/v5"
 
 	"github.com/warrenhq/warren/id"
-	"github.com/warrenhq/warren/sandbox"
 	"github.com/warrenhq/warren/sandboxes"
 	"github.com/warrenhq/warren/store/db"
 )
@@ -100,13 +99,13 @@ func parseList(q url.Values, paged bool) (listQuery, error) {
 			lq.req.Metadata[key] = val
 		}
 	}
-	lq.req.Statuses = []sandbox.Status{sandbox.StatusRunning, sandbox.StatusPaused}
+	lq.req.Statuses = []sandboxes.Status{sandboxes.StatusRunning, sandboxes.StatusPaused}
 	if st := q.Get("state"); st != "" {
 		lq.req.Statuses = nil
 		for _, v := range strings.Split(st, ",") {
 			switch v {
 			case "running", "paused":
-				lq.req.Statuses = append(lq.req.Statuses, sandbox.Status(v))
+				lq.req.Statuses = append(lq.req.Statuses, sandboxes.Status(v))
 			default:
 				return lq, invalid("state", "must be running or paused, not %q", trunc(v))
 			}

@@ -6,7 +6,7 @@ import (
 	"time"
 
 	"github.com/warrenhq/warren/id"
-	"github.com/warrenhq/warren/sandbox"
+	"github.com/warrenhq/warren/sandboxes"
 	"github.com/warrenhq/warren/store/db"
 )
 
@@ -92,7 +92,7 @@ func (h *Handler) viewSandbox(row db.Sandbox) sandboxView {
 // state is E2B's SandboxState of a live sandbox: running or paused (a
 // sandbox still starting shows as running).
 func state(row db.Sandbox) string {
-	if row.Status == string(sandbox.StatusPaused) {
+	if row.Status == string(sandboxes.StatusPaused) {
 		return "paused"
 	}
 	return "running"
@@ -129,4 +129,4 @@ func (h *Handler) viewDetail(row db.Sandbox) detailView {
 
 // live reports whether E2B would still show the sandbox: an ended one
 // (killed, expired, failed, lost) is not found.
-func live(row db.Sandbox) bool { return sandbox.Status(row.Status).Live() }
+func live(row db.Sandbox) bool { return sandboxes.Status(row.Status).Live() }

@@ -18,7 +18,6 @@ import (
 	"github.com/warrenhq/warren/id"
 	agentv1 "github.com/warrenhq/warren/proto/agent/v1"
 	nodev1 "github.com/warrenhq/warren/proto/node/v1"
-	"github.com/warrenhq/warren/sandbox"
 	"github.com/warrenhq/warren/sandboxes"
 	"github.com/warrenhq/warren/store"
 )
@@ -171,7 +170,7 @@ func (cn *clusterNode) capacity() cluster.Capacity {
 func (cn *clusterNode) member(node id.NodeID) (cluster.Meta, error) {
 	m, ok := cn.c.Member(node.String())
 	if !ok || m.Status != cluster.StatusAlive {
-		return cluster.Meta{}, fmt.Errorf("node %s: %w: it is not an alive member", node, sandbox.ErrUnavailable)
+		return cluster.Meta{}, fmt.Errorf("node %s: %w: it is not an alive member", node, sandboxes.ErrUnavailable)
 	}
 	return m.Meta, nil
 }
@@ -186,7 +185,7 @@ func (cn *clusterNode) client(node id.NodeID) (nodev1.NodeClient, error) {
 }
 
 // noLeader is the answer while the cluster has no leader.
-var noLeader = &sandbox.UnavailableError{Message: "the cluster has no leader right now (an election is under way or too few servers are up); retry shortly"}
+var noLeader = &sandboxes.UnavailableError{Message: "the cluster has no leader right now (an election is under way or too few servers are up); retry shortly"}
 
 // Place asks the leader's scheduler for a node, retrying with jitter while
 // there is no leader, up to a 5 s hold.

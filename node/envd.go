@@ -9,7 +9,7 @@ import (
 
 	"github.com/warrenhq/warren/e2b/envd"
 	"github.com/warrenhq/warren/id"
-	"github.com/warrenhq/warren/sandbox"
+	"github.com/warrenhq/warren/sandboxes"
 	"github.com/warrenhq/warren/store"
 )
 
@@ -29,7 +29,7 @@ func (n *Node) envdHandler(log *slog.Logger) (http.Handler, error) {
 		row, err := n.store.GetSandbox(ctx, sb)
 		if err != nil {
 			if err = store.Map(err); errors.Is(err, store.ErrNotFound) {
-				return id.TeamID{}, fmt.Errorf("sandbox %s: %w", sb, sandbox.ErrNotFound)
+				return id.TeamID{}, fmt.Errorf("sandbox %s: %w", sb, sandboxes.ErrNotFound)
 			}
 			return id.TeamID{}, err
 		}

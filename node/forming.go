@@ -9,7 +9,7 @@ import (
 	"time"
 
 	"github.com/warrenhq/warren/id"
-	"github.com/warrenhq/warren/sandbox"
+	"github.com/warrenhq/warren/sandboxes"
 	"github.com/warrenhq/warren/store"
 	"github.com/warrenhq/warren/store/db"
 )
@@ -166,7 +166,7 @@ func (f *baseFormer) buildLocked(ctx context.Context) error {
 	f.state.set("base template (building it here, node " + f.node.String() + ")")
 	f.log.Info("building the base template; other nodes wait for it")
 	if err := f.build(ctx); err != nil {
-		if errors.Is(err, store.ErrConflict) || errors.Is(err, sandbox.ErrConflict) {
+		if errors.Is(err, store.ErrConflict) || errors.Is(err, sandboxes.ErrConflict) {
 			f.log.Info("the base template appeared while building it here; pulling instead", "err", err)
 			return nil
 		}

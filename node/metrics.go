@@ -18,6 +18,7 @@ import (
 	nodev1 "github.com/warrenhq/warren/proto/node/v1"
 	"github.com/warrenhq/warren/sandbox"
 	"github.com/warrenhq/warren/sandbox/metrics"
+	"github.com/warrenhq/warren/sandboxes"
 	"github.com/warrenhq/warren/store"
 )
 
@@ -74,8 +75,8 @@ func (v nodeMetrics) SandboxMetrics(ctx context.Context, team id.TeamID, sb id.S
 	if err != nil {
 		return api.SandboxMetricsView{}, err
 	}
-	if !sandbox.Status(row.Status).Live() {
-		return api.SandboxMetricsView{}, fmt.Errorf("sandbox %s: %w: it is %s; metrics are kept only while a sandbox lives", sb, sandbox.ErrConflict, row.Status)
+	if !sandboxes.Status(row.Status).Live() {
+		return api.SandboxMetricsView{}, fmt.Errorf("sandbox %s: %w: it is %s; metrics are kept only while a sandbox lives", sb, sandboxes.ErrConflict, row.Status)
 	}
 	if row.NodeID == nil || id.NodeID(*row.NodeID) == v.n.ID {
 		return v.n.localSandboxMetrics(sb, since), nil
@@ -129,16 +130,16 @@ func (v nodeMetrics) NodeMetrics(ctx context.Context, nid id.NodeID) (api.NodeMe
 		return api.NodeMetricsView{}, fmt.Errorf("node %s: %w", nid, store.ErrNotFound)
 	}
 	if m.Status != cluster.StatusAlive {
-		return api.NodeMetricsView{}, &sandbox.UnavailableError{Message: fmt.Sprintf("node %s is %s: it cannot report its load", nid, m.Status)}
+		return api.NodeMetricsView{}, &sandboxes.UnavailableError{Message: fmt.Sprintf("node %s is %s: it cannot report its load", nid, m.Status)}
 	}
 	cl, err := v.n.cluster.client(nid)
 	if err != nil {
-		return api.NodeMetricsView{}, &sandbox.UnavailableError{Message: fmt.Sprintf("node %s is not reachable right now; retry shortly", nid)}
+		return api.NodeMetricsView{}, &sandboxes.UnavailableError{Message: fmt.Sprintf("node %s is not reachable right now; retry shortly", nid)}
 	}
 	resp, err := cl.NodeMetrics(ctx, &nodev1.NodeMetricsRequest{})
 	if err != nil {
 		if c := status.Code(err); c == codes.Unavailable || c == codes.DeadlineExceeded {
-			return api.NodeMetricsView{}, &sandbox.UnavailableError{Message: fmt.Sprintf("node %s is not reachable right now; retry shortly", nid)}
+			return api.NodeMetricsView{}, &sandboxes.UnavailableError{Message: fmt.Sprintf("node %s is not reachable right now; retry shortly", nid)}
 		}
 		return api.NodeMetricsView{}, fmt.Errorf("node metrics of %s: %w", nid, err)
 	}

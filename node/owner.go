@@ -17,7 +17,6 @@ import (
 
 	"github.com/warrenhq/warren/id"
 	nodev1 "github.com/warrenhq/warren/proto/node/v1"
-	"github.com/warrenhq/warren/sandbox"
 	"github.com/warrenhq/warren/sandbox/agent"
 	"github.com/warrenhq/warren/sandboxes"
 )
@@ -33,7 +32,7 @@ const (
 
 // ownerUnreachable is the answer when the node running a sandbox does not
 // answer.
-var ownerUnreachable = &sandbox.UnavailableError{Message: "the node running this sandbox is not reachable right now; retry shortly"}
+var ownerUnreachable = &sandboxes.UnavailableError{Message: "the node running this sandbox is not reachable right now; retry shortly"}
 
 // owner is another node running sandboxes, reached over node-to-node gRPC:
 // the client side of KillSandbox, PauseSandbox, ResumeSandbox,
@@ -273,18 +272,18 @@ func fromOwner(err error, sb id.SandboxID) error {
 	}
 	switch st.Code() {
 	case codes.NotFound:
-		return fmt.Errorf("sandbox %s: %w", sb, sandbox.ErrNotFound)
+		return fmt.Errorf("sandbox %s: %w", sb, sandboxes.ErrNotFound)
 	case codes.FailedPrecondition:
-		return fmt.Errorf("sandbox %s: %w: %s", sb, sandbox.ErrConflict, st.Message())
+		return fmt.Errorf("sandbox %s: %w: %s", sb, sandboxes.ErrConflict, st.Message())
 	case codes.InvalidArgument:
 		for _, d := range st.Details() {
 			if br, ok := d.(*errdetails.BadRequest); ok && len(br.FieldViolations) > 0 {
-				return &sandbox.FieldError{Field: br.FieldViolations[0].Field, Message: br.FieldViolations[0].Description}
+				return &sandboxes.FieldError{Field: br.FieldViolations[0].Field, Message: br.FieldViolations[0].Description}
 			}
 		}
 		return fmt.Errorf("sandbox %s: the node running it refused the call: %s", sb, st.Message())
 	case codes.ResourceExhausted:
-		return &sandbox.CapacityError{Message: st.Message()}
+		return &sandboxes.CapacityError{Message: st.Message()}
 	case codes.Unavailable, codes.DeadlineExceeded:
 		return ownerUnreachable
 	}

@@ -16,7 +16,6 @@ import (
 	"github.com/warrenhq/warren/cluster/rpc"
 	"github.com/warrenhq/warren/id"
 	nodev1 "github.com/warrenhq/warren/proto/node/v1"
-	"github.com/warrenhq/warren/sandbox"
 	"github.com/warrenhq/warren/sandboxes"
 	"github.com/warrenhq/warren/store"
 	"github.com/warrenhq/warren/store/db"
@@ -95,8 +94,8 @@ func (r nodeRPC) DeleteImage(ctx context.Context, req *nodev1.DeleteImageRequest
 // FailedPrecondition are written for users: a relayed agent call shows them
 // as they are.
 func grpcError(err error) error {
-	var fe *sandbox.FieldError
-	var ce *sandbox.CapacityError
+	var fe *sandboxes.FieldError
+	var ce *sandboxes.CapacityError
 	switch {
 	case errors.As(err, &fe):
 		st := status.New(codes.InvalidArgument, fe.Error())
@@ -107,17 +106,17 @@ func grpcError(err error) error {
 		return st.Err()
 	case errors.As(err, &ce):
 		return status.Error(codes.ResourceExhausted, ce.Message)
-	case errors.Is(err, sandbox.ErrNotFound):
+	case errors.Is(err, sandboxes.ErrNotFound):
 		return status.Error(codes.NotFound, "sandbox not found")
 	case errors.Is(err, blockdev.ErrNotFound), errors.Is(err, store.ErrNotFound):
 		return status.Error(codes.NotFound, err.Error())
-	case errors.Is(err, sandbox.ErrConflict):
-		msg := sandbox.ConflictReason(err)
+	case errors.Is(err, sandboxes.ErrConflict):
+		msg := sandboxes.ConflictReason(err)
 		if msg == "" {
 			msg = err.Error()
 		}
 		return status.Error(codes.FailedPrecondition, msg)
-	case errors.Is(err, sandbox.ErrUnavailable), errors.Is(err, store.ErrUnavailable):
+	case errors.Is(err, sandboxes.ErrUnavailable), errors.Is(err, store.ErrUnavailable):
 		return status.Error(codes.Unavailable, err.Error())
 	}
 	return status.Error(codes.Internal, err.Error())
@@ -139,9 +138,9 @@ func (cn *clusterNode) StartOn(ctx context.Context, node id.NodeID, row db.Sandb
 		if st, ok := status.FromError(err); ok {
 			switch st.Code() {
 			case codes.ResourceExhausted:
-				return &sandbox.CapacityError{Message: st.Message()}
+				return &sandboxes.CapacityError{Message: st.Message()}
 			case codes.Unavailable, codes.DeadlineExceeded:
-				return &sandbox.UnavailableError{Message: fmt.Sprintf("node %s did not answer", node)}
+				return &sandboxes.UnavailableError{Message: fmt.Sprintf("node %s did not answer", node)}
 			}
 		}
 		return fmt.Errorf("starting sandbox %s on node %s: %w", row.ID, node, err)
@@ -214,7 +213,7 @@ func (cn *clusterNode) EnsureImage(ctx context.Context, tpl id.TemplateID) error
 			TemplateID: tpl, NodeID: cn.n.ID, Path: info.Path, Bytes: info.ApparentBytes, Checksum: sum}))
 	}
 	if len(errs) == 0 {
-		return fmt.Errorf("template %s: %w: no node holds its image", tpl, sandbox.ErrUnavailable)
+		return fmt.Errorf("template %s: %w: no node holds its image", tpl, sandboxes.ErrUnavailable)
 	}
 	return fmt.Errorf("template %s: pulling its image failed: %w", tpl, errors.Join(errs...))
 }

@@ -11,7 +11,6 @@ import (
 
 	"github.com/warrenhq/warren/cluster"
 	"github.com/warrenhq/warren/id"
-	"github.com/warrenhq/warren/sandbox"
 	"github.com/warrenhq/warren/sandboxes"
 )
 
@@ -30,7 +29,7 @@ func (cn *clusterNode) schedule(ctx context.Context, p sandboxes.Placement) (id.
 			return node, err
 		}
 		if time.Now().After(deadline) {
-			return id.NodeID{}, &sandbox.CapacityError{Message: "every node with room is busy starting sandboxes; retry shortly"}
+			return id.NodeID{}, &sandboxes.CapacityError{Message: "every node with room is busy starting sandboxes; retry shortly"}
 		}
 		t := time.NewTimer(50 * time.Millisecond)
 		select {
@@ -93,9 +92,9 @@ func (cn *clusterNode) pick(ctx context.Context, p sandboxes.Placement) (id.Node
 			return id.NodeID{}, true, nil
 		}
 		if diskFull {
-			return id.NodeID{}, false, &sandbox.CapacityError{Message: "every node with room for it is short of disk (its pool is below the free-space reserve); retry later"}
+			return id.NodeID{}, false, &sandboxes.CapacityError{Message: "every node with room for it is short of disk (its pool is below the free-space reserve); retry later"}
 		}
-		return id.NodeID{}, false, &sandbox.CapacityError{Message: fmt.Sprintf(
+		return id.NodeID{}, false, &sandboxes.CapacityError{Message: fmt.Sprintf(
 			"no node has room for %g vCPU and %d MB now; retry later", p.VCPUs, p.MemoryMB)}
 	}
 	sort.Slice(cands, func(i, j int) bool {
@@ -156,9 +155,9 @@ func placeError(err error) error {
 	}
 	switch st.Code() {
 	case codes.ResourceExhausted:
-		return &sandbox.CapacityError{Message: st.Message()}
+		return &sandboxes.CapacityError{Message: st.Message()}
 	case codes.InvalidArgument:
-		return fmt.Errorf("%w: %s", sandbox.ErrInvalid, st.Message())
+		return fmt.Errorf("%w: %s", sandboxes.ErrInvalid, st.Message())
 	}
 	return nil
 }

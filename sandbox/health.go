@@ -2,7 +2,6 @@ package sandbox
 
 import (
 	"context"
-	"encoding/json"
 	"errors"
 	"fmt"
 	"time"
@@ -12,39 +11,27 @@ import (
 )
 
 // Healthcheck is a command that must exit 0 before a sandbox counts as ready.
-// It is stored as JSON on templates and builds.
+// A zero field takes its default.
 type Healthcheck struct {
-	Cmd            string `json:"cmd"`
-	IntervalSec    int    `json:"interval_sec,omitempty"`     // between tries (default 1)
-	TimeoutSec     int    `json:"timeout_sec,omitempty"`      // one try (default 5)
-	Retries        int    `json:"retries,omitempty"`          // failed tries after start_period (default 30)
-	StartPeriodSec int    `json:"start_period_sec,omitempty"` // failures here do not count (default 0)
-}
-
-// ParseHealthcheck decodes a stored healthcheck; nil or "null" gives nil.
-func ParseHealthcheck(b []byte) (*Healthcheck, error) {
-	if len(b) == 0 || string(b) == "null" {
-		return nil, nil
-	}
-	var h Healthcheck
-	if err := json.Unmarshal(b, &h); err != nil {
-		return nil, fmt.Errorf("%w: healthcheck: %v", ErrInvalid, err)
-	}
-	return &h, nil
+	Cmd         string
+	Interval    time.Duration // between tries (default 1s)
+	Timeout     time.Duration // one try (default 5s)
+	Retries     int           // failed tries after StartPeriod (default 30)
+	StartPeriod time.Duration // failures here do not count (default 0)
 }
 
 func (h *Healthcheck) defaults() (interval, timeout, startPeriod time.Duration, retries int) {
 	interval, timeout, retries = time.Second, 5*time.Second, 30
-	if h.IntervalSec > 0 {
-		interval = time.Duration(h.IntervalSec) * time.Second
+	if h.Interval > 0 {
+		interval = h.Interval
 	}
-	if h.TimeoutSec > 0 {
-		timeout = time.Duration(h.TimeoutSec) * time.Second
+	if h.Timeout > 0 {
+		timeout = h.Timeout
 	}
 	if h.Retries > 0 {
 		retries = h.Retries
 	}
-	return interval, timeout, time.Duration(h.StartPeriodSec) * time.Second, retries
+	return interval, timeout, h.StartPeriod, retries
 }
 
 // Deadline is the longest Wait may take: the start period plus every retry.

@@ -11,7 +11,6 @@ import (
 
 	"golang.org/x/sys/unix"
 
-	"github.com/warrenhq/warren/sandbox"
 	"github.com/warrenhq/warren/store"
 )
 
@@ -87,7 +86,7 @@ func (s *Service) checkDisk() error {
 		return nil
 	}
 	s.log.Warn("disk pool below its reserve: refusing new sandboxes", "free_mb", free>>20, "reserve_mb", s.limits.MinFreeDiskMB)
-	return &sandbox.CapacityError{Message: fmt.Sprintf(
+	return &CapacityError{Message: fmt.Sprintf(
 		"this node is short of disk: its pool has %d MB free, below its reserve of %d MB; retry later", free>>20, s.limits.MinFreeDiskMB)}
 }
 
@@ -99,7 +98,7 @@ func (s *Service) Draining() bool { return s.draining.Load() }
 
 func (s *Service) checkDraining() error {
 	if s.draining.Load() {
-		return &sandbox.CapacityError{Message: "this node is draining and takes no new sandboxes; retry later"}
+		return &CapacityError{Message: "this node is draining and takes no new sandboxes; retry later"}
 	}
 	return nil
 }

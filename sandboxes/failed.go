@@ -6,7 +6,6 @@ import (
 	"time"
 
 	"github.com/warrenhq/warren/id"
-	"github.com/warrenhq/warren/sandbox"
 	"github.com/warrenhq/warren/store"
 )
 
@@ -23,7 +22,7 @@ func (s *Service) exited(sid, reason string) {
 	s.log.Warn("sandbox failed: its agent is lost", "sandbox", sid, "reason", reason)
 	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
 	defer cancel()
-	if _, err := s.setStatus(ctx, sb, sandbox.StatusFailed, reason); err != nil && !errors.Is(err, store.ErrNotFound) {
+	if _, err := s.setStatus(ctx, sb, StatusFailed, reason); err != nil && !errors.Is(err, store.ErrNotFound) {
 		s.log.Error("recording a failed sandbox; will retry", "sandbox", sid, "err", err)
 		s.unrecorded(sb, reason)
 	}
@@ -50,7 +49,7 @@ func (s *Service) recordFailed(ctx context.Context) {
 	}
 	s.mu.Unlock()
 	for sb, msg := range pending {
-		_, err := s.setStatus(ctx, sb, sandbox.StatusFailed, msg)
+		_, err := s.setStatus(ctx, sb, StatusFailed, msg)
 		if err != nil && !errors.Is(err, store.ErrNotFound) {
 			return // Postgres is still away; next round
 		}

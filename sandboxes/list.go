@@ -6,7 +6,6 @@ import (
 	"fmt"
 
 	"github.com/warrenhq/warren/id"
-	"github.com/warrenhq/warren/sandbox"
 	"github.com/warrenhq/warren/store"
 	"github.com/warrenhq/warren/store/db"
 )
@@ -14,8 +13,8 @@ import (
 // ListRequest filters a team's sandboxes (builds excluded), newest first
 // unless OldestFirst.
 type ListRequest struct {
-	Statuses []sandbox.Status // none: every status
-	Template string           // a template name; "" for any
+	Statuses []Status // none: every status
+	Template string   // a template name; "" for any
 	Metadata map[string]string
 	// After is the last sandbox of the previous page; zero starts at the
 	// newest.
@@ -28,7 +27,7 @@ type ListRequest struct {
 // UUIDv7), newest first unless req.OldestFirst.
 func (s *Service) List(ctx context.Context, team id.TeamID, req ListRequest) ([]db.Sandbox, error) {
 	if req.Limit < 1 || req.Limit > 1000 {
-		return nil, sandbox.Fieldf("limit", "must be between 1 and 1000, got %d", req.Limit)
+		return nil, Fieldf("limit", "must be between 1 and 1000, got %d", req.Limit)
 	}
 	p := db.ListSandboxesParams{TeamID: team, Statuses: []string{}, Metadata: []byte("{}"), Lim: int32(req.Limit)}
 	for _, st := range req.Statuses {

@@ -4,7 +4,6 @@ import (
 	"encoding/json"
 
 	"github.com/warrenhq/warren/id"
-	"github.com/warrenhq/warren/sandbox"
 	"github.com/warrenhq/warren/store/db"
 )
 
@@ -21,7 +20,7 @@ func (s *Service) params(req CreateRequest, tpl db.Template) (db.CreateSandboxPa
 		vcpus = *req.VCPUs
 	}
 	if vcpus < 0.1 || vcpus > l.MaxVCPUs {
-		return db.CreateSandboxParams{}, sandbox.Fieldf("vcpus", "must be between 0.1 and %g", l.MaxVCPUs)
+		return db.CreateSandboxParams{}, Fieldf("vcpus", "must be between 0.1 and %g", l.MaxVCPUs)
 	}
 	mem := int64(tpl.MemoryMb)
 	if mem <= 0 {
@@ -39,10 +38,10 @@ func (s *Service) params(req CreateRequest, tpl db.Template) (db.CreateSandboxPa
 		return db.CreateSandboxParams{}, err
 	}
 	if len(req.Metadata) > l.MaxMetadata {
-		return db.CreateSandboxParams{}, sandbox.Fieldf("metadata", "at most %d keys", l.MaxMetadata)
+		return db.CreateSandboxParams{}, Fieldf("metadata", "at most %d keys", l.MaxMetadata)
 	}
 	if len(req.Env) > l.MaxEnv {
-		return db.CreateSandboxParams{}, sandbox.Fieldf("env", "at most %d variables", l.MaxEnv)
+		return db.CreateSandboxParams{}, Fieldf("env", "at most %d variables", l.MaxEnv)
 	}
 	md := req.Metadata
 	if md == nil {
@@ -50,7 +49,7 @@ func (s *Service) params(req CreateRequest, tpl db.Template) (db.CreateSandboxPa
 	}
 	mdJSON, err := json.Marshal(md)
 	if err != nil {
-		return db.CreateSandboxParams{}, sandbox.Fieldf("metadata", "%v", err)
+		return db.CreateSandboxParams{}, Fieldf("metadata", "%v", err)
 	}
 	internet := true
 	if req.AllowInternet != nil {
@@ -71,7 +70,7 @@ func pick(dst *int64, v *int64, field string, min, max int64) error {
 		*dst = *v
 	}
 	if *dst < min || *dst > max {
-		return sandbox.Fieldf(field, "must be between %d and %d, got %d", min, max, *dst)
+		return Fieldf(field, "must be between %d and %d, got %d", min, max, *dst)
 	}
 	return nil
 }

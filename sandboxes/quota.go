@@ -7,7 +7,6 @@ import (
 	"math"
 
 	"github.com/warrenhq/warren/id"
-	"github.com/warrenhq/warren/sandbox"
 	"github.com/warrenhq/warren/store"
 	"github.com/warrenhq/warren/store/db"
 )
@@ -71,11 +70,11 @@ func (o TeamOverrides) Validate() error {
 		v    *int64
 	}{{"max_sandboxes", o.Sandboxes}, {"max_memory_mb", o.MemoryMB}, {"max_disk_mb", o.DiskMB}} {
 		if f.v != nil && (*f.v < 0 || *f.v > maxQuotaCount) {
-			return sandbox.Fieldf(f.name, "must be between 0 (unlimited) and %d, got %d", maxQuotaCount, *f.v)
+			return Fieldf(f.name, "must be between 0 (unlimited) and %d, got %d", maxQuotaCount, *f.v)
 		}
 	}
 	if v := o.VCPUs; v != nil && (math.IsNaN(*v) || *v < 0 || *v > maxQuotaVCPUs) {
-		return sandbox.Fieldf("max_vcpus", "must be between 0 (unlimited) and %d, got %g", maxQuotaVCPUs, *v)
+		return Fieldf("max_vcpus", "must be between 0 (unlimited) and %d, got %g", maxQuotaVCPUs, *v)
 	}
 	return nil
 }
@@ -129,7 +128,7 @@ func (s *Service) SetTeamQuota(ctx context.Context, team id.TeamID, o TeamOverri
 		return TeamQuota{}, err
 	}
 	if team == id.PlatformTeamID {
-		return TeamQuota{}, sandbox.Fieldf("id", "the platform team has no quota")
+		return TeamQuota{}, Fieldf("id", "the platform team has no quota")
 	}
 	if _, err := s.st.GetTeam(ctx, team); err != nil {
 		return TeamQuota{}, fmt.Errorf("team %s: %w", team, store.Map(err))

@@ -7,7 +7,6 @@ import (
 	"testing"
 
 	"github.com/warrenhq/warren/id"
-	"github.com/warrenhq/warren/sandbox"
 	"github.com/warrenhq/warren/store"
 	"github.com/warrenhq/warren/store/db"
 	"github.com/warrenhq/warren/store/storetest"
@@ -132,10 +131,10 @@ func TestQuotaCounting(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	if _, err := s.setStatus(ctx, second.ID, sandbox.StatusRunning, ""); err != nil {
+	if _, err := s.setStatus(ctx, second.ID, StatusRunning, ""); err != nil {
 		t.Fatal(err)
 	}
-	if _, err := s.setStatus(ctx, second.ID, sandbox.StatusPaused, ""); err != nil {
+	if _, err := s.setStatus(ctx, second.ID, StatusPaused, ""); err != nil {
 		t.Fatal(err)
 	}
 	_, err = s.insert(ctx, params(a, 1, 64, 1024))
@@ -157,7 +156,7 @@ func TestQuotaCounting(t *testing.T) {
 		t.Fatalf("a's usage: %+v %v", q.Usage, err)
 	}
 	// Killing one frees its place.
-	if _, err := s.setStatus(ctx, first.ID, sandbox.StatusKilled, ""); err != nil {
+	if _, err := s.setStatus(ctx, first.ID, StatusKilled, ""); err != nil {
 		t.Fatal(err)
 	}
 	if _, err := s.insert(ctx, params(a, 1, 64, 1024)); err != nil {
@@ -240,7 +239,7 @@ func TestTeamQuotaSettings(t *testing.T) {
 		{TeamOverrides{MemoryMB: i64(-1)}, "max_memory_mb"},
 		{TeamOverrides{DiskMB: i64(1 << 31)}, "max_disk_mb"},
 	} {
-		var fe *sandbox.FieldError
+		var fe *FieldError
 		if _, err := s.SetTeamQuota(ctx, tm, tc.o); !errors.As(err, &fe) || fe.Field != tc.field {
 			t.Errorf("%+v: %v, want a field error on %s", tc.o, err, tc.field)
 		}
@@ -251,7 +250,7 @@ func TestTeamQuotaSettings(t *testing.T) {
 	if _, err := s.TeamQuota(ctx, id.NewTeamID()); !errors.Is(err, store.ErrNotFound) {
 		t.Errorf("unknown team: %v", err)
 	}
-	var fe *sandbox.FieldError
+	var fe *FieldError
 	if _, err := s.SetTeamQuota(ctx, id.PlatformTeamID, TeamOverrides{}); !errors.As(err, &fe) || fe.Field != "id" {
 		t.Errorf("platform team: %v", err)
 	}

@@ -8,7 +8,6 @@ import (
 	"github.com/google/uuid"
 
 	"github.com/warrenhq/warren/id"
-	"github.com/warrenhq/warren/sandbox"
 	"github.com/warrenhq/warren/store/db"
 )
 
@@ -99,7 +98,7 @@ func (s *Service) reconcileRows(ctx context.Context) {
 		switch err := s.mgr.Destroy(sid); {
 		case err == nil:
 			s.log.Warn("ended a sandbox whose row is no longer live (recorded ended elsewhere, e.g. lost while this node was unreachable)", "sandbox", sid)
-		case !errors.Is(err, sandbox.ErrNotFound):
+		case !errors.Is(err, ErrNotFound):
 			s.log.Error("ending a sandbox whose row is no longer live", "sandbox", sid, "err", err)
 		}
 	}
@@ -110,12 +109,12 @@ func (s *Service) reconcileRows(ctx context.Context) {
 		if starting || s.mgr.Has(r.ID.String()) {
 			continue
 		}
-		status, msg := sandbox.StatusLost, "the sandbox's processes are gone"
-		if r.Status == string(sandbox.StatusCreating) {
+		status, msg := StatusLost, "the sandbox's processes are gone"
+		if r.Status == string(StatusCreating) {
 			if time.Since(r.CreatedAt) < orphanGrace {
 				continue
 			}
-			status, msg = sandbox.StatusFailed, "the sandbox failed to start"
+			status, msg = StatusFailed, "the sandbox failed to start"
 		}
 		if _, err := s.setStatus(ctx, r.ID, status, msg); err == nil {
 			s.log.Warn("reconciled a row without a sandbox", "sandbox", r.ID, "was", r.Status, "now", status)
@@ -132,7 +131,7 @@ func (s *Service) reapOnce(ctx context.Context) {
 		return
 	}
 	for _, r := range rows {
-		if _, err := s.end(r.ID, sandbox.StatusExpired, ""); err != nil {
+		if _, err := s.end(r.ID, StatusExpired, ""); err != nil {
 			s.log.Warn("reaper: ending sandbox", "sandbox", r.ID, "err", err)
 			continue
 		}
@@ -148,7 +147,7 @@ func (s *Service) Shutdown() {
 		if err != nil {
 			continue
 		}
-		if _, err := s.end(sb, sandbox.StatusLost, "the node shut down"); err != nil {
+		if _, err := s.end(sb, StatusLost, "the node shut down"); err != nil {
 			s.log.Warn("shutdown: ending sandbox", "sandbox", sid, "err", err)
 			_ = s.mgr.Destroy(sid)
 		}

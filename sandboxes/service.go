@@ -158,7 +158,7 @@ func (s *Service) remote(ctx context.Context, row db.Sandbox) (Owner, error) {
 		return nil, nil
 	}
 	if ctx.Value(fromPeerKey{}) != nil {
-		return nil, fmt.Errorf("sandbox %s: %w: it runs on node %s, not on %s", row.ID, sandbox.ErrNotFound, id.NodeID(*row.NodeID), s.node)
+		return nil, fmt.Errorf("sandbox %s: %w: it runs on node %s, not on %s", row.ID, ErrNotFound, id.NodeID(*row.NodeID), s.node)
 	}
 	return s.cluster.Owner(id.NodeID(*row.NodeID))
 }
@@ -230,7 +230,7 @@ func (s *Service) Create(ctx context.Context, req CreateRequest) (db.Sandbox, er
 		failedRow, ferr := s.fail(row, err)
 		// A node that did not answer (it died and gossip has not said so
 		// yet): place the sandbox again elsewhere, with a new row.
-		if !errors.Is(err, sandbox.ErrUnavailable) || attempt == 3 {
+		if !errors.Is(err, ErrUnavailable) || attempt == 3 {
 			return failedRow, ferr
 		}
 		exclude = append(exclude, target)
@@ -261,8 +261,8 @@ func (s *Service) StartLocal(ctx context.Context, sb id.SandboxID, env map[strin
 	if err != nil {
 		return row, store.Map(err)
 	}
-	if row.NodeID == nil || id.NodeID(*row.NodeID) != s.node || row.Status != string(sandbox.StatusCreating) {
-		return row, fmt.Errorf("sandbox %s: %w: not a creating sandbox of this node", sb, sandbox.ErrConflict)
+	if row.NodeID == nil || id.NodeID(*row.NodeID) != s.node || row.Status != string(StatusCreating) {
+		return row, fmt.Errorf("sandbox %s: %w: not a creating sandbox of this node", sb, ErrConflict)
 	}
 	if row.TemplateID == nil {
 		return s.fail(row, fmt.Errorf("sandbox %s has no template", sb))
@@ -297,7 +297,7 @@ func (s *Service) start(ctx context.Context, row db.Sandbox, tpl db.Template, en
 			return s.fail(row, fmt.Errorf("template image: %w", err))
 		}
 	}
-	hc, err := sandbox.ParseHealthcheck(tpl.Healthcheck)
+	hc, err := ParseHealthcheck(tpl.Healthcheck)
 	if err != nil {
 		return s.fail(row, err)
 	}
@@ -305,7 +305,7 @@ func (s *Service) start(ctx context.Context, row db.Sandbox, tpl db.Template, en
 	info, err := s.mgr.Create(ctx, sandbox.Spec{
 		ID: row.ID.String(), Team: row.TeamID.String(), Image: tpl.ID.String(), VCPUs: float64(row.Vcpus), MemoryMB: int64(row.MemoryMb),
 		DiskSizeMB: int64(row.DiskSizeMb), Env: env, AllowInternet: row.AllowInternetAccess,
-		StartCmd: tpl.StartCmd, Healthcheck: hc,
+		StartCmd: tpl.StartCmd, Healthcheck: hc.Runtime(),
 	})
 	end()
 	if err != nil {
@@ -323,7 +323,7 @@ func (s *Service) start(ctx context.Context, row db.Sandbox, tpl db.Template, en
 		// either way this sandbox must not keep running unrecorded.
 		_ = s.mgr.Destroy(row.ID.String())
 		if errors.Is(store.Map(err), store.ErrNotFound) {
-			return db.Sandbox{}, fmt.Errorf("sandbox %s: %w: killed while it was being created", row.ID, sandbox.ErrConflict)
+			return db.Sandbox{}, fmt.Errorf("sandbox %s: %w: killed while it was being created", row.ID, ErrConflict)
 		}
 		s.unrecorded(row.ID, failedToStart)
 		return db.Sandbox{}, store.Map(err)
@@ -336,7 +336,7 @@ func (s *Service) fail(row db.Sandbox, cause error) (db.Sandbox, error) {
 	s.log.Error("sandbox create failed", "sandbox", row.ID, "err", cause)
 	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
 	defer cancel()
-	if _, err := s.setStatus(ctx, row.ID, sandbox.StatusFailed, failedToStart); err != nil && !errors.Is(err, store.ErrNotFound) {
+	if _, err := s.setStatus(ctx, row.ID, StatusFailed, failedToStart); err != nil && !errors.Is(err, store.ErrNotFound) {
 		s.log.Error("recording a failed create; will retry", "sandbox", row.ID, "err", err)
 		s.unrecorded(row.ID, failedToStart)
 	}
@@ -364,7 +364,7 @@ func (s *Service) reserve(ctx context.Context) error {
 	s.mu.Lock()
 	defer s.mu.Unlock()
 	if len(s.mgr.IDs())+s.creating >= s.limits.MaxSandboxes {
-		return &sandbox.CapacityError{Message: fmt.Sprintf("this node is at its limit of %d sandboxes; retry later", s.limits.MaxSandboxes)}
+		return &CapacityError{Message: fmt.Sprintf("this node is at its limit of %d sandboxes; retry later", s.limits.MaxSandboxes)}
 	}
 	s.creating++
 	return nil
@@ -378,7 +378,7 @@ func (s *Service) release() {
 
 func (s *Service) resolveTemplate(ctx context.Context, team id.TeamID, ref string) (db.Template, error) {
 	if ref == "" {
-		return db.Template{}, sandbox.Fieldf("template", "is required")
+		return db.Template{}, Fieldf("template", "is required")
 	}
 	var (
 		tpl db.Template
@@ -390,13 +390,13 @@ func (s *Service) resolveTemplate(ctx context.Context, team id.TeamID, ref strin
 		tpl, err = s.st.GetTemplateByTeamAndName(ctx, db.GetTemplateByTeamAndNameParams{Name: ref, TeamID: team})
 	}
 	if errors.Is(store.Map(err), store.ErrNotFound) {
-		return tpl, sandbox.Fieldf("template", "no template %q", trunc(ref))
+		return tpl, Fieldf("template", "no template %q", trunc(ref))
 	}
 	return tpl, store.Map(err)
 }
 
-func (s *Service) setStatus(ctx context.Context, sb id.SandboxID, status sandbox.Status, msg string) (db.Sandbox, error) {
-	row, err := s.st.SetSandboxStatus(ctx, db.SetSandboxStatusParams{ID: sb, Status: string(status), Error: msg, FromStatuses: sandbox.From(status)})
+func (s *Service) setStatus(ctx context.Context, sb id.SandboxID, status Status, msg string) (db.Sandbox, error) {
+	row, err := s.st.SetSandboxStatus(ctx, db.SetSandboxStatusParams{ID: sb, Status: string(status), Error: msg, FromStatuses: From(status)})
 	return row, store.Map(err)
 }
 
@@ -404,7 +404,7 @@ func (s *Service) setStatus(ctx context.Context, sb id.SandboxID, status sandbox
 func (s *Service) Get(ctx context.Context, team id.TeamID, sb id.SandboxID) (db.Sandbox, error) {
 	row, err := s.st.GetSandboxByTeam(ctx, db.GetSandboxByTeamParams{ID: sb, TeamID: team})
 	if errors.Is(store.Map(err), store.ErrNotFound) {
-		return row, fmt.Errorf("sandbox %s: %w", sb, sandbox.ErrNotFound)
+		return row, fmt.Errorf("sandbox %s: %w", sb, ErrNotFound)
 	}
 	return row, store.Map(err)
 }
@@ -415,15 +415,15 @@ func (s *Service) Kill(ctx context.Context, team id.TeamID, sb id.SandboxID) (db
 	if err != nil {
 		return row, err
 	}
-	if !sandbox.Status(row.Status).Live() {
-		return row, fmt.Errorf("sandbox %s: %w: it is already %s", sb, sandbox.ErrConflict, row.Status)
+	if !Status(row.Status).Live() {
+		return row, fmt.Errorf("sandbox %s: %w: it is already %s", sb, ErrConflict, row.Status)
 	}
 	if o, err := s.remote(ctx, row); err != nil {
 		return row, err
 	} else if o != nil {
 		return s.reread(ctx, row, o.Kill(ctx, team, sb))
 	}
-	return s.end(sb, sandbox.StatusKilled, "")
+	return s.end(sb, StatusKilled, "")
 }
 
 // reread answers the row as the owner recorded it after a call on it that
@@ -436,17 +436,17 @@ func (s *Service) reread(ctx context.Context, row db.Sandbox, err error) (db.San
 }
 
 // end destroys a sandbox and records its final status; detached from callers.
-func (s *Service) end(sb id.SandboxID, status sandbox.Status, msg string) (db.Sandbox, error) {
+func (s *Service) end(sb id.SandboxID, status Status, msg string) (db.Sandbox, error) {
 	ctx, cancel := context.WithTimeout(context.Background(), 2*time.Minute)
 	defer cancel()
 	row, err := s.setStatus(ctx, sb, status, msg)
 	if err != nil {
 		if errors.Is(err, store.ErrNotFound) {
-			return row, fmt.Errorf("sandbox %s: %w: it already ended", sb, sandbox.ErrConflict)
+			return row, fmt.Errorf("sandbox %s: %w: it already ended", sb, ErrConflict)
 		}
 		return row, err
 	}
-	if err := s.mgr.Destroy(sb.String()); err != nil && !errors.Is(err, sandbox.ErrNotFound) {
+	if err := s.mgr.Destroy(sb.String()); err != nil && !errors.Is(err, ErrNotFound) {
 		s.log.Error("destroying sandbox", "sandbox", sb, "err", err)
 	}
 	return row, nil
@@ -454,22 +454,22 @@ func (s *Service) end(sb id.SandboxID, status sandbox.Status, msg string) (db.Sa
 
 // Pause freezes team's sandbox.
 func (s *Service) Pause(ctx context.Context, team id.TeamID, sb id.SandboxID) (db.Sandbox, error) {
-	return s.transition(ctx, team, sb, sandbox.StatusPaused, s.mgr.Pause, Owner.Pause)
+	return s.transition(ctx, team, sb, StatusPaused, s.mgr.Pause, Owner.Pause)
 }
 
 // Resume thaws team's sandbox.
 func (s *Service) Resume(ctx context.Context, team id.TeamID, sb id.SandboxID) (db.Sandbox, error) {
-	return s.transition(ctx, team, sb, sandbox.StatusRunning, s.mgr.Resume, Owner.Resume)
+	return s.transition(ctx, team, sb, StatusRunning, s.mgr.Resume, Owner.Resume)
 }
 
-func (s *Service) transition(ctx context.Context, team id.TeamID, sb id.SandboxID, to sandbox.Status, op func(context.Context, string) error,
+func (s *Service) transition(ctx context.Context, team id.TeamID, sb id.SandboxID, to Status, op func(context.Context, string) error,
 	remoteOp func(Owner, context.Context, id.TeamID, id.SandboxID) error) (db.Sandbox, error) {
 	row, err := s.Get(ctx, team, sb)
 	if err != nil {
 		return row, err
 	}
-	if err := sandbox.CheckTransition(sandbox.Status(row.Status), to); err != nil || row.Status == string(sandbox.StatusCreating) {
-		return row, fmt.Errorf("sandbox %s: %w: a %s sandbox cannot become %s", sb, sandbox.ErrConflict, row.Status, to)
+	if err := CheckTransition(Status(row.Status), to); err != nil || row.Status == string(StatusCreating) {
+		return row, fmt.Errorf("sandbox %s: %w: a %s sandbox cannot become %s", sb, ErrConflict, row.Status, to)
 	}
 	if o, err := s.remote(ctx, row); err != nil {
 		return row, err
@@ -485,14 +485,14 @@ func (s *Service) transition(ctx context.Context, team id.TeamID, sb id.SandboxI
 // SetTimeout sets a live sandbox's timeout, counted from now.
 func (s *Service) SetTimeout(ctx context.Context, team id.TeamID, sb id.SandboxID, sec int64) (db.Sandbox, error) {
 	if sec < 1 || sec > s.limits.MaxTimeoutSec {
-		return db.Sandbox{}, sandbox.Fieldf("timeout_sec", "must be between 1 and %d, got %d", s.limits.MaxTimeoutSec, sec)
+		return db.Sandbox{}, Fieldf("timeout_sec", "must be between 1 and %d, got %d", s.limits.MaxTimeoutSec, sec)
 	}
 	if _, err := s.Get(ctx, team, sb); err != nil {
 		return db.Sandbox{}, err
 	}
 	row, err := s.st.SetSandboxTimeout(ctx, db.SetSandboxTimeoutParams{ID: sb, TimeoutSec: int32(sec)})
 	if errors.Is(store.Map(err), store.ErrNotFound) {
-		return row, fmt.Errorf("sandbox %s: %w: only a running or paused sandbox has a timeout", sb, sandbox.ErrConflict)
+		return row, fmt.Errorf("sandbox %s: %w: only a running or paused sandbox has a timeout", sb, ErrConflict)
 	}
 	return row, store.Map(err)
 }
@@ -503,8 +503,8 @@ func (s *Service) Agent(ctx context.Context, team id.TeamID, sb id.SandboxID) (*
 	if err != nil {
 		return nil, err
 	}
-	if row.Status != string(sandbox.StatusRunning) {
-		return nil, fmt.Errorf("sandbox %s: %w: it is %s, not running", sb, sandbox.ErrConflict, row.Status)
+	if row.Status != string(StatusRunning) {
+		return nil, fmt.Errorf("sandbox %s: %w: it is %s, not running", sb, ErrConflict, row.Status)
 	}
 	if o, err := s.remote(ctx, row); err != nil {
 		return nil, err
@@ -518,14 +518,14 @@ func (s *Service) Agent(ctx context.Context, team id.TeamID, sb id.SandboxID) (*
 // ports proxy: directly when it runs here, through its node otherwise.
 func (s *Service) DialPort(ctx context.Context, team id.TeamID, sb id.SandboxID, port int) (net.Conn, error) {
 	if port < 1 || port > 65535 {
-		return nil, sandbox.Fieldf("port", "must be between 1 and 65535, got %d", port)
+		return nil, Fieldf("port", "must be between 1 and 65535, got %d", port)
 	}
 	row, err := s.Get(ctx, team, sb)
 	if err != nil {
 		return nil, err
 	}
-	if row.Status != string(sandbox.StatusRunning) {
-		return nil, fmt.Errorf("sandbox %s: %w: it is %s, not running", sb, sandbox.ErrConflict, row.Status)
+	if row.Status != string(StatusRunning) {
+		return nil, fmt.Errorf("sandbox %s: %w: it is %s, not running", sb, ErrConflict, row.Status)
 	}
 	if o, err := s.remote(ctx, row); err != nil {
 		return nil, err

@@ -13,7 +13,6 @@ import (
 
 	"github.com/warrenhq/warren/blockdev"
 	"github.com/warrenhq/warren/id"
-	"github.com/warrenhq/warren/sandbox"
 	"github.com/warrenhq/warren/store"
 	"github.com/warrenhq/warren/store/db"
 )
@@ -30,17 +29,17 @@ var TemplateName = regexp.MustCompile(`^[a-z0-9][a-z0-9._-]{0,62}$`)
 // sandbox is paused during the copy and resumed after.
 func (s *Service) Snapshot(ctx context.Context, images Images, team id.TeamID, sb id.SandboxID, name string) (db.Template, error) {
 	if !TemplateName.MatchString(name) {
-		return db.Template{}, sandbox.Fieldf("name", "must be 1-63 of a-z, 0-9, '.', '_', '-', starting with a letter or digit")
+		return db.Template{}, Fieldf("name", "must be 1-63 of a-z, 0-9, '.', '_', '-', starting with a letter or digit")
 	}
 	row, err := s.Get(ctx, team, sb)
 	if err != nil {
 		return db.Template{}, err
 	}
-	if st := sandbox.Status(row.Status); st != sandbox.StatusRunning && st != sandbox.StatusPaused {
-		return db.Template{}, fmt.Errorf("sandbox %s: %w: it is %s", sb, sandbox.ErrConflict, row.Status)
+	if st := Status(row.Status); st != StatusRunning && st != StatusPaused {
+		return db.Template{}, fmt.Errorf("sandbox %s: %w: it is %s", sb, ErrConflict, row.Status)
 	}
 	if _, err := s.st.GetTemplateByTeamAndName(ctx, db.GetTemplateByTeamAndNameParams{Name: name, TeamID: team}); err == nil {
-		return db.Template{}, fmt.Errorf("template %q: %w: the name is taken", name, sandbox.ErrConflict)
+		return db.Template{}, fmt.Errorf("template %q: %w: the name is taken", name, ErrConflict)
 	}
 	if o, err := s.remote(ctx, row); err != nil {
 		return db.Template{}, err
@@ -112,7 +111,7 @@ func (s *Service) recordImage(ctx context.Context, info blockdev.ImageInfo, p db
 		var err error
 		if tpl, err = q.CreateTemplate(ctx, p); err != nil {
 			if errors.Is(store.Map(err), store.ErrConflict) {
-				return fmt.Errorf("template %q: %w: the name is taken", p.Name, sandbox.ErrConflict)
+				return fmt.Errorf("template %q: %w: the name is taken", p.Name, ErrConflict)
 			}
 			return store.Map(err)
 		}

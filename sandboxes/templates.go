@@ -8,7 +8,6 @@ import (
 
 	"github.com/warrenhq/warren/blockdev"
 	"github.com/warrenhq/warren/id"
-	"github.com/warrenhq/warren/sandbox"
 	"github.com/warrenhq/warren/store"
 	"github.com/warrenhq/warren/store/db"
 )
@@ -23,7 +22,7 @@ func (s *Service) DeleteTemplate(ctx context.Context, images Images, team id.Tea
 	}
 	if err != nil {
 		if errors.Is(store.Map(err), store.ErrNotFound) {
-			return fmt.Errorf("template %s: %w", tid, sandbox.ErrNotFound)
+			return fmt.Errorf("template %s: %w", tid, ErrNotFound)
 		}
 		return store.Map(err)
 	}
@@ -36,7 +35,7 @@ func (s *Service) DeleteTemplate(ctx context.Context, images Images, team id.Tea
 		return store.Map(err)
 	}
 	if live > 0 {
-		return fmt.Errorf("template %s: %w: %d live sandboxes use it", tid, sandbox.ErrConflict, live)
+		return fmt.Errorf("template %s: %w: %d live sandboxes use it", tid, ErrConflict, live)
 	}
 	reps, err := s.st.ListTemplateReplicas(ctx, tid)
 	if err != nil {

@@ -9,9 +9,8 @@ import (
 	"strings"
 
 	"connectrpc.com/connect"
+	"github.com/warrenhq/warren/sandboxes"
 	"google.golang.org/grpc/status"
-
-	"github.com/warrenhq/warren/sandbox"
 )
 
 // connectErr turns a sandbox-service or agent error into a Connect error
@@ -26,13 +25,13 @@ func connectErr(ctx context.Context, log *slog.Logger, err error) error {
 	if errors.As(err, &ce) {
 		return ce
 	}
-	var ue *sandbox.UnavailableError
+	var ue *sandboxes.UnavailableError
 	switch {
 	case errors.As(err, &ue):
 		return connect.NewError(connect.CodeUnavailable, errors.New(ue.Message))
-	case errors.Is(err, sandbox.ErrNotFound):
+	case errors.Is(err, sandboxes.ErrNotFound):
 		return connect.NewError(connect.CodeNotFound, errors.New("sandbox not found"))
-	case errors.Is(err, sandbox.ErrConflict):
+	case errors.Is(err, sandboxes.ErrConflict):
 		// E2B's SDK reads Unavailable as "the sandbox is not running".
 		return connect.NewError(connect.CodeUnavailable, errors.New("the sandbox is not running"))
 	case errors.Is(err, context.Canceled):

@@ -18,8 +18,8 @@ import (
 	agentv1 "github.com/warrenhq/warren/proto/agent/v1"
 	"github.com/warrenhq/warren/proto/e2b/filesystem/filesystempbconnect"
 	"github.com/warrenhq/warren/proto/e2b/process/processpbconnect"
-	"github.com/warrenhq/warren/sandbox"
 	"github.com/warrenhq/warren/sandbox/agent"
+	"github.com/warrenhq/warren/sandboxes"
 )
 
 // Version is the envd version whose features Handler implements; E2B's
@@ -40,7 +40,7 @@ const (
 
 // Authorizer returns the team owning sandbox sb when accessToken is its
 // access token. A wrong token is an error wrapping ErrDenied (answered
-// Unauthenticated); a sandbox that does not exist wraps sandbox.ErrNotFound
+// Unauthenticated); a sandbox that does not exist wraps sandboxes.ErrNotFound
 // (answered as not running); any other error is logged and answered as
 // internal.
 type Authorizer func(ctx context.Context, sb id.SandboxID, accessToken string) (id.TeamID, error)
@@ -163,7 +163,7 @@ func (h *Handler) authorize(ctx context.Context, hdr http.Header, token, user st
 	case errors.Is(err, ErrDenied):
 		h.log.DebugContext(ctx, "envd: refused", "sandbox", sb, "err", err)
 		return nil, connect.NewError(connect.CodeUnauthenticated, errors.New("invalid access token for this sandbox"))
-	case errors.Is(err, sandbox.ErrNotFound):
+	case errors.Is(err, sandboxes.ErrNotFound):
 		return nil, connect.NewError(connect.CodeUnavailable, fmt.Errorf("sandbox %s is not running", sb))
 	case err != nil:
 		return nil, connectErr(ctx, h.log, err)
