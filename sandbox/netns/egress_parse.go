@@ -16,6 +16,17 @@ type EgressList struct {
 	Hosts []string
 }
 
+// ListError is a bad egress list entry; it wraps ErrInvalid.
+type ListError struct {
+	Field   string // e.g. "allow_out[2]" or "deny_out"
+	Message string
+}
+
+func (e *ListError) Error() string { return e.Field + ": " + e.Message }
+
+// Unwrap makes a ListError an ErrInvalid.
+func (e *ListError) Unwrap() error { return ErrInvalid }
+
 var labelRe = regexp.MustCompile(`^[a-z0-9]([a-z0-9-]{0,61}[a-z0-9])?$`)
 
 // ParseEgressList parses the entries of the list field (e.g. "allow_out"):
@@ -25,10 +36,12 @@ var labelRe = regexp.MustCompile(`^[a-z0-9]([a-z0-9-]{0,61}[a-z0-9])?$`)
 func ParseEgressList(field string, entries []string) (EgressList, error) {
 	var l EgressList
 	if len(entries) > MaxEgressEntries {
-		return l, fmt.Errorf("%s: %d entries, at most %d: %w", field, len(entries), MaxEgressEntries, ErrInvalid)
+		return l, &ListError{field, fmt.Sprintf("%d entries, at most %d", len(entries), MaxEgressEntries)}
 	}
 	for i, e := range entries {
-		bad := func(why string) error { return fmt.Errorf("%s[%d]: %q: %s: %w", field, i, e, why, ErrInvalid) }
+		bad := func(why string) error {
+			return &ListError{fmt.Sprintf("%s[%d]", field, i), fmt.Sprintf("%q: %s", trunc(e), why)}
+		}
 		switch {
 		case e == "":
 			return l, bad("empty")
@@ -81,4 +94,11 @@ func checkDomain(d string) error {
 		return fmt.Errorf("not an IPv4 address, prefix or domain name (numeric top-level label)")
 	}
 	return nil
+}
+
+func trunc(s string) string {
+	if len(s) > 64 {
+		return s[:64] + "…"
+	}
+	return s
 }
