@@ -60,7 +60,10 @@ func TestEgressRules(t *testing.T) {
 	// Control: the owner's change applies to the running sandbox: with no
 	// rules the formerly denied host connects.
 	r = c.do(t, "PUT", "/v1/sandboxes/"+sb+"/egress", map[string]any{})
-	var view struct{ AllowOut, DenyOut []string }
+	var view struct {
+		AllowOut []string `json:"allow_out"`
+		DenyOut  []string `json:"deny_out"`
+	}
 	if r.decode(t, &view); r.status != 200 || view.DenyOut == nil || len(view.DenyOut)+len(view.AllowOut) != 0 {
 		t.Fatalf("owner PUT without rules: %s (%+v)", r, view)
 	}
