@@ -11,6 +11,7 @@ import (
 	"github.com/google/uuid"
 
 	"github.com/warrenhq/warren/id"
+	"github.com/warrenhq/warren/sandbox"
 	"github.com/warrenhq/warren/sandbox/timing"
 	"github.com/warrenhq/warren/sandboxes"
 	"github.com/warrenhq/warren/store"
@@ -29,6 +30,7 @@ func (s *Server) sandboxRoutes() []route {
 		{method: "POST", pattern: "/v1/sandboxes/{id}/pause", access: team, summary: "Freeze every process of a running sandbox.", resp: sandboxView{}, handler: s.lifecycle(s.sandboxes.Pause)},
 		{method: "POST", pattern: "/v1/sandboxes/{id}/resume", access: team, summary: "Resume a paused sandbox.", resp: sandboxView{}, handler: s.lifecycle(s.sandboxes.Resume)},
 		{method: "POST", pattern: "/v1/sandboxes/{id}/timeout", access: team, summary: "Set the sandbox's timeout, counted from now.", req: timeoutRequest{}, resp: sandboxView{}, handler: s.setTimeout},
+		{method: "PUT", pattern: "/v1/sandboxes/{id}/egress", access: team, summary: "Replace a running sandbox's outbound rules (allow_out, deny_out).", req: egressRequest{}, resp: sandboxView{}, handler: s.setEgress},
 		{method: "POST", pattern: "/v1/sandboxes/{id}/snapshots", access: team, summary: "Make a team template from the sandbox's disk (paused during the copy).",
 			req: snapshotRequest{}, resp: templateView{}, status: http.StatusCreated, handler: s.snapshot},
 	}
@@ -45,6 +47,8 @@ type sandboxView struct {
 	DiskSizeMB    int32             `json:"disk_size_mb"`
 	TimeoutSec    int32             `json:"timeout_sec"`
 	AllowInternet bool              `json:"allow_internet_access"`
+	AllowOut      []string          `json:"allow_out"`
+	DenyOut       []string          `json:"deny_out"`
 	Metadata      map[string]string `json:"metadata"`
 	NodeID        *id.NodeID        `json:"node_id"`
 	IsBuild       bool              `json:"is_build,omitempty"`
@@ -58,6 +62,7 @@ type sandboxView struct {
 func viewSandbox(r db.Sandbox) sandboxView {
 	v := sandboxView{ID: r.ID, TeamID: r.TeamID, Template: r.TemplateName, Status: r.Status, VCPUs: r.Vcpus,
 		MemoryMB: r.MemoryMb, DiskSizeMB: r.DiskSizeMb, TimeoutSec: r.TimeoutSec, AllowInternet: r.AllowInternetAccess,
+		AllowOut: nonNil(r.AllowOut), DenyOut: nonNil(r.DenyOut),
 		IsBuild: r.IsBuild, Error: r.Error, CreatedAt: r.CreatedAt, StartedAt: r.StartedAt, ExpiresAt: r.ExpiresAt, EndedAt: r.EndedAt}
 	if r.TemplateID != nil {
 		t := id.TemplateID(*r.TemplateID)
@@ -81,6 +86,8 @@ type createSandboxRequest struct {
 	Env           map[string]string `json:"env,omitempty"`
 	Metadata      map[string]string `json:"metadata,omitempty"`
 	AllowInternet *bool             `json:"allow_internet_access,omitempty"`
+	AllowOut      []string          `json:"allow_out,omitempty"`
+	DenyOut       []string          `json:"deny_out,omitempty"`
 }
 
 func (q *createSandboxRequest) validate() error {
@@ -118,6 +125,7 @@ func (s *Server) createSandbox(w http.ResponseWriter, r *http.Request) {
 	row, err := s.sandboxes.Create(r.Context(), sandboxes.CreateRequest{
 		Team: p.TeamID, Template: req.Template, VCPUs: req.VCPUs, MemoryMB: req.MemoryMB, DiskSizeMB: req.DiskSizeMB,
 		TimeoutSec: req.TimeoutSec, Env: req.Env, Metadata: req.Metadata, AllowInternet: req.AllowInternet,
+		Egress: sandbox.Egress{Allow: req.AllowOut, Deny: req.DenyOut},
 	})
 	if err != nil {
 		writeError(w, r, s.log, mapDomain(err))

@@ -12,6 +12,7 @@ import (
 
 	"github.com/warrenhq/warren/access"
 	"github.com/warrenhq/warren/id"
+	"github.com/warrenhq/warren/sandbox"
 	"github.com/warrenhq/warren/sandbox/agent"
 	"github.com/warrenhq/warren/sandboxes"
 	"github.com/warrenhq/warren/store"
@@ -78,6 +79,7 @@ type Sandboxes interface {
 	Pause(ctx context.Context, team id.TeamID, sb id.SandboxID) (db.Sandbox, error)
 	Resume(ctx context.Context, team id.TeamID, sb id.SandboxID) (db.Sandbox, error)
 	SetTimeout(ctx context.Context, team id.TeamID, sb id.SandboxID, sec int64) (db.Sandbox, error)
+	SetEgress(ctx context.Context, team id.TeamID, sb id.SandboxID, e sandbox.Egress) (db.Sandbox, error)
 	Agent(ctx context.Context, team id.TeamID, sb id.SandboxID) (*agent.Client, error)
 	DialPort(ctx context.Context, team id.TeamID, sb id.SandboxID, port int) (net.Conn, error)
 	Snapshot(ctx context.Context, images sandboxes.Images, team id.TeamID, sb id.SandboxID, name string) (db.Template, error)

@@ -40,6 +40,8 @@ func nodeFlags(cmd *cobra.Command, cfg *node.Config) {
 	f.Int64Var(&cfg.DefaultDiskSizeMB, "default-disk-size", cfg.DefaultDiskSizeMB, "MB every stored image is grown to at start (sparse)")
 	f.StringVar(&cfg.Bridge, "bridge", cfg.Bridge, "the sandbox network bridge")
 	f.StringVar(&cfg.Subnet, "subnet", cfg.Subnet, "the sandbox subnet")
+	f.StringVar(&cfg.Egress, "egress", cfg.Egress, "default for destinations an internet-enabled sandbox's own rules (allow_out/deny_out) do not name: allow or deny")
+	f.StringVar(&cfg.EgressResolver, "egress-resolver", cfg.EgressResolver, "DNS server (ip[:port]) that resolves domain names in sandboxes' egress rules (default: the host's first nameserver)")
 	f.StringArrayVar(&cfg.EgressAllow, "egress-allow", cfg.EgressAllow, "IPv4 CIDR in a range denied to sandboxes by default (private, link-local, CGNAT, …) that internet-enabled sandboxes may reach; repeatable")
 	f.StringVar(&cfg.BaseImage, "base-image", cfg.BaseImage, "how the base template is made on first start: auto, debian or busybox")
 	f.Int64Var(&cfg.Limits.MaxDiskMB, "max-disk-size", cfg.Limits.MaxDiskMB, "largest disk_size_mb a sandbox may ask for")

@@ -3,11 +3,15 @@ package e2b
 import (
 	"bytes"
 	"encoding/json"
+	"errors"
+	"fmt"
 	"net/http"
 	"slices"
 	"strings"
 	"unicode/utf8"
 
+	"github.com/warrenhq/warren/sandbox"
+	"github.com/warrenhq/warren/sandbox/netns"
 	"github.com/warrenhq/warren/sandboxes"
 )
 
@@ -34,8 +38,11 @@ type newSandbox struct {
 	} `json:"volumeMounts"`
 }
 
-// networkConfig is E2B's SandboxNetworkConfig. Warren's egress is on or off
-// (allow_internet_access); "deny everything" is the one rule it can express.
+// networkConfig is E2B's SandboxNetworkConfig. denyOut ["0.0.0.0/0"] alone
+// turns egress off; with allowOut it is Warren's allow_out (allow these,
+// refuse the rest); denyOut of other entries without allowOut is deny_out.
+// Other combinations mean different things in E2B (allowOut wins) and Warren
+// (deny wins) and are refused.
 type networkConfig struct {
 	AllowOut           []string        `json:"allowOut"`
 	DenyOut            []string        `json:"denyOut"`
@@ -110,56 +117,83 @@ func (q *newSandbox) request(v2 bool) (sandboxes.CreateRequest, error) {
 	if len(q.VolumeMounts) > 0 {
 		return req, invalid("volumeMounts", "volumes are not supported")
 	}
-	internet, err := q.internet()
+	internet, egress, err := q.internet()
 	if err != nil {
 		return req, err
 	}
 	return sandboxes.CreateRequest{Template: q.TemplateID, TimeoutSec: &timeout, Env: q.EnvVars, Metadata: q.Metadata,
-		AllowInternet: internet}, nil
+		AllowInternet: internet, Egress: egress}, nil
 }
 
 // internet folds allow_internet_access and the network options into
 // Warren's on/off egress, refusing what it cannot express.
-func (q *newSandbox) internet() (*bool, error) {
+func (q *newSandbox) internet() (*bool, sandbox.Egress, error) {
+	var egress sandbox.Egress
 	allow := q.AllowInternet
 	n := q.Network
 	if n == nil {
-		return allow, nil
+		return allow, egress, nil
 	}
-	if len(n.AllowOut) > 0 {
-		return nil, invalid("network.allowOut", "per-destination egress rules are not supported; egress is on or off (allow_internet_access)")
+	all := slices.Contains(n.DenyOut, "0.0.0.0/0")
+	for i, c := range n.DenyOut {
+		if c == "::/0" || (all && c == "0.0.0.0/0") {
+			continue
+		}
+		if all {
+			return nil, egress, invalid(fmt.Sprintf("network.denyOut[%d]", i), "beside \"0.0.0.0/0\" (deny all) no other entry is meaningful, got %q", trunc(c))
+		}
 	}
-	if len(n.DenyOut) > 0 {
-		for _, c := range n.DenyOut {
-			if c != "0.0.0.0/0" && c != "::/0" {
-				return nil, invalid("network.denyOut", "only \"0.0.0.0/0\" (no internet) is supported, not %q", trunc(c))
-			}
+	switch {
+	case len(n.AllowOut) > 0 && !all:
+		// E2B lets allowOut win over denyOut; Warren lets deny win, and an
+		// allow list alone refuses the rest. Only "allow these, deny all"
+		// means the same in both.
+		return nil, egress, invalid("network.allowOut", "is supported only with denyOut [\"0.0.0.0/0\"] (allow these, deny the rest)")
+	case len(n.AllowOut) > 0:
+		if allow != nil && !*allow {
+			return nil, egress, invalid("network.allowOut", "allows egress but allow_internet_access is false")
 		}
-		if !slices.Contains(n.DenyOut, "0.0.0.0/0") {
-			return nil, invalid("network.denyOut", "\"::/0\" alone is not supported; deny \"0.0.0.0/0\" to turn egress off")
+		if _, err := netns.ParseEgressList("network.allowOut", n.AllowOut); err != nil {
+			return nil, egress, listError(err)
 		}
+		egress.Allow = n.AllowOut
+	case all:
 		if allow != nil && *allow {
-			return nil, invalid("network.denyOut", "denies all egress but allow_internet_access is true")
+			return nil, egress, invalid("network.denyOut", "denies all egress but allow_internet_access is true")
 		}
 		off := false
 		allow = &off
+	case len(n.DenyOut) > 0:
+		var deny []string
+		for _, c := range n.DenyOut {
+			if c != "::/0" { // sandboxes have no IPv6: denied anyway
+				deny = append(deny, c)
+			}
+		}
+		if len(deny) == 0 {
+			return nil, egress, invalid("network.denyOut", "\"::/0\" alone is not supported; deny \"0.0.0.0/0\" to turn egress off")
+		}
+		if _, err := netns.ParseEgressList("network.denyOut", deny); err != nil {
+			return nil, egress, listError(err)
+		}
+		egress.Deny = deny
 	}
 	if n.AllowPublicTraffic != nil && *n.AllowPublicTraffic {
-		return nil, invalid("network.allowPublicTraffic", "public sandbox URLs are not supported: ports need the access token or a signed URL")
+		return nil, egress, invalid("network.allowPublicTraffic", "public sandbox URLs are not supported: ports need the access token or a signed URL")
 	}
 	if n.MaskRequestHost != nil {
-		return nil, invalid("network.maskRequestHost", "is not supported")
+		return nil, egress, invalid("network.maskRequestHost", "is not supported")
 	}
 	if len(n.HTTPSPorts) > 0 {
-		return nil, invalid("network.httpsPorts", "is not supported")
+		return nil, egress, invalid("network.httpsPorts", "is not supported")
 	}
 	if present(n.EgressProxy) {
-		return nil, invalid("network.egressProxy", "is not supported")
+		return nil, egress, invalid("network.egressProxy", "is not supported")
 	}
 	if !emptyObject(n.Rules) {
-		return nil, invalid("network.rules", "egress transform rules are not supported")
+		return nil, egress, invalid("network.rules", "egress transform rules are not supported")
 	}
-	return allow, nil
+	return allow, egress, nil
 }
 
 // checkText refuses text Postgres cannot store (NUL, invalid UTF-8) and text
@@ -197,4 +231,13 @@ func (h *Handler) create(v2 bool) http.HandlerFunc {
 		h.record(w, r, "sandbox.create", row.ID)
 		writeJSON(w, http.StatusCreated, h.viewSandbox(row))
 	}
+}
+
+// listError turns a bad allowOut/denyOut entry into E2B's 400.
+func listError(err error) error {
+	var le *netns.ListError
+	if errors.As(err, &le) {
+		return invalid(le.Field, "%s", le.Message)
+	}
+	return err
 }

@@ -15,6 +15,7 @@ import (
 	"time"
 
 	"github.com/warrenhq/warren/sandbox/metrics"
+	"github.com/warrenhq/warren/sandbox/netns"
 	"github.com/warrenhq/warren/sandboxes"
 )
 
@@ -51,6 +52,13 @@ type Config struct {
 	// default (private, link-local, CGNAT, …; netns.DefaultDenied) that
 	// internet-enabled sandboxes may reach after all (--egress-allow).
 	EgressAllow []string
+	// Egress is the default for internet-enabled sandboxes' destinations
+	// their own rules do not name: "allow" (default) or "deny" (--egress).
+	Egress string
+	// EgressResolver is the DNS server ("ip[:port]") that resolves domain
+	// names in sandboxes' egress rules; default the host's first nameserver
+	// (--egress-resolver).
+	EgressResolver string
 	// BaseImage selects how the platform "base" template is made on first
 	// start: auto (Debian minbase when an apt mirror is configured, else
 	// busybox), debian or busybox.
@@ -121,6 +129,7 @@ func DefaultConfig() Config {
 		Pool:              "auto",
 		DefaultDiskSizeMB: 20480,
 		Bridge:            "warren0",
+		Egress:            "allow",
 		Subnet:            "10.88.0.0/16",
 		BaseImage:         "auto",
 		BuildWorkers:      2,
@@ -192,6 +201,14 @@ func (c *Config) Validate() error {
 	}
 	if _, err := parseEgressAllow(c.EgressAllow); err != nil {
 		errs = append(errs, err)
+	}
+	if c.Egress != "" && c.Egress != "allow" && c.Egress != "deny" {
+		errs = append(errs, fmt.Errorf("--egress: %q: want allow or deny", c.Egress))
+	}
+	if c.EgressResolver != "" {
+		if _, err := netns.NewResolver(c.EgressResolver, nil, nil); err != nil {
+			errs = append(errs, fmt.Errorf("--egress-resolver: %q: want an IPv4 address with an optional port", c.EgressResolver))
+		}
 	}
 	switch c.LogLevel {
 	case "debug", "info", "warn", "error":

@@ -55,7 +55,8 @@ func (n *Node) openSandboxes(ctx context.Context, prefix string) error {
 			err, ids.HostID, ids.HostID+ids.Size-1)
 	}
 	mgr, err := sandbox.New(sandbox.Config{Dir: filepath.Join(cfg.DataDir, "sandboxes"), Prefix: prefix,
-		AgentBinary: cfg.AgentBinary, Logger: log}, pool, net)
+		AgentBinary: cfg.AgentBinary, Logger: log,
+		EgressDefaultDeny: cfg.Egress == "deny", EgressResolver: cfg.EgressResolver}, pool, net)
 	if err != nil {
 		return err
 	}

@@ -29,6 +29,8 @@ type Spec struct {
 	DiskSizeMB    int64
 	Env           map[string]string
 	AllowInternet bool
+	// Egress are the sandbox's own outbound rules (see Egress).
+	Egress Egress
 	// StartCmd, when set, runs in the background after the agent is up; the
 	// sandbox is ready only once Healthcheck passes.
 	StartCmd    string
@@ -87,6 +89,13 @@ func (m *Manager) Create(ctx context.Context, s Spec) (info Info, err error) {
 	if err != nil {
 		return Info{}, err
 	}
+	rules, allowL, denyL, err := m.egressRules(s.AllowInternet, s.Egress)
+	if err != nil {
+		return Info{}, err
+	}
+	if rules != nil && m.resolver == nil && len(allowL.Hosts)+len(denyL.Hosts) > 0 {
+		return Info{}, Fieldf("allow_out", "domain names need a resolver on the node (none configured)")
+	}
 	// The network namespace is independent of the disk: make both at once.
 	type netResult struct {
 		sb  *netns.Sandbox
@@ -95,7 +104,7 @@ func (m *Manager) Create(ctx context.Context, s Spec) (info Info, err error) {
 	netc := make(chan netResult, 1)
 	go func() {
 		end := rec.Start("netns")
-		sb, err := m.net.Create(ctx, s.ID, netns.Options{AllowInternet: s.AllowInternet})
+		sb, err := m.net.Create(ctx, s.ID, netns.Options{AllowInternet: s.AllowInternet, Egress: rules})
 		end()
 		netc <- netResult{sb, err}
 	}()
@@ -105,6 +114,9 @@ func (m *Manager) Create(ctx context.Context, s Spec) (info Info, err error) {
 		return Info{}, errors.Join(fmt.Errorf("sandbox %s: network: %w", s.ID, nr.err), diskErr)
 	}
 	b.ip = nr.sb.IP.String()
+	if rules != nil {
+		m.watchNames(s.ID, allowL, denyL)
+	}
 	if diskErr != nil {
 		return Info{}, diskErr
 	}
@@ -304,6 +316,9 @@ func (m *Manager) teardown(b *box) error {
 	}
 	if err := m.runc.Delete(ctx, b.id, true); err != nil && !errors.Is(err, runc.ErrNotFound) {
 		errs = append(errs, fmt.Errorf("container: %w", err))
+	}
+	if m.resolver != nil {
+		m.resolver.Stop(b.id)
 	}
 	if err := m.net.Destroy(ctx, b.id); err != nil && !errors.Is(err, netns.ErrNotFound) {
 		errs = append(errs, fmt.Errorf("network: %w", err))

@@ -1,6 +1,9 @@
 package sandbox
 
-import "errors"
+import (
+	"errors"
+	"fmt"
+)
 
 // Error categories the runtime returns, wrapped with %w and the sandbox ID.
 // Package sandboxes names the same values (sandboxes.ErrNotFound is
@@ -10,3 +13,18 @@ var (
 	ErrConflict = errors.New("conflict")
 	ErrInvalid  = errors.New("invalid argument")
 )
+
+// FieldError is an invalid field of a Spec (named as the API names it); it
+// matches ErrInvalid. Package sandboxes uses the same type for every request field.
+type FieldError struct {
+	Field   string
+	Message string
+}
+
+func (e *FieldError) Error() string        { return e.Field + ": " + e.Message }
+func (e *FieldError) Is(target error) bool { return target == ErrInvalid }
+
+// Fieldf returns a FieldError for field.
+func Fieldf(field, format string, args ...any) error {
+	return &FieldError{Field: field, Message: fmt.Sprintf(format, args...)}
+}

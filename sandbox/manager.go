@@ -46,6 +46,13 @@ type Config struct {
 	AgentTimeout time.Duration
 	// DestroyTimeout bounds a teardown (default 60 s).
 	DestroyTimeout time.Duration
+	// EgressDefaultDeny refuses internet-enabled sandboxes every destination
+	// their allow list does not name (--egress deny); default: allow.
+	EgressDefaultDeny bool
+	// EgressResolver is the DNS server ("ip[:port]") that resolves domain
+	// names in egress rules; default: the host's first nameserver. Without
+	// one, domain rules are refused.
+	EgressResolver string
 	Logger         *slog.Logger
 }
 
@@ -60,6 +67,8 @@ type Manager struct {
 	// nameservers are the host's resolvers that sandboxes with internet
 	// access use (read once at start).
 	nameservers []string
+	// resolver keeps egress domain rules current; nil without a nameserver.
+	resolver *netns.Resolver
 
 	mu     sync.Mutex
 	boxes  map[string]*box
@@ -119,8 +128,18 @@ func New(cfg Config, pool Pool, net *netns.Manager) (*Manager, error) {
 	if err != nil {
 		return nil, err
 	}
-	return &Manager{cfg: cfg, pool: pool, net: net, runc: rc, log: cfg.Logger, boxes: map[string]*box{},
-		nameservers: hostNameservers("/etc/resolv.conf")}, nil
+	m := &Manager{cfg: cfg, pool: pool, net: net, runc: rc, log: cfg.Logger, boxes: map[string]*box{},
+		nameservers: hostNameservers("/etc/resolv.conf")}
+	server := cfg.EgressResolver
+	if server == "" && len(m.nameservers) > 0 {
+		server = m.nameservers[0]
+	}
+	if server != "" {
+		if m.resolver, err = netns.NewResolver(server, net, cfg.Logger); err != nil {
+			return nil, fmt.Errorf("sandbox: %w", err)
+		}
+	}
+	return m, nil
 }
 
 // get returns the live sandbox id.
@@ -272,6 +291,9 @@ func (m *Manager) Close() error {
 			b.pidfd = nil
 		}
 		b.mu.Unlock()
+	}
+	if m.resolver != nil {
+		m.resolver.Close() // running sandboxes keep their sets; elements expire
 	}
 	if len(boxes) == 0 {
 		m.removeCgroupParent()

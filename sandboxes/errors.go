@@ -2,7 +2,6 @@ package sandboxes
 
 import (
 	"errors"
-	"fmt"
 	"strings"
 
 	"github.com/warrenhq/warren/sandbox"
@@ -28,19 +27,13 @@ func ConflictReason(err error) string {
 	return ""
 }
 
-// FieldError is an invalid request field; it matches ErrInvalid.
-type FieldError struct {
-	Field   string
-	Message string
-}
-
-func (e *FieldError) Error() string        { return e.Field + ": " + e.Message }
-func (e *FieldError) Is(target error) bool { return target == ErrInvalid }
+// FieldError is an invalid request field; it matches ErrInvalid. It is the
+// runtime's type, so a field the runtime refuses (an egress list entry) keeps
+// its name up to the API.
+type FieldError = sandbox.FieldError
 
 // Fieldf returns a FieldError for field.
-func Fieldf(field, format string, args ...any) error {
-	return &FieldError{Field: field, Message: fmt.Sprintf(format, args...)}
-}
+func Fieldf(field, format string, args ...any) error { return sandbox.Fieldf(field, format, args...) }
 
 // CapacityError says the node cannot take more work now; clients retry later.
 type CapacityError struct{ Message string }

@@ -4,6 +4,7 @@ import (
 	"encoding/json"
 
 	"github.com/warrenhq/warren/id"
+	"github.com/warrenhq/warren/sandbox"
 	"github.com/warrenhq/warren/store/db"
 )
 
@@ -51,6 +52,9 @@ func (s *Service) params(req CreateRequest, tpl db.Template) (db.CreateSandboxPa
 	if err != nil {
 		return db.CreateSandboxParams{}, Fieldf("metadata", "%v", err)
 	}
+	if _, _, err := sandbox.ParseEgress(req.Egress); err != nil {
+		return db.CreateSandboxParams{}, err
+	}
 	internet := true
 	if req.AllowInternet != nil {
 		internet = *req.AllowInternet
@@ -61,6 +65,7 @@ func (s *Service) params(req CreateRequest, tpl db.Template) (db.CreateSandboxPa
 		ID: id.NewSandboxID(), TeamID: req.Team, NodeID: &node, TemplateID: &tplID, TemplateName: tpl.Name,
 		Vcpus: float32(vcpus), MemoryMb: int32(mem), DiskSizeMb: int32(disk), TimeoutSec: int32(timeout),
 		AllowInternetAccess: internet, IsBuild: req.IsBuild, Metadata: mdJSON,
+		AllowOut: nonNil(req.Egress.Allow), DenyOut: nonNil(req.Egress.Deny),
 	}, nil
 }
 

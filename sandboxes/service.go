@@ -106,7 +106,9 @@ type CreateRequest struct {
 	Env           map[string]string
 	Metadata      map[string]string
 	AllowInternet *bool
-	IsBuild       bool
+	// Egress are the sandbox's own outbound rules (allow_out, deny_out).
+	Egress  sandbox.Egress
+	IsBuild bool
 }
 
 // Cluster is what the service needs of the cluster: placement by the
@@ -305,6 +307,7 @@ func (s *Service) start(ctx context.Context, row db.Sandbox, tpl db.Template, en
 	info, err := s.mgr.Create(ctx, sandbox.Spec{
 		ID: row.ID.String(), Team: row.TeamID.String(), Image: tpl.ID.String(), VCPUs: float64(row.Vcpus), MemoryMB: int64(row.MemoryMb),
 		DiskSizeMB: int64(row.DiskSizeMb), Env: env, AllowInternet: row.AllowInternetAccess,
+		Egress:   sandbox.Egress{Allow: row.AllowOut, Deny: row.DenyOut},
 		StartCmd: tpl.StartCmd, Healthcheck: hc.Runtime(),
 	})
 	end()

@@ -13,3 +13,10 @@ func WithEgressAllow(cidrs ...string) Option {
 func WithAdvertise(addr string) Option {
 	return func(c *node.Config) { c.Cluster.Advertise = addr }
 }
+
+// WithEgress sets the node's default for destinations a sandbox's own
+// rules do not name ("allow" or "deny", --egress) and the DNS server for
+// domain rules (--egress-resolver; "" keeps the host's).
+func WithEgress(def, resolver string) Option {
+	return func(c *node.Config) { c.Egress, c.EgressResolver = def, resolver }
+}

@@ -27,6 +27,11 @@ func (m *Manager) Create(ctx context.Context, id string, opts Options) (sb *Sand
 	if err := validateID(id); err != nil {
 		return nil, err
 	}
+	if opts.Egress != nil {
+		if err := opts.Egress.validate(); err != nil {
+			return nil, fmt.Errorf("netns: create %s: %w", id, err)
+		}
+	}
 	if err := ctx.Err(); err != nil {
 		return nil, fmt.Errorf("netns: create %s: %w", id, err)
 	}
@@ -119,6 +124,13 @@ func (m *Manager) Create(ctx context.Context, id string, opts Options) (sb *Sand
 		return nil, fmt.Errorf("netns: create %s: firewall: %w", id, err)
 	}
 	undo = append(undo, func() error { return delElems(fw) })
+	if opts.Egress != nil {
+		s.Egress = opts.Egress
+		undo = append(undo, func() error { return runNft(context.Background(), m.unEgressScript(s.HostVeth, ip)) })
+		if err := runNft(ctx, m.egressScript(s, opts.Egress)); err != nil {
+			return nil, fmt.Errorf("netns: create %s: egress rules: %w", id, err)
+		}
+	}
 
 	m.mu.Lock()
 	m.sandboxes[id] = s
@@ -239,8 +251,19 @@ func (m *Manager) remove(s Sandbox) error {
 	}
 	// The nftables commit and the veth unregistration each wait for RCU grace
 	// periods under different locks: run them side by side.
+	ip := s.IP
+	if len(fw) > 0 {
+		_, ip, _ = parsePortKey(fw[0].elems[0].Key)
+	}
+	egress := s.Egress != nil || m.hasEgressChain(s.HostVeth)
 	fwErr := make(chan error, 1)
-	go func() { fwErr <- delElems(fw) }()
+	go func() {
+		var err error
+		if egress { // before the element that names the address goes
+			err = runNft(context.Background(), m.unEgressScript(s.HostVeth, ip))
+		}
+		fwErr <- errors.Join(err, delElems(fw))
+	}()
 	linkErr := deleteLink(s.HostVeth)
 	return errors.Join(<-fwErr, linkErr, removeNetNS(s.NetNSPath))
 }

@@ -41,6 +41,17 @@
 // elements are added and removed, over netlink, so Create and Destroy exec no
 // process.
 //
+// # Egress rules
+//
+// A sandbox may carry its own rules (Options.Egress, SetEgress): allowed and
+// denied IPv4 prefixes and resolved addresses of domain names (SetEgressHosts,
+// kept current by a Resolver with the DNS answer's TTL as element timeout).
+// They live in the node's inet table in the host namespace, keyed by the
+// sandbox's address, and are checked after the platform set and before
+// EgressAllow and DefaultDenied, so they only narrow what the operator allows;
+// deny wins over allow and refusals are resets, as everywhere (rules.go).
+// A recovered sandbox keeps its installed rules but not their Go copy.
+//
 // # Lifecycle
 //
 // A node calls New at start (bridge, sysctls, firewall; idempotent), then

@@ -20,6 +20,7 @@ var rulesetTmpl = template.Must(template.New("ruleset").Parse(`
 table inet {{.T}} {
 	set internet { type ipv4_addr; }
 	set platform { type ipv4_addr; }
+	map egress { type ipv4_addr : verdict; }
 	chain input { type filter hook input priority -10; policy accept; }
 	chain forward { type filter hook forward priority -10; policy accept; }
 	chain postrouting { type nat hook postrouting priority 100; policy accept; }
@@ -56,6 +57,7 @@ add rule inet {{.T}} sb_forward ip daddr @platform jump refuse
 {{- if .Deny}}
 add rule inet {{.T}} sb_forward ip daddr { {{.Deny}} } jump refuse
 {{- end}}
+add rule inet {{.T}} sb_forward ip saddr vmap @egress
 {{- if .Allow}}
 add rule inet {{.T}} sb_forward ip daddr { {{.Allow}} } accept
 {{- end}}

@@ -26,6 +26,8 @@ type Sandbox struct {
 	// HostVeth is the host end of the veth pair, a port of the bridge.
 	HostVeth      string
 	AllowInternet bool
+	// Egress are the sandbox's own outbound rules (nil: the node's only).
+	Egress *EgressRules
 }
 
 // Options are per-sandbox settings.
@@ -33,6 +35,9 @@ type Options struct {
 	// AllowInternet lets the sandbox open connections through the node
 	// (masqueraded), except to denied destinations (see the package doc).
 	AllowInternet bool
+	// Egress are the sandbox's own outbound rules on top of the node's (see
+	// EgressRules); nil for none.
+	Egress *EgressRules
 }
 
 // Manager owns a node's sandbox networks. See the package documentation.

@@ -82,6 +82,8 @@ type Sandbox struct {
 	StartedAt           *time.Time
 	ExpiresAt           *time.Time
 	EndedAt             *time.Time
+	AllowOut            []string
+	DenyOut             []string
 }
 
 type Session struct {

@@ -27,9 +27,11 @@ func (q *Queries) CountLiveSandboxesByTemplate(ctx context.Context, templateID *
 
 const createSandbox = `-- name: CreateSandbox :one
 INSERT INTO sandboxes (id, team_id, node_id, template_id, template_name, status, vcpus, memory_mb,
-    disk_size_mb, timeout_sec, allow_internet_access, is_build, metadata, expires_at)
-VALUES ($1, $2, $3, $4, $5, 'creating', $6, $7, $8, $9, $10, $11, $12, $13)
-RETURNING id, team_id, node_id, template_id, template_name, status, vcpus, memory_mb, disk_size_mb, timeout_sec, allow_internet_access, is_build, ip, metadata, error, created_at, updated_at, started_at, expires_at, ended_at
+    disk_size_mb, timeout_sec, allow_internet_access, is_build, metadata, expires_at,
+    allow_out, deny_out)
+VALUES ($1, $2, $3, $4, $5, 'creating', $6, $7, $8, $9, $10, $11, $12, $13,
+    COALESCE($14::text[], '{}'), COALESCE($15::text[], '{}'))
+RETURNING id, team_id, node_id, template_id, template_name, status, vcpus, memory_mb, disk_size_mb, timeout_sec, allow_internet_access, is_build, ip, metadata, error, created_at, updated_at, started_at, expires_at, ended_at, allow_out, deny_out
 `
 
 type CreateSandboxParams struct {
@@ -46,6 +48,8 @@ type CreateSandboxParams struct {
 	IsBuild             bool
 	Metadata            json.RawMessage
 	ExpiresAt           *time.Time
+	AllowOut            []string
+	DenyOut             []string
 }
 
 func (q *Queries) CreateSandbox(ctx context.Context, arg CreateSandboxParams) (Sandbox, error) {
@@ -63,6 +67,8 @@ func (q *Queries) CreateSandbox(ctx context.Context, arg CreateSandboxParams) (S
 		arg.IsBuild,
 		arg.Metadata,
 		arg.ExpiresAt,
+		arg.AllowOut,
+		arg.DenyOut,
 	)
 	var i Sandbox
 	err := row.Scan(
@@ -86,12 +92,14 @@ func (q *Queries) CreateSandbox(ctx context.Context, arg CreateSandboxParams) (S
 		&i.StartedAt,
 		&i.ExpiresAt,
 		&i.EndedAt,
+		&i.AllowOut,
+		&i.DenyOut,
 	)
 	return i, err
 }
 
 const getSandbox = `-- name: GetSandbox :one
-SELECT id, team_id, node_id, template_id, template_name, status, vcpus, memory_mb, disk_size_mb, timeout_sec, allow_internet_access, is_build, ip, metadata, error, created_at, updated_at, started_at, expires_at, ended_at FROM sandboxes WHERE id = $1
+SELECT id, team_id, node_id, template_id, template_name, status, vcpus, memory_mb, disk_size_mb, timeout_sec, allow_internet_access, is_build, ip, metadata, error, created_at, updated_at, started_at, expires_at, ended_at, allow_out, deny_out FROM sandboxes WHERE id = $1
 `
 
 func (q *Queries) GetSandbox(ctx context.Context, argID id.SandboxID) (Sandbox, error) {
@@ -118,12 +126,14 @@ func (q *Queries) GetSandbox(ctx context.Context, argID id.SandboxID) (Sandbox, 
 		&i.StartedAt,
 		&i.ExpiresAt,
 		&i.EndedAt,
+		&i.AllowOut,
+		&i.DenyOut,
 	)
 	return i, err
 }
 
 const getSandboxByTeam = `-- name: GetSandboxByTeam :one
-SELECT id, team_id, node_id, template_id, template_name, status, vcpus, memory_mb, disk_size_mb, timeout_sec, allow_internet_access, is_build, ip, metadata, error, created_at, updated_at, started_at, expires_at, ended_at FROM sandboxes WHERE id = $1 AND team_id = $2
+SELECT id, team_id, node_id, template_id, template_name, status, vcpus, memory_mb, disk_size_mb, timeout_sec, allow_internet_access, is_build, ip, metadata, error, created_at, updated_at, started_at, expires_at, ended_at, allow_out, deny_out FROM sandboxes WHERE id = $1 AND team_id = $2
 `
 
 type GetSandboxByTeamParams struct {
@@ -155,12 +165,14 @@ func (q *Queries) GetSandboxByTeam(ctx context.Context, arg GetSandboxByTeamPara
 		&i.StartedAt,
 		&i.ExpiresAt,
 		&i.EndedAt,
+		&i.AllowOut,
+		&i.DenyOut,
 	)
 	return i, err
 }
 
 const listAllSandboxes = `-- name: ListAllSandboxes :many
-SELECT id, team_id, node_id, template_id, template_name, status, vcpus, memory_mb, disk_size_mb, timeout_sec, allow_internet_access, is_build, ip, metadata, error, created_at, updated_at, started_at, expires_at, ended_at FROM sandboxes
+SELECT id, team_id, node_id, template_id, template_name, status, vcpus, memory_mb, disk_size_mb, timeout_sec, allow_internet_access, is_build, ip, metadata, error, created_at, updated_at, started_at, expires_at, ended_at, allow_out, deny_out FROM sandboxes
 WHERE ($1::uuid IS NULL OR id < $1::uuid)
   AND (cardinality($2::text[]) = 0 OR status = ANY($2::text[]))
 ORDER BY id DESC
@@ -203,6 +215,8 @@ func (q *Queries) ListAllSandboxes(ctx context.Context, arg ListAllSandboxesPara
 			&i.StartedAt,
 			&i.ExpiresAt,
 			&i.EndedAt,
+			&i.AllowOut,
+			&i.DenyOut,
 		); err != nil {
 			return nil, err
 		}
@@ -215,7 +229,7 @@ func (q *Queries) ListAllSandboxes(ctx context.Context, arg ListAllSandboxesPara
 }
 
 const listExpiredSandboxes = `-- name: ListExpiredSandboxes :many
-SELECT id, team_id, node_id, template_id, template_name, status, vcpus, memory_mb, disk_size_mb, timeout_sec, allow_internet_access, is_build, ip, metadata, error, created_at, updated_at, started_at, expires_at, ended_at FROM sandboxes
+SELECT id, team_id, node_id, template_id, template_name, status, vcpus, memory_mb, disk_size_mb, timeout_sec, allow_internet_access, is_build, ip, metadata, error, created_at, updated_at, started_at, expires_at, ended_at, allow_out, deny_out FROM sandboxes
 WHERE node_id = $1 AND status IN ('running', 'paused') AND expires_at <= now()
 `
 
@@ -249,6 +263,8 @@ func (q *Queries) ListExpiredSandboxes(ctx context.Context, nodeID *uuid.UUID) (
 			&i.StartedAt,
 			&i.ExpiresAt,
 			&i.EndedAt,
+			&i.AllowOut,
+			&i.DenyOut,
 		); err != nil {
 			return nil, err
 		}
@@ -261,7 +277,7 @@ func (q *Queries) ListExpiredSandboxes(ctx context.Context, nodeID *uuid.UUID) (
 }
 
 const listNodeLiveSandboxes = `-- name: ListNodeLiveSandboxes :many
-SELECT id, team_id, node_id, template_id, template_name, status, vcpus, memory_mb, disk_size_mb, timeout_sec, allow_internet_access, is_build, ip, metadata, error, created_at, updated_at, started_at, expires_at, ended_at FROM sandboxes WHERE node_id = $1 AND status IN ('creating', 'running', 'paused')
+SELECT id, team_id, node_id, template_id, template_name, status, vcpus, memory_mb, disk_size_mb, timeout_sec, allow_internet_access, is_build, ip, metadata, error, created_at, updated_at, started_at, expires_at, ended_at, allow_out, deny_out FROM sandboxes WHERE node_id = $1 AND status IN ('creating', 'running', 'paused')
 `
 
 func (q *Queries) ListNodeLiveSandboxes(ctx context.Context, nodeID *uuid.UUID) ([]Sandbox, error) {
@@ -294,6 +310,8 @@ func (q *Queries) ListNodeLiveSandboxes(ctx context.Context, nodeID *uuid.UUID) 
 			&i.StartedAt,
 			&i.ExpiresAt,
 			&i.EndedAt,
+			&i.AllowOut,
+			&i.DenyOut,
 		); err != nil {
 			return nil, err
 		}
@@ -306,7 +324,7 @@ func (q *Queries) ListNodeLiveSandboxes(ctx context.Context, nodeID *uuid.UUID) 
 }
 
 const listSandboxes = `-- name: ListSandboxes :many
-SELECT id, team_id, node_id, template_id, template_name, status, vcpus, memory_mb, disk_size_mb, timeout_sec, allow_internet_access, is_build, ip, metadata, error, created_at, updated_at, started_at, expires_at, ended_at FROM sandboxes
+SELECT id, team_id, node_id, template_id, template_name, status, vcpus, memory_mb, disk_size_mb, timeout_sec, allow_internet_access, is_build, ip, metadata, error, created_at, updated_at, started_at, expires_at, ended_at, allow_out, deny_out FROM sandboxes
 WHERE team_id = $1
   AND ($2::uuid IS NULL OR id < $2::uuid)
   AND (cardinality($3::text[]) = 0 OR status = ANY($3::text[]))
@@ -366,6 +384,8 @@ func (q *Queries) ListSandboxes(ctx context.Context, arg ListSandboxesParams) ([
 			&i.StartedAt,
 			&i.ExpiresAt,
 			&i.EndedAt,
+			&i.AllowOut,
+			&i.DenyOut,
 		); err != nil {
 			return nil, err
 		}
@@ -378,7 +398,7 @@ func (q *Queries) ListSandboxes(ctx context.Context, arg ListSandboxesParams) ([
 }
 
 const listSandboxesOldestFirst = `-- name: ListSandboxesOldestFirst :many
-SELECT id, team_id, node_id, template_id, template_name, status, vcpus, memory_mb, disk_size_mb, timeout_sec, allow_internet_access, is_build, ip, metadata, error, created_at, updated_at, started_at, expires_at, ended_at FROM sandboxes
+SELECT id, team_id, node_id, template_id, template_name, status, vcpus, memory_mb, disk_size_mb, timeout_sec, allow_internet_access, is_build, ip, metadata, error, created_at, updated_at, started_at, expires_at, ended_at, allow_out, deny_out FROM sandboxes
 WHERE team_id = $1
   AND ($2::uuid IS NULL OR id > $2::uuid)
   AND (cardinality($3::text[]) = 0 OR status = ANY($3::text[]))
@@ -438,6 +458,8 @@ func (q *Queries) ListSandboxesOldestFirst(ctx context.Context, arg ListSandboxe
 			&i.StartedAt,
 			&i.ExpiresAt,
 			&i.EndedAt,
+			&i.AllowOut,
+			&i.DenyOut,
 		); err != nil {
 			return nil, err
 		}
@@ -498,11 +520,59 @@ func (q *Queries) NodeLiveUsage(ctx context.Context, nodeID *uuid.UUID) (NodeLiv
 	return i, err
 }
 
+const setSandboxEgress = `-- name: SetSandboxEgress :one
+UPDATE sandboxes SET allow_out = COALESCE($3::text[], '{}'), deny_out = COALESCE($4::text[], '{}'), updated_at = now()
+WHERE id = $1 AND team_id = $2 AND status IN ('creating', 'running', 'paused')
+RETURNING id, team_id, node_id, template_id, template_name, status, vcpus, memory_mb, disk_size_mb, timeout_sec, allow_internet_access, is_build, ip, metadata, error, created_at, updated_at, started_at, expires_at, ended_at, allow_out, deny_out
+`
+
+type SetSandboxEgressParams struct {
+	ID       id.SandboxID
+	TeamID   id.TeamID
+	AllowOut []string
+	DenyOut  []string
+}
+
+func (q *Queries) SetSandboxEgress(ctx context.Context, arg SetSandboxEgressParams) (Sandbox, error) {
+	row := q.db.QueryRow(ctx, setSandboxEgress,
+		arg.ID,
+		arg.TeamID,
+		arg.AllowOut,
+		arg.DenyOut,
+	)
+	var i Sandbox
+	err := row.Scan(
+		&i.ID,
+		&i.TeamID,
+		&i.NodeID,
+		&i.TemplateID,
+		&i.TemplateName,
+		&i.Status,
+		&i.Vcpus,
+		&i.MemoryMb,
+		&i.DiskSizeMb,
+		&i.TimeoutSec,
+		&i.AllowInternetAccess,
+		&i.IsBuild,
+		&i.Ip,
+		&i.Metadata,
+		&i.Error,
+		&i.CreatedAt,
+		&i.UpdatedAt,
+		&i.StartedAt,
+		&i.ExpiresAt,
+		&i.EndedAt,
+		&i.AllowOut,
+		&i.DenyOut,
+	)
+	return i, err
+}
+
 const setSandboxRunning = `-- name: SetSandboxRunning :one
 UPDATE sandboxes SET status = 'running', ip = $2, updated_at = now(), started_at = now(),
     expires_at = now() + make_interval(secs => timeout_sec)
 WHERE id = $1 AND status = 'creating'
-RETURNING id, team_id, node_id, template_id, template_name, status, vcpus, memory_mb, disk_size_mb, timeout_sec, allow_internet_access, is_build, ip, metadata, error, created_at, updated_at, started_at, expires_at, ended_at
+RETURNING id, team_id, node_id, template_id, template_name, status, vcpus, memory_mb, disk_size_mb, timeout_sec, allow_internet_access, is_build, ip, metadata, error, created_at, updated_at, started_at, expires_at, ended_at, allow_out, deny_out
 `
 
 type SetSandboxRunningParams struct {
@@ -534,6 +604,8 @@ func (q *Queries) SetSandboxRunning(ctx context.Context, arg SetSandboxRunningPa
 		&i.StartedAt,
 		&i.ExpiresAt,
 		&i.EndedAt,
+		&i.AllowOut,
+		&i.DenyOut,
 	)
 	return i, err
 }
@@ -543,7 +615,7 @@ UPDATE sandboxes SET status = $1, error = $2, updated_at = now(),
     started_at = CASE WHEN $1 = 'running' AND started_at IS NULL THEN now() ELSE started_at END,
     ended_at = CASE WHEN $1 IN ('killed', 'expired', 'failed', 'lost') THEN now() ELSE ended_at END
 WHERE id = $3 AND status = ANY($4::text[])
-RETURNING id, team_id, node_id, template_id, template_name, status, vcpus, memory_mb, disk_size_mb, timeout_sec, allow_internet_access, is_build, ip, metadata, error, created_at, updated_at, started_at, expires_at, ended_at
+RETURNING id, team_id, node_id, template_id, template_name, status, vcpus, memory_mb, disk_size_mb, timeout_sec, allow_internet_access, is_build, ip, metadata, error, created_at, updated_at, started_at, expires_at, ended_at, allow_out, deny_out
 `
 
 type SetSandboxStatusParams struct {
@@ -584,6 +656,8 @@ func (q *Queries) SetSandboxStatus(ctx context.Context, arg SetSandboxStatusPara
 		&i.StartedAt,
 		&i.ExpiresAt,
 		&i.EndedAt,
+		&i.AllowOut,
+		&i.DenyOut,
 	)
 	return i, err
 }
@@ -591,7 +665,7 @@ func (q *Queries) SetSandboxStatus(ctx context.Context, arg SetSandboxStatusPara
 const setSandboxTimeout = `-- name: SetSandboxTimeout :one
 UPDATE sandboxes SET timeout_sec = $2, expires_at = now() + make_interval(secs => $2::int), updated_at = now()
 WHERE id = $1 AND status IN ('running', 'paused')
-RETURNING id, team_id, node_id, template_id, template_name, status, vcpus, memory_mb, disk_size_mb, timeout_sec, allow_internet_access, is_build, ip, metadata, error, created_at, updated_at, started_at, expires_at, ended_at
+RETURNING id, team_id, node_id, template_id, template_name, status, vcpus, memory_mb, disk_size_mb, timeout_sec, allow_internet_access, is_build, ip, metadata, error, created_at, updated_at, started_at, expires_at, ended_at, allow_out, deny_out
 `
 
 type SetSandboxTimeoutParams struct {
@@ -623,6 +697,8 @@ func (q *Queries) SetSandboxTimeout(ctx context.Context, arg SetSandboxTimeoutPa
 		&i.StartedAt,
 		&i.ExpiresAt,
 		&i.EndedAt,
+		&i.AllowOut,
+		&i.DenyOut,
 	)
 	return i, err
 }

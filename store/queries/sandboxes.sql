@@ -1,7 +1,14 @@
 -- name: CreateSandbox :one
 INSERT INTO sandboxes (id, team_id, node_id, template_id, template_name, status, vcpus, memory_mb,
-    disk_size_mb, timeout_sec, allow_internet_access, is_build, metadata, expires_at)
-VALUES ($1, $2, $3, $4, $5, 'creating', $6, $7, $8, $9, $10, $11, $12, $13)
+    disk_size_mb, timeout_sec, allow_internet_access, is_build, metadata, expires_at,
+    allow_out, deny_out)
+VALUES ($1, $2, $3, $4, $5, 'creating', $6, $7, $8, $9, $10, $11, $12, $13,
+    COALESCE(sqlc.arg(allow_out)::text[], '{}'), COALESCE(sqlc.arg(deny_out)::text[], '{}'))
+RETURNING *;
+
+-- name: SetSandboxEgress :one
+UPDATE sandboxes SET allow_out = COALESCE(sqlc.arg(allow_out)::text[], '{}'), deny_out = COALESCE(sqlc.arg(deny_out)::text[], '{}'), updated_at = now()
+WHERE id = $1 AND team_id = $2 AND status IN ('creating', 'running', 'paused')
 RETURNING *;
 
 -- name: GetSandbox :one
