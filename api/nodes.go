@@ -107,7 +107,7 @@ func (s *Server) listAllSandboxes(w http.ResponseWriter, r *http.Request) {
 func validStatus(v string) bool {
 	switch sandbox.Status(v) {
 	case sandbox.StatusCreating, sandbox.StatusRunning, sandbox.StatusPaused, sandbox.StatusKilled,
-		sandbox.StatusExpired, sandbox.StatusFailed, sandbox.StatusLost:
+		sandbox.StatusExpired, sandbox.StatusFailed, sandbox.StatusLost, sandbox.StatusPooled:
 		return true
 	}
 	return false

@@ -83,6 +83,7 @@ type Sandboxes interface {
 	Snapshot(ctx context.Context, images service.Images, team id.TeamID, sb id.SandboxID, name string) (db.Template, error)
 	DeleteTemplate(ctx context.Context, images service.Images, team id.TeamID, admin bool, tid id.TemplateID) error
 	Quotas
+	Pools
 }
 
 // Server serves the REST API.
@@ -141,6 +142,7 @@ func New(cfg Config, st *store.Store, log *slog.Logger, sandboxes Sandboxes, ima
 		s.routes = append(s.routes, s.fileRoutes()...)
 		s.routes = append(s.routes, s.portRoutes()...)
 		s.routes = append(s.routes, s.quotaRoutes()...)
+		s.routes = append(s.routes, s.poolRoutes()...)
 	}
 	s.routes = append(s.routes, s.metricsRoutes()...)
 	if builds != nil {

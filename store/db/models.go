@@ -82,6 +82,7 @@ type Sandbox struct {
 	StartedAt           *time.Time
 	ExpiresAt           *time.Time
 	EndedAt             *time.Time
+	TokenGen            int32
 }
 
 type Session struct {
@@ -174,4 +175,14 @@ type User struct {
 	IsAdmin      bool
 	Disabled     bool
 	CreatedAt    time.Time
+}
+
+type WarmPool struct {
+	TemplateID          uuid.UUID
+	Vcpus               float32
+	MemoryMb            int32
+	DiskSizeMb          int32
+	AllowInternetAccess bool
+	Count               int32
+	UpdatedAt           time.Time
 }
