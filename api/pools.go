@@ -8,13 +8,13 @@ import (
 
 	"github.com/warrenhq/warren/id"
 	"github.com/warrenhq/warren/sandbox"
-	"github.com/warrenhq/warren/sandbox/service"
+	"github.com/warrenhq/warren/sandboxes"
 )
 
 // Pools is what the warm pool routes need of the sandbox service.
 type Pools interface {
-	SetPool(ctx context.Context, tid id.TemplateID, req service.PoolRequest) (service.Pool, error)
-	Pools(ctx context.Context) ([]service.Pool, error)
+	SetPool(ctx context.Context, tid id.TemplateID, req sandboxes.PoolRequest) (sandboxes.Pool, error)
+	Pools(ctx context.Context) ([]sandboxes.Pool, error)
 }
 
 // poolSettings is the body of a pool's POST/PUT: the count each node keeps
@@ -29,15 +29,15 @@ type poolSettings struct {
 }
 
 type poolList struct {
-	Pools []service.Pool `json:"pools"`
+	Pools []sandboxes.Pool `json:"pools"`
 }
 
 func (s *Server) poolRoutes() []route {
 	const sum = "Set a template's warm pool: how many sandboxes of one class (vcpus, memory_mb, disk_size_mb, allow_internet_access; absent: the defaults) every node keeps pre-started for creates to claim. 0 empties it."
 	return []route{
 		{method: "GET", pattern: "/v1/admin/pools", access: admin, summary: "Every warm pool.", resp: poolList{}, handler: s.listPools},
-		{method: "POST", pattern: "/v1/admin/templates/{id}/pool", access: admin, summary: sum, req: poolSettings{}, resp: service.Pool{}, handler: s.setPool},
-		{method: "PUT", pattern: "/v1/admin/templates/{id}/pool", access: admin, summary: sum, req: poolSettings{}, resp: service.Pool{}, handler: s.setPool},
+		{method: "POST", pattern: "/v1/admin/templates/{id}/pool", access: admin, summary: sum, req: poolSettings{}, resp: sandboxes.Pool{}, handler: s.setPool},
+		{method: "PUT", pattern: "/v1/admin/templates/{id}/pool", access: admin, summary: sum, req: poolSettings{}, resp: sandboxes.Pool{}, handler: s.setPool},
 	}
 }
 
@@ -61,7 +61,7 @@ func (s *Server) setPool(w http.ResponseWriter, r *http.Request) {
 		writeError(w, r, s.log, err)
 		return
 	}
-	p, err := s.sandboxes.SetPool(r.Context(), tid, service.PoolRequest{Count: req.Count, VCPUs: req.VCPUs,
+	p, err := s.sandboxes.SetPool(r.Context(), tid, sandboxes.PoolRequest{Count: req.Count, VCPUs: req.VCPUs,
 		MemoryMB: req.MemoryMB, DiskSizeMB: req.DiskSizeMB, AllowInternet: req.AllowInternet})
 	if err != nil {
 		if errors.Is(err, sandbox.ErrNotFound) {
