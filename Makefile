@@ -69,6 +69,7 @@ sqlc:
 bench:
 	$(GO) test -run '^$$' -bench . -benchtime 100x ./blockdev/reflink ./sandbox/agent ./sandbox/netns
 	$(GO) test -run '^$$' -bench . -benchtime 20x ./sandbox/runc
+	$(GO) test -run '^$$' -bench '^BenchmarkPool$$' -benchtime 1x ./bench
 
 clean:
 	rm -rf bin

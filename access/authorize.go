@@ -25,12 +25,17 @@ type Sandboxes interface {
 // not; an error wrapping store.ErrNotFound when there is no such sandbox.
 func (s *Signer) Authorizer(st Sandboxes) func(ctx context.Context, sb id.SandboxID, tok string) (id.TeamID, error) {
 	return func(ctx context.Context, sb id.SandboxID, tok string) (id.TeamID, error) {
-		if !s.CheckAccessToken(sb, tok) {
-			return id.TeamID{}, ErrBadToken
-		}
 		row, err := st.GetSandbox(ctx, sb)
 		if err != nil {
+			// A token not even of generation 0 is refused as before the
+			// lookup, so a bad token tells nothing of whether sb exists.
+			if !s.CheckAccessToken(sb, tok) {
+				return id.TeamID{}, ErrBadToken
+			}
 			return id.TeamID{}, fmt.Errorf("access: sandbox %s: %w", sb, store.Map(err))
+		}
+		if !s.CheckAccessTokenGen(sb, row.TokenGen, tok) {
+			return id.TeamID{}, ErrBadToken
 		}
 		return row.TeamID, nil
 	}

@@ -6,6 +6,7 @@ import (
 	"encoding/base64"
 	"errors"
 	"fmt"
+	"strconv"
 	"strings"
 
 	"github.com/warrenhq/warren/id"
@@ -55,15 +56,35 @@ func mac(key []byte, parts ...string) []byte {
 
 var b64 = base64.RawURLEncoding
 
-// AccessToken returns sandbox sb's access token: the same on every node and
-// for the sandbox's whole life.
-func (s *Signer) AccessToken(sb id.SandboxID) string {
-	return TokenPrefix + b64.EncodeToString(mac(s.tokenKey, sb.String()))
+// AccessToken returns the access token of sandbox sb that was never claimed
+// from a warm pool (AccessTokenGen with generation 0).
+func (s *Signer) AccessToken(sb id.SandboxID) string { return s.AccessTokenGen(sb, 0) }
+
+// AccessTokenGen returns sandbox sb's access token at claim generation gen
+// (its row's token_gen): the same on every node and for as long as the row
+// keeps that generation. A warm pool's claim raises the generation, so the
+// claimed sandbox answers a token that was never valid before.
+func (s *Signer) AccessTokenGen(sb id.SandboxID, gen int32) string {
+	return TokenPrefix + b64.EncodeToString(s.tokenMAC(sb, gen))
 }
 
-// CheckAccessToken reports whether tok is sandbox sb's access token. The
-// comparison takes the same time wherever tok differs.
+// tokenMAC is the MAC behind a token; generation 0 keeps the form tokens
+// had before warm pools, so tokens already handed out stay valid.
+func (s *Signer) tokenMAC(sb id.SandboxID, gen int32) []byte {
+	if gen == 0 {
+		return mac(s.tokenKey, sb.String())
+	}
+	return mac(s.tokenKey, sb.String(), "claim", strconv.Itoa(int(gen)))
+}
+
+// CheckAccessToken is CheckAccessTokenGen at generation 0.
 func (s *Signer) CheckAccessToken(sb id.SandboxID, tok string) bool {
+	return s.CheckAccessTokenGen(sb, 0, tok)
+}
+
+// CheckAccessTokenGen reports whether tok is sandbox sb's access token at
+// generation gen. The comparison takes the same time wherever tok differs.
+func (s *Signer) CheckAccessTokenGen(sb id.SandboxID, gen int32, tok string) bool {
 	raw, ok := strings.CutPrefix(tok, TokenPrefix)
 	if !ok || len(raw) != b64.EncodedLen(sha256.Size) {
 		return false
@@ -72,7 +93,7 @@ func (s *Signer) CheckAccessToken(sb id.SandboxID, tok string) bool {
 	if err != nil {
 		return false
 	}
-	return hmac.Equal(got, mac(s.tokenKey, sb.String()))
+	return hmac.Equal(got, s.tokenMAC(sb, gen))
 }
 
 // Errors of CheckPortURL.

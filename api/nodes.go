@@ -106,7 +106,7 @@ func (s *Server) listAllSandboxes(w http.ResponseWriter, r *http.Request) {
 func validStatus(v string) bool {
 	switch sandboxes.Status(v) {
 	case sandboxes.StatusCreating, sandboxes.StatusRunning, sandboxes.StatusPaused, sandboxes.StatusKilled,
-		sandboxes.StatusExpired, sandboxes.StatusFailed, sandboxes.StatusLost:
+		sandboxes.StatusExpired, sandboxes.StatusFailed, sandboxes.StatusLost, sandboxes.StatusPooled:
 		return true
 	}
 	return false

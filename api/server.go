@@ -85,6 +85,7 @@ type Sandboxes interface {
 	Snapshot(ctx context.Context, images sandboxes.Images, team id.TeamID, sb id.SandboxID, name string) (db.Template, error)
 	DeleteTemplate(ctx context.Context, images sandboxes.Images, team id.TeamID, admin bool, tid id.TemplateID) error
 	Quotas
+	Pools
 }
 
 // Server serves the REST API.
@@ -143,6 +144,7 @@ func New(cfg Config, st *store.Store, log *slog.Logger, sbs Sandboxes, images sa
 		s.routes = append(s.routes, s.fileRoutes()...)
 		s.routes = append(s.routes, s.portRoutes()...)
 		s.routes = append(s.routes, s.quotaRoutes()...)
+		s.routes = append(s.routes, s.poolRoutes()...)
 	}
 	s.routes = append(s.routes, s.metricsRoutes()...)
 	if builds != nil {

@@ -19,9 +19,12 @@ const (
 	ScenarioExec       Scenario = "exec"        // exec round trip through the REST API
 	ScenarioIdleMemory Scenario = "idle-memory" // memory one idle sandbox costs
 	ScenarioDensity    Scenario = "density"     // idle sandboxes one node holds
+	ScenarioPool       Scenario = "pool"        // create from a warm pool vs cold (admin key)
 )
 
 // Scenarios lists every scenario in run order.
+// The pool scenario sets pools, so it needs an admin key and runs only
+// when named.
 var Scenarios = []Scenario{ScenarioCreate, ScenarioExec, ScenarioIdleMemory, ScenarioDensity}
 
 // ParseScenarios checks names; none means all of them.
@@ -33,9 +36,9 @@ func ParseScenarios(names []string) ([]Scenario, error) {
 	for _, n := range names {
 		s := Scenario(n)
 		switch s {
-		case ScenarioCreate, ScenarioExec, ScenarioIdleMemory, ScenarioDensity:
+		case ScenarioCreate, ScenarioExec, ScenarioIdleMemory, ScenarioDensity, ScenarioPool:
 		default:
-			return nil, fmt.Errorf("bench: unknown scenario %q (want create, exec, idle-memory or density)", n)
+			return nil, fmt.Errorf("bench: unknown scenario %q (want create, exec, idle-memory, density or pool)", n)
 		}
 		seen[s] = true
 	}
@@ -44,6 +47,9 @@ func ParseScenarios(names []string) ([]Scenario, error) {
 		if seen[s] {
 			out = append(out, s)
 		}
+	}
+	if seen[ScenarioPool] {
+		out = append(out, ScenarioPool)
 	}
 	return out, nil
 }
@@ -153,6 +159,7 @@ type Result struct {
 	Exec       *ExecResult     `json:"exec,omitempty"`
 	IdleMemory *MemoryResult   `json:"idle_memory,omitempty"`
 	Density    *DensityResult  `json:"density,omitempty"`
+	Pool       *PoolResult     `json:"pool,omitempty"`
 	Errors     []ScenarioError `json:"errors,omitempty"`
 }
 
@@ -210,6 +217,9 @@ func (r *Runner) runOne(ctx context.Context, s Scenario, res *Result) (err error
 	case ScenarioDensity:
 		res.Density = &DensityResult{}
 		return r.density(ctx, t, res.Density)
+	case ScenarioPool:
+		res.Pool = &PoolResult{}
+		return r.pool(ctx, t, res.Pool)
 	}
 	return fmt.Errorf("bench: unknown scenario %q", s)
 }

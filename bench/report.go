@@ -51,6 +51,10 @@ func WriteTable(w io.Writer, res *Result) error {
 			row(fmt.Sprintf("  creates %d-%d", i*100+1, i*100+s.Count+s.Errors), s)
 		}
 	}
+	if p := res.Pool; p != nil {
+		row("pool: POST /v1/sandboxes, claimed", p.Claim)
+		row("pool: POST /v1/sandboxes, cold", p.Cold)
+	}
 	if err := tw.Flush(); err != nil {
 		return err
 	}
@@ -86,6 +90,10 @@ func WriteTable(w io.Writer, res *Result) error {
 			fmt.Fprintf(w, "  exec failure: %s\n", f)
 		}
 	}
+	if p := res.Pool; p != nil {
+		fmt.Fprintf(w, "pool: %d of %d creates claimed a pooled sandbox; the pool of %d filled in %.0f ms\n",
+			p.Claimed, p.Claim.Count, p.N, p.FillMS)
+	}
 	for _, e := range res.Errors {
 		fmt.Fprintf(w, "error in %s: %s\n", e.Scenario, e.Error)
 	}
@@ -93,7 +101,7 @@ func WriteTable(w io.Writer, res *Result) error {
 }
 
 // phaseOrder is the order of a create's phases on the node (sandbox/timing).
-var phaseOrder = []string{"auth", "api", "template", "quota", "place", "reserve", "db_insert", "image",
+var phaseOrder = []string{"auth", "api", "template", "quota", "pool_claim", "place", "reserve", "db_insert", "image",
 	"manager", "dirs", "netns", "disk", "mount", "spec", "runc", "watch", "agent", "start_cmd",
 	"db_running", "remote_start", "audit"}
 

@@ -13,12 +13,15 @@ import (
 
 func init() { commands = append(commands, newAdminCmd, newQuotaCmd) }
 
-// newAdminCmd is `warren admin team quota TEAM [--sandboxes N …]`.
+// newAdminCmd is `warren admin team quota TEAM [--sandboxes N …]` and
+// `warren admin template pool TEMPLATE --count N` (admin_pool.go).
 func newAdminCmd() *cobra.Command {
-	adm := &cobra.Command{Use: "admin", Short: "Administer teams (admin)"}
+	adm := &cobra.Command{Use: "admin", Short: "Administer teams and templates (admin)"}
 	tm := &cobra.Command{Use: "team", Short: "Administer a team (admin)"}
 	tm.AddCommand(teamQuotaCmd())
-	adm.AddCommand(tm)
+	tpl := &cobra.Command{Use: "template", Short: "Administer a template (admin)"}
+	tpl.AddCommand(templatePoolCmd())
+	adm.AddCommand(tm, tpl)
 	return adm
 }
 

@@ -31,7 +31,7 @@ func TestConfigValidate(t *testing.T) {
 		}
 	}
 	auth := func(context.Context, string) (e2b.Caller, error) { return e2b.Caller{}, nil }
-	token := func(id.SandboxID) string { return "" }
+	token := func(id.SandboxID, int32) string { return "" }
 	if _, err := e2b.New(def, nil, auth, token, func(string, e2b.Caller, string, id.SandboxID) {}, nil); err == nil {
 		t.Error("New without Sandboxes succeeded")
 	}

@@ -88,7 +88,8 @@ type Authenticate func(ctx context.Context, apiKey string) (Caller, error)
 type Audit func(requestID string, caller Caller, action string, sb id.SandboxID)
 
 // AccessToken returns sandbox sb's envd access token (X-Access-Token).
-type AccessToken func(sb id.SandboxID) string
+// gen is the row's claim generation (token_gen): a warm pool's claim raises it.
+type AccessToken func(sb id.SandboxID, gen int32) string
 
 // ErrUnauthenticated is Authenticate's answer for a bad key.
 var ErrUnauthenticated = errors.New("invalid API key")

@@ -83,7 +83,7 @@ func templateID(row db.Sandbox) string {
 // traffic access token (sent by clients as e2b-traffic-access-token to
 // <port>-<id>.<domain>) is always answered; it is the sandbox's access token.
 func (h *Handler) viewSandbox(row db.Sandbox) sandboxView {
-	tok := h.token(row.ID)
+	tok := h.token(row.ID, row.TokenGen)
 	return sandboxView{SandboxID: row.ID.String(), TemplateID: templateID(row), Alias: row.TemplateName,
 		ClientID: clientID(row), EnvdVersion: h.cfg.EnvdVersion, EnvdAccessToken: tok, Domain: h.domain(),
 		TrafficAccessToken: &tok}
@@ -123,7 +123,7 @@ func (h *Handler) viewListed(row db.Sandbox) listedView {
 }
 
 func (h *Handler) viewDetail(row db.Sandbox) detailView {
-	return detailView{listedView: h.viewListed(row), EnvdAccessToken: h.token(row.ID), Domain: h.domain(),
+	return detailView{listedView: h.viewListed(row), EnvdAccessToken: h.token(row.ID, row.TokenGen), Domain: h.domain(),
 		AllowInternetAccess: row.AllowInternetAccess, Lifecycle: lifecycleView{OnTimeout: "kill"}}
 }
 

@@ -34,7 +34,7 @@ func (n *Node) openE2B(srv **api.Server) (*e2b.Handler, error) {
 	if d := n.cfg.SandboxDomain; d != "localhost" {
 		cfg.Domain = d
 	}
-	h, err := e2b.New(cfg, n.service, auth, n.signer.AccessToken, audit, n.log)
+	h, err := e2b.New(cfg, n.service, auth, n.signer.AccessTokenGen, audit, n.log)
 	if err != nil {
 		return nil, err
 	}

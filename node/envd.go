@@ -6,6 +6,7 @@ import (
 	"fmt"
 	"log/slog"
 	"net/http"
+	"time"
 
 	"github.com/warrenhq/warren/e2b/envd"
 	"github.com/warrenhq/warren/id"
@@ -21,17 +22,31 @@ func (n *Node) envdHandler(log *slog.Logger) (http.Handler, error) {
 	cfg := envd.DefaultConfig()
 	cfg.Logger = log.With("component", "envd")
 	cfg.Agents = n.service
-	cfg.AccessToken = n.signer.AccessToken
-	cfg.Authorize = func(ctx context.Context, sb id.SandboxID, tok string) (id.TeamID, error) {
-		if !n.signer.CheckAccessToken(sb, tok) {
-			return id.TeamID{}, fmt.Errorf("sandbox %s: %w", sb, envd.ErrDenied)
-		}
+	cfg.AccessToken = func(sb id.SandboxID) string {
+		// The token at the row's claim generation (warm pools); an
+		// unknown sandbox gets generation 0's, which its calls then fail
+		// to find.
+		ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
+		defer cancel()
 		row, err := n.store.GetSandbox(ctx, sb)
 		if err != nil {
+			return n.signer.AccessToken(sb)
+		}
+		return n.signer.AccessTokenGen(sb, row.TokenGen)
+	}
+	cfg.Authorize = func(ctx context.Context, sb id.SandboxID, tok string) (id.TeamID, error) {
+		row, err := n.store.GetSandbox(ctx, sb)
+		if err != nil {
+			if !n.signer.CheckAccessToken(sb, tok) {
+				return id.TeamID{}, fmt.Errorf("sandbox %s: %w", sb, envd.ErrDenied)
+			}
 			if err = store.Map(err); errors.Is(err, store.ErrNotFound) {
 				return id.TeamID{}, fmt.Errorf("sandbox %s: %w", sb, sandboxes.ErrNotFound)
 			}
 			return id.TeamID{}, err
+		}
+		if !n.signer.CheckAccessTokenGen(sb, row.TokenGen, tok) {
+			return id.TeamID{}, fmt.Errorf("sandbox %s: %w", sb, envd.ErrDenied)
 		}
 		return row.TeamID, nil
 	}

@@ -129,7 +129,7 @@ func (m *Manager) Create(ctx context.Context, s Spec) (info Info, err error) {
 	spec, err := runc.Spec(runc.SpecOptions{
 		ID:          s.ID,
 		Rootfs:      b.rootfs,
-		Hostname:    "sandbox",
+		Hostname:    Hostname,
 		Init:        m.cfg.AgentBinary,
 		Args:        []string{"agent", "--listen-fd", strconv.Itoa(agentFD)},
 		Env:         envList(s.Env),

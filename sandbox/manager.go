@@ -153,6 +153,22 @@ func (m *Manager) get(id string) (*box, error) {
 	return b, nil
 }
 
+// Hostname is every sandbox's UTS hostname.
+const Hostname = "sandbox"
+
+// SetTeam records that live sandbox id now belongs to team (a warm pool's
+// claim hands a pre-started sandbox to the creating team).
+func (m *Manager) SetTeam(id, team string) error {
+	m.mu.Lock()
+	defer m.mu.Unlock()
+	b := m.boxes[id]
+	if b == nil {
+		return fmt.Errorf("sandbox %s: %w on this node", id, ErrNotFound)
+	}
+	b.team = team
+	return nil
+}
+
 // Has reports whether sandbox id is live on this node.
 func (m *Manager) Has(id string) bool {
 	_, err := m.get(id)

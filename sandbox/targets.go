@@ -28,7 +28,8 @@ func (m *Manager) Running() []Running {
 	m.mu.Lock()
 	out := make([]Running, 0, len(m.boxes))
 	for _, b := range m.boxes {
-		// id, team and rootfs are set before a box is listed and never change.
+		// id and rootfs are set before a box is listed and never change;
+		// team changes only under m.mu (SetTeam, a warm pool's claim).
 		out = append(out, Running{ID: b.id, Team: b.team, CgroupPath: m.runc.CgroupsPath(b.id),
 			HostVeth: netns.VethName(prefix, b.id), Rootfs: b.rootfs})
 	}

@@ -8,6 +8,7 @@ import (
 	"runtime"
 	"strconv"
 	"strings"
+	"time"
 
 	"golang.org/x/sys/unix"
 
@@ -90,8 +91,17 @@ func (s *Service) checkDisk() error {
 		"this node is short of disk: its pool has %d MB free, below its reserve of %d MB; retry later", free>>20, s.limits.MinFreeDiskMB)}
 }
 
-// SetDraining stops (or resumes) new sandboxes on this node; live ones stay.
-func (s *Service) SetDraining(v bool) { s.draining.Store(v) }
+// SetDraining stops (or resumes) new sandboxes on this node; live ones stay,
+// pooled ones end before it returns (and the pools refill when it resumes).
+func (s *Service) SetDraining(v bool) {
+	s.draining.Store(v)
+	if v {
+		ctx, cancel := context.WithTimeout(context.Background(), 2*time.Minute)
+		defer cancel()
+		s.teardownPools(ctx, "the node is draining")
+	}
+	s.kickPools()
+}
 
 // Draining reports whether the node refuses new sandboxes.
 func (s *Service) Draining() bool { return s.draining.Load() }

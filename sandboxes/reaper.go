@@ -34,7 +34,15 @@ func (s *Service) Reconcile(ctx context.Context) error {
 // until ctx is done. Every fourth round it sweeps what failed teardowns left
 // (a disk whose loop device was still busy), every tenth it reconciles this
 // node's live rows with what the runtime holds.
+//
+// It also runs this node's warm pool refill (pool_fill.go) until ctx is done.
 func (s *Service) RunReaper(ctx context.Context, interval time.Duration) {
+	pools := make(chan struct{})
+	go func() {
+		defer close(pools)
+		s.runPools(ctx, interval)
+	}()
+	defer func() { <-pools }()
 	t := time.NewTicker(interval)
 	defer t.Stop()
 	for round := 1; ; round++ {
@@ -139,9 +147,13 @@ func (s *Service) reapOnce(ctx context.Context) {
 	}
 }
 
-// Shutdown ends every sandbox of this node, recording it lost: a node that
-// stops takes its sandboxes with it, leaving nothing running.
+// Shutdown ends every sandbox of this node, recording it lost (pooled ones
+// killed): a node that stops takes its sandboxes with it, leaving nothing
+// running.
 func (s *Service) Shutdown() {
+	ctx, cancel := context.WithTimeout(context.Background(), 2*time.Minute)
+	defer cancel()
+	s.teardownPools(ctx, "the node shut down")
 	for _, sid := range s.mgr.IDs() {
 		sb, err := id.ParseSandboxID(sid)
 		if err != nil {

@@ -80,6 +80,9 @@ type Service struct {
 	creating int                       // creates in flight, counted against MaxSandboxes
 	starting map[id.SandboxID]struct{} // rows this node is starting now
 	failed   map[id.SandboxID]string   // failed sandboxes whose row could not be updated yet, with the reason
+
+	poolKick    chan struct{}    // wakes the warm pools' refill (pool_fill.go)
+	poolClasses map[poolKey]bool // classes with a pool, as the last refill round saw them
 }
 
 // New returns a Service for node over st and mgr.
@@ -87,7 +90,7 @@ type Service struct {
 // failed with the reason.
 func New(st *store.Store, mgr *sandbox.Manager, node id.NodeID, limits Limits, log *slog.Logger) *Service {
 	s := &Service{st: st, mgr: mgr, node: node, limits: limits, log: log, starting: map[id.SandboxID]struct{}{},
-		failed: map[id.SandboxID]string{}}
+		failed: map[id.SandboxID]string{}, poolKick: make(chan struct{}, 1), poolClasses: map[poolKey]bool{}}
 	mgr.SetOnExit(s.exited)
 	return s
 }
@@ -179,9 +182,10 @@ type Placement struct {
 // SetCluster makes the service place sandboxes through c.
 func (s *Service) SetCluster(c Cluster) { s.cluster = c }
 
-// Create validates req, records the sandbox as creating, starts it — on the
-// node the scheduler picks — and records it as running, or as failed with
-// everything it made removed.
+// Create validates req and claims a pooled sandbox of its class on this
+// node when there is one ready (pool.go); otherwise it records the sandbox
+// as creating, starts it — on the node the scheduler picks — and records it
+// as running, or as failed with everything it made removed.
 func (s *Service) Create(ctx context.Context, req CreateRequest) (db.Sandbox, error) {
 	rec := timing.From(ctx)
 	end := rec.Start("template")
@@ -199,6 +203,12 @@ func (s *Service) Create(ctx context.Context, req CreateRequest) (db.Sandbox, er
 	end()
 	if err != nil {
 		return db.Sandbox{}, err
+	}
+	end = rec.Start("pool_claim")
+	claimed, ok, err := s.claim(ctx, p, req.Env)
+	end()
+	if err != nil || ok {
+		return claimed, err
 	}
 	target := s.node
 	var exclude []id.NodeID

@@ -5,7 +5,8 @@ import "fmt"
 // Status is a sandbox's lifecycle state.
 type Status string
 
-// The lifecycle: creating → running ↔ paused → killed | expired | failed | lost.
+// The lifecycle: creating → running ↔ paused → killed | expired | failed | lost;
+// a warm pool's sandbox is pooled → running (claimed) | killed | failed | lost.
 const (
 	StatusCreating Status = "creating"
 	StatusRunning  Status = "running"
@@ -14,6 +15,9 @@ const (
 	StatusExpired  Status = "expired"
 	StatusFailed   Status = "failed"
 	StatusLost     Status = "lost"
+	// StatusPooled is a warm pool's pre-started sandbox, owned by no team
+	// until a create claims it (it then becomes running).
+	StatusPooled Status = "pooled"
 )
 
 // Live reports whether the sandbox still holds resources.
@@ -26,6 +30,7 @@ var transitions = map[Status][]Status{
 	StatusCreating: {StatusRunning, StatusFailed, StatusKilled, StatusLost},
 	StatusRunning:  {StatusPaused, StatusKilled, StatusExpired, StatusFailed, StatusLost},
 	StatusPaused:   {StatusRunning, StatusKilled, StatusExpired, StatusFailed, StatusLost},
+	StatusPooled:   {StatusRunning, StatusKilled, StatusFailed, StatusLost},
 }
 
 // From returns the states from which to is reachable (for conditional updates).

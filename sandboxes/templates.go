@@ -37,6 +37,12 @@ func (s *Service) DeleteTemplate(ctx context.Context, images Images, team id.Tea
 	if live > 0 {
 		return fmt.Errorf("template %s: %w: %d live sandboxes use it", tid, ErrConflict, live)
 	}
+	// Its pooled sandboxes go first: they are no team's, and nothing may
+	// run from a deleted template. (Its pools go with the row, ON DELETE
+	// CASCADE; a pooled start racing the delete finds its row ended.)
+	if err := s.killTemplatePools(ctx, tid); err != nil {
+		return err
+	}
 	reps, err := s.st.ListTemplateReplicas(ctx, tid)
 	if err != nil {
 		return store.Map(err)

@@ -84,6 +84,7 @@ type Sandbox struct {
 	EndedAt             *time.Time
 	AllowOut            []string
 	DenyOut             []string
+	TokenGen            int32
 }
 
 type Session struct {
@@ -176,4 +177,14 @@ type User struct {
 	IsAdmin      bool
 	Disabled     bool
 	CreatedAt    time.Time
+}
+
+type WarmPool struct {
+	TemplateID          uuid.UUID
+	Vcpus               float32
+	MemoryMb            int32
+	DiskSizeMb          int32
+	AllowInternetAccess bool
+	Count               int32
+	UpdatedAt           time.Time
 }

@@ -31,7 +31,7 @@ INSERT INTO sandboxes (id, team_id, node_id, template_id, template_name, status,
     allow_out, deny_out)
 VALUES ($1, $2, $3, $4, $5, 'creating', $6, $7, $8, $9, $10, $11, $12, $13,
     COALESCE($14::text[], '{}'), COALESCE($15::text[], '{}'))
-RETURNING id, team_id, node_id, template_id, template_name, status, vcpus, memory_mb, disk_size_mb, timeout_sec, allow_internet_access, is_build, ip, metadata, error, created_at, updated_at, started_at, expires_at, ended_at, allow_out, deny_out
+RETURNING id, team_id, node_id, template_id, template_name, status, vcpus, memory_mb, disk_size_mb, timeout_sec, allow_internet_access, is_build, ip, metadata, error, created_at, updated_at, started_at, expires_at, ended_at, allow_out, deny_out, token_gen
 `
 
 type CreateSandboxParams struct {
@@ -94,12 +94,13 @@ func (q *Queries) CreateSandbox(ctx context.Context, arg CreateSandboxParams) (S
 		&i.EndedAt,
 		&i.AllowOut,
 		&i.DenyOut,
+		&i.TokenGen,
 	)
 	return i, err
 }
 
 const getSandbox = `-- name: GetSandbox :one
-SELECT id, team_id, node_id, template_id, template_name, status, vcpus, memory_mb, disk_size_mb, timeout_sec, allow_internet_access, is_build, ip, metadata, error, created_at, updated_at, started_at, expires_at, ended_at, allow_out, deny_out FROM sandboxes WHERE id = $1
+SELECT id, team_id, node_id, template_id, template_name, status, vcpus, memory_mb, disk_size_mb, timeout_sec, allow_internet_access, is_build, ip, metadata, error, created_at, updated_at, started_at, expires_at, ended_at, allow_out, deny_out, token_gen FROM sandboxes WHERE id = $1
 `
 
 func (q *Queries) GetSandbox(ctx context.Context, argID id.SandboxID) (Sandbox, error) {
@@ -128,12 +129,13 @@ func (q *Queries) GetSandbox(ctx context.Context, argID id.SandboxID) (Sandbox, 
 		&i.EndedAt,
 		&i.AllowOut,
 		&i.DenyOut,
+		&i.TokenGen,
 	)
 	return i, err
 }
 
 const getSandboxByTeam = `-- name: GetSandboxByTeam :one
-SELECT id, team_id, node_id, template_id, template_name, status, vcpus, memory_mb, disk_size_mb, timeout_sec, allow_internet_access, is_build, ip, metadata, error, created_at, updated_at, started_at, expires_at, ended_at, allow_out, deny_out FROM sandboxes WHERE id = $1 AND team_id = $2
+SELECT id, team_id, node_id, template_id, template_name, status, vcpus, memory_mb, disk_size_mb, timeout_sec, allow_internet_access, is_build, ip, metadata, error, created_at, updated_at, started_at, expires_at, ended_at, allow_out, deny_out, token_gen FROM sandboxes WHERE id = $1 AND team_id = $2 AND status <> 'pooled'
 `
 
 type GetSandboxByTeamParams struct {
@@ -167,12 +169,13 @@ func (q *Queries) GetSandboxByTeam(ctx context.Context, arg GetSandboxByTeamPara
 		&i.EndedAt,
 		&i.AllowOut,
 		&i.DenyOut,
+		&i.TokenGen,
 	)
 	return i, err
 }
 
 const listAllSandboxes = `-- name: ListAllSandboxes :many
-SELECT id, team_id, node_id, template_id, template_name, status, vcpus, memory_mb, disk_size_mb, timeout_sec, allow_internet_access, is_build, ip, metadata, error, created_at, updated_at, started_at, expires_at, ended_at, allow_out, deny_out FROM sandboxes
+SELECT id, team_id, node_id, template_id, template_name, status, vcpus, memory_mb, disk_size_mb, timeout_sec, allow_internet_access, is_build, ip, metadata, error, created_at, updated_at, started_at, expires_at, ended_at, allow_out, deny_out, token_gen FROM sandboxes
 WHERE ($1::uuid IS NULL OR id < $1::uuid)
   AND (cardinality($2::text[]) = 0 OR status = ANY($2::text[]))
 ORDER BY id DESC
@@ -217,6 +220,7 @@ func (q *Queries) ListAllSandboxes(ctx context.Context, arg ListAllSandboxesPara
 			&i.EndedAt,
 			&i.AllowOut,
 			&i.DenyOut,
+			&i.TokenGen,
 		); err != nil {
 			return nil, err
 		}
@@ -229,7 +233,7 @@ func (q *Queries) ListAllSandboxes(ctx context.Context, arg ListAllSandboxesPara
 }
 
 const listExpiredSandboxes = `-- name: ListExpiredSandboxes :many
-SELECT id, team_id, node_id, template_id, template_name, status, vcpus, memory_mb, disk_size_mb, timeout_sec, allow_internet_access, is_build, ip, metadata, error, created_at, updated_at, started_at, expires_at, ended_at, allow_out, deny_out FROM sandboxes
+SELECT id, team_id, node_id, template_id, template_name, status, vcpus, memory_mb, disk_size_mb, timeout_sec, allow_internet_access, is_build, ip, metadata, error, created_at, updated_at, started_at, expires_at, ended_at, allow_out, deny_out, token_gen FROM sandboxes
 WHERE node_id = $1 AND status IN ('running', 'paused') AND expires_at <= now()
 `
 
@@ -265,6 +269,7 @@ func (q *Queries) ListExpiredSandboxes(ctx context.Context, nodeID *uuid.UUID) (
 			&i.EndedAt,
 			&i.AllowOut,
 			&i.DenyOut,
+			&i.TokenGen,
 		); err != nil {
 			return nil, err
 		}
@@ -277,7 +282,7 @@ func (q *Queries) ListExpiredSandboxes(ctx context.Context, nodeID *uuid.UUID) (
 }
 
 const listNodeLiveSandboxes = `-- name: ListNodeLiveSandboxes :many
-SELECT id, team_id, node_id, template_id, template_name, status, vcpus, memory_mb, disk_size_mb, timeout_sec, allow_internet_access, is_build, ip, metadata, error, created_at, updated_at, started_at, expires_at, ended_at, allow_out, deny_out FROM sandboxes WHERE node_id = $1 AND status IN ('creating', 'running', 'paused')
+SELECT id, team_id, node_id, template_id, template_name, status, vcpus, memory_mb, disk_size_mb, timeout_sec, allow_internet_access, is_build, ip, metadata, error, created_at, updated_at, started_at, expires_at, ended_at, allow_out, deny_out, token_gen FROM sandboxes WHERE node_id = $1 AND status IN ('creating', 'running', 'paused', 'pooled')
 `
 
 func (q *Queries) ListNodeLiveSandboxes(ctx context.Context, nodeID *uuid.UUID) ([]Sandbox, error) {
@@ -312,6 +317,7 @@ func (q *Queries) ListNodeLiveSandboxes(ctx context.Context, nodeID *uuid.UUID) 
 			&i.EndedAt,
 			&i.AllowOut,
 			&i.DenyOut,
+			&i.TokenGen,
 		); err != nil {
 			return nil, err
 		}
@@ -324,8 +330,8 @@ func (q *Queries) ListNodeLiveSandboxes(ctx context.Context, nodeID *uuid.UUID) 
 }
 
 const listSandboxes = `-- name: ListSandboxes :many
-SELECT id, team_id, node_id, template_id, template_name, status, vcpus, memory_mb, disk_size_mb, timeout_sec, allow_internet_access, is_build, ip, metadata, error, created_at, updated_at, started_at, expires_at, ended_at, allow_out, deny_out FROM sandboxes
-WHERE team_id = $1
+SELECT id, team_id, node_id, template_id, template_name, status, vcpus, memory_mb, disk_size_mb, timeout_sec, allow_internet_access, is_build, ip, metadata, error, created_at, updated_at, started_at, expires_at, ended_at, allow_out, deny_out, token_gen FROM sandboxes
+WHERE team_id = $1 AND status <> 'pooled'
   AND ($2::uuid IS NULL OR id < $2::uuid)
   AND (cardinality($3::text[]) = 0 OR status = ANY($3::text[]))
   AND ($4::text IS NULL OR template_name = $4::text)
@@ -386,6 +392,7 @@ func (q *Queries) ListSandboxes(ctx context.Context, arg ListSandboxesParams) ([
 			&i.EndedAt,
 			&i.AllowOut,
 			&i.DenyOut,
+			&i.TokenGen,
 		); err != nil {
 			return nil, err
 		}
@@ -398,8 +405,8 @@ func (q *Queries) ListSandboxes(ctx context.Context, arg ListSandboxesParams) ([
 }
 
 const listSandboxesOldestFirst = `-- name: ListSandboxesOldestFirst :many
-SELECT id, team_id, node_id, template_id, template_name, status, vcpus, memory_mb, disk_size_mb, timeout_sec, allow_internet_access, is_build, ip, metadata, error, created_at, updated_at, started_at, expires_at, ended_at, allow_out, deny_out FROM sandboxes
-WHERE team_id = $1
+SELECT id, team_id, node_id, template_id, template_name, status, vcpus, memory_mb, disk_size_mb, timeout_sec, allow_internet_access, is_build, ip, metadata, error, created_at, updated_at, started_at, expires_at, ended_at, allow_out, deny_out, token_gen FROM sandboxes
+WHERE team_id = $1 AND status <> 'pooled'
   AND ($2::uuid IS NULL OR id > $2::uuid)
   AND (cardinality($3::text[]) = 0 OR status = ANY($3::text[]))
   AND ($4::text IS NULL OR template_name = $4::text)
@@ -460,6 +467,7 @@ func (q *Queries) ListSandboxesOldestFirst(ctx context.Context, arg ListSandboxe
 			&i.EndedAt,
 			&i.AllowOut,
 			&i.DenyOut,
+			&i.TokenGen,
 		); err != nil {
 			return nil, err
 		}
@@ -473,7 +481,7 @@ func (q *Queries) ListSandboxesOldestFirst(ctx context.Context, arg ListSandboxe
 
 const markNodeSandboxesLost = `-- name: MarkNodeSandboxesLost :many
 UPDATE sandboxes SET status = 'lost', error = $2, updated_at = now(), ended_at = now()
-WHERE node_id = $1 AND status IN ('creating', 'running', 'paused')
+WHERE node_id = $1 AND status IN ('creating', 'running', 'paused', 'pooled')
 RETURNING id
 `
 
@@ -504,7 +512,7 @@ func (q *Queries) MarkNodeSandboxesLost(ctx context.Context, arg MarkNodeSandbox
 
 const nodeLiveUsage = `-- name: NodeLiveUsage :one
 SELECT count(*)::int AS sandboxes, coalesce(sum(vcpus), 0)::float8 AS vcpus, coalesce(sum(memory_mb), 0)::bigint AS memory_mb
-FROM sandboxes WHERE node_id = $1 AND status IN ('creating', 'running', 'paused')
+FROM sandboxes WHERE node_id = $1 AND status IN ('creating', 'running', 'paused', 'pooled')
 `
 
 type NodeLiveUsageRow struct {
@@ -523,7 +531,7 @@ func (q *Queries) NodeLiveUsage(ctx context.Context, nodeID *uuid.UUID) (NodeLiv
 const setSandboxEgress = `-- name: SetSandboxEgress :one
 UPDATE sandboxes SET allow_out = COALESCE($3::text[], '{}'), deny_out = COALESCE($4::text[], '{}'), updated_at = now()
 WHERE id = $1 AND team_id = $2 AND status IN ('creating', 'running', 'paused')
-RETURNING id, team_id, node_id, template_id, template_name, status, vcpus, memory_mb, disk_size_mb, timeout_sec, allow_internet_access, is_build, ip, metadata, error, created_at, updated_at, started_at, expires_at, ended_at, allow_out, deny_out
+RETURNING id, team_id, node_id, template_id, template_name, status, vcpus, memory_mb, disk_size_mb, timeout_sec, allow_internet_access, is_build, ip, metadata, error, created_at, updated_at, started_at, expires_at, ended_at, allow_out, deny_out, token_gen
 `
 
 type SetSandboxEgressParams struct {
@@ -564,6 +572,7 @@ func (q *Queries) SetSandboxEgress(ctx context.Context, arg SetSandboxEgressPara
 		&i.EndedAt,
 		&i.AllowOut,
 		&i.DenyOut,
+		&i.TokenGen,
 	)
 	return i, err
 }
@@ -572,7 +581,7 @@ const setSandboxRunning = `-- name: SetSandboxRunning :one
 UPDATE sandboxes SET status = 'running', ip = $2, updated_at = now(), started_at = now(),
     expires_at = now() + make_interval(secs => timeout_sec)
 WHERE id = $1 AND status = 'creating'
-RETURNING id, team_id, node_id, template_id, template_name, status, vcpus, memory_mb, disk_size_mb, timeout_sec, allow_internet_access, is_build, ip, metadata, error, created_at, updated_at, started_at, expires_at, ended_at, allow_out, deny_out
+RETURNING id, team_id, node_id, template_id, template_name, status, vcpus, memory_mb, disk_size_mb, timeout_sec, allow_internet_access, is_build, ip, metadata, error, created_at, updated_at, started_at, expires_at, ended_at, allow_out, deny_out, token_gen
 `
 
 type SetSandboxRunningParams struct {
@@ -606,6 +615,7 @@ func (q *Queries) SetSandboxRunning(ctx context.Context, arg SetSandboxRunningPa
 		&i.EndedAt,
 		&i.AllowOut,
 		&i.DenyOut,
+		&i.TokenGen,
 	)
 	return i, err
 }
@@ -615,7 +625,7 @@ UPDATE sandboxes SET status = $1, error = $2, updated_at = now(),
     started_at = CASE WHEN $1 = 'running' AND started_at IS NULL THEN now() ELSE started_at END,
     ended_at = CASE WHEN $1 IN ('killed', 'expired', 'failed', 'lost') THEN now() ELSE ended_at END
 WHERE id = $3 AND status = ANY($4::text[])
-RETURNING id, team_id, node_id, template_id, template_name, status, vcpus, memory_mb, disk_size_mb, timeout_sec, allow_internet_access, is_build, ip, metadata, error, created_at, updated_at, started_at, expires_at, ended_at, allow_out, deny_out
+RETURNING id, team_id, node_id, template_id, template_name, status, vcpus, memory_mb, disk_size_mb, timeout_sec, allow_internet_access, is_build, ip, metadata, error, created_at, updated_at, started_at, expires_at, ended_at, allow_out, deny_out, token_gen
 `
 
 type SetSandboxStatusParams struct {
@@ -658,6 +668,7 @@ func (q *Queries) SetSandboxStatus(ctx context.Context, arg SetSandboxStatusPara
 		&i.EndedAt,
 		&i.AllowOut,
 		&i.DenyOut,
+		&i.TokenGen,
 	)
 	return i, err
 }
@@ -665,7 +676,7 @@ func (q *Queries) SetSandboxStatus(ctx context.Context, arg SetSandboxStatusPara
 const setSandboxTimeout = `-- name: SetSandboxTimeout :one
 UPDATE sandboxes SET timeout_sec = $2, expires_at = now() + make_interval(secs => $2::int), updated_at = now()
 WHERE id = $1 AND status IN ('running', 'paused')
-RETURNING id, team_id, node_id, template_id, template_name, status, vcpus, memory_mb, disk_size_mb, timeout_sec, allow_internet_access, is_build, ip, metadata, error, created_at, updated_at, started_at, expires_at, ended_at, allow_out, deny_out
+RETURNING id, team_id, node_id, template_id, template_name, status, vcpus, memory_mb, disk_size_mb, timeout_sec, allow_internet_access, is_build, ip, metadata, error, created_at, updated_at, started_at, expires_at, ended_at, allow_out, deny_out, token_gen
 `
 
 type SetSandboxTimeoutParams struct {
@@ -699,6 +710,7 @@ func (q *Queries) SetSandboxTimeout(ctx context.Context, arg SetSandboxTimeoutPa
 		&i.EndedAt,
 		&i.AllowOut,
 		&i.DenyOut,
+		&i.TokenGen,
 	)
 	return i, err
 }

@@ -15,12 +15,12 @@ RETURNING *;
 SELECT * FROM sandboxes WHERE id = $1;
 
 -- name: GetSandboxByTeam :one
-SELECT * FROM sandboxes WHERE id = $1 AND team_id = $2;
+SELECT * FROM sandboxes WHERE id = $1 AND team_id = $2 AND status <> 'pooled';
 
 -- name: ListSandboxes :many
 -- Newest first; cursor is the last ID of the previous page (UUIDv7 sorts by time).
 SELECT * FROM sandboxes
-WHERE team_id = sqlc.arg(team_id)
+WHERE team_id = sqlc.arg(team_id) AND status <> 'pooled'
   AND (sqlc.narg(cursor)::uuid IS NULL OR id < sqlc.narg(cursor)::uuid)
   AND (cardinality(sqlc.arg(statuses)::text[]) = 0 OR status = ANY(sqlc.arg(statuses)::text[]))
   AND (sqlc.narg(template_name)::text IS NULL OR template_name = sqlc.narg(template_name)::text)
@@ -32,7 +32,7 @@ LIMIT sqlc.arg(lim);
 -- name: ListSandboxesOldestFirst :many
 -- ListSandboxes in the other order; cursor is the last ID of the previous page.
 SELECT * FROM sandboxes
-WHERE team_id = sqlc.arg(team_id)
+WHERE team_id = sqlc.arg(team_id) AND status <> 'pooled'
   AND (sqlc.narg(cursor)::uuid IS NULL OR id > sqlc.narg(cursor)::uuid)
   AND (cardinality(sqlc.arg(statuses)::text[]) = 0 OR status = ANY(sqlc.arg(statuses)::text[]))
   AND (sqlc.narg(template_name)::text IS NULL OR template_name = sqlc.narg(template_name)::text)
@@ -49,7 +49,7 @@ ORDER BY id DESC
 LIMIT sqlc.arg(lim);
 
 -- name: ListNodeLiveSandboxes :many
-SELECT * FROM sandboxes WHERE node_id = $1 AND status IN ('creating', 'running', 'paused');
+SELECT * FROM sandboxes WHERE node_id = $1 AND status IN ('creating', 'running', 'paused', 'pooled');
 
 -- name: SetSandboxStatus :one
 -- Moves a sandbox from one of the expected states to a new one; no row means the
@@ -77,7 +77,7 @@ WHERE node_id = $1 AND status IN ('running', 'paused') AND expires_at <= now();
 
 -- name: MarkNodeSandboxesLost :many
 UPDATE sandboxes SET status = 'lost', error = $2, updated_at = now(), ended_at = now()
-WHERE node_id = $1 AND status IN ('creating', 'running', 'paused')
+WHERE node_id = $1 AND status IN ('creating', 'running', 'paused', 'pooled')
 RETURNING id;
 
 -- name: CountLiveSandboxesByTemplate :one
@@ -85,4 +85,4 @@ SELECT count(*) FROM sandboxes WHERE template_id = $1 AND status IN ('creating',
 
 -- name: NodeLiveUsage :one
 SELECT count(*)::int AS sandboxes, coalesce(sum(vcpus), 0)::float8 AS vcpus, coalesce(sum(memory_mb), 0)::bigint AS memory_mb
-FROM sandboxes WHERE node_id = $1 AND status IN ('creating', 'running', 'paused');
+FROM sandboxes WHERE node_id = $1 AND status IN ('creating', 'running', 'paused', 'pooled');

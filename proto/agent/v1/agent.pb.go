@@ -2743,6 +2743,86 @@ func (*RemoveWatcherResponse) Descriptor() ([]byte, []int) {
 	return file_agent_v1_agent_proto_rawDescGZIP(), []int{42}
 }
 
+type ConfigureRequest struct {
+	state         protoimpl.MessageState `protogen:"open.v1"`
+	Env           map[string]string      `protobuf:"bytes,1,rep,name=env,proto3" json:"env,omitempty" protobuf_key:"bytes,1,opt,name=key" protobuf_val:"bytes,2,opt,name=value"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *ConfigureRequest) Reset() {
+	*x = ConfigureRequest{}
+	mi := &file_agent_v1_agent_proto_msgTypes[43]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *ConfigureRequest) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*ConfigureRequest) ProtoMessage() {}
+
+func (x *ConfigureRequest) ProtoReflect() protoreflect.Message {
+	mi := &file_agent_v1_agent_proto_msgTypes[43]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use ConfigureRequest.ProtoReflect.Descriptor instead.
+func (*ConfigureRequest) Descriptor() ([]byte, []int) {
+	return file_agent_v1_agent_proto_rawDescGZIP(), []int{43}
+}
+
+func (x *ConfigureRequest) GetEnv() map[string]string {
+	if x != nil {
+		return x.Env
+	}
+	return nil
+}
+
+type ConfigureResponse struct {
+	state         protoimpl.MessageState `protogen:"open.v1"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *ConfigureResponse) Reset() {
+	*x = ConfigureResponse{}
+	mi := &file_agent_v1_agent_proto_msgTypes[44]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *ConfigureResponse) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*ConfigureResponse) ProtoMessage() {}
+
+func (x *ConfigureResponse) ProtoReflect() protoreflect.Message {
+	mi := &file_agent_v1_agent_proto_msgTypes[44]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use ConfigureResponse.ProtoReflect.Descriptor instead.
+func (*ConfigureResponse) Descriptor() ([]byte, []int) {
+	return file_agent_v1_agent_proto_rawDescGZIP(), []int{44}
+}
+
 var File_agent_v1_agent_proto protoreflect.FileDescriptor
 
 const file_agent_v1_agent_proto_rawDesc = "" +
@@ -2918,7 +2998,13 @@ const file_agent_v1_agent_proto_rawDesc = "" +
 	"\x14RemoveWatcherRequest\x12\x1d\n" +
 	"\n" +
 	"watcher_id\x18\x01 \x01(\tR\twatcherId\"\x17\n" +
-	"\x15RemoveWatcherResponse*\x81\x01\n" +
+	"\x15RemoveWatcherResponse\"\x88\x01\n" +
+	"\x10ConfigureRequest\x12<\n" +
+	"\x03env\x18\x01 \x03(\v2*.warren.agent.v1.ConfigureRequest.EnvEntryR\x03env\x1a6\n" +
+	"\bEnvEntry\x12\x10\n" +
+	"\x03key\x18\x01 \x01(\tR\x03key\x12\x14\n" +
+	"\x05value\x18\x02 \x01(\tR\x05value:\x028\x01\"\x13\n" +
+	"\x11ConfigureResponse*\x81\x01\n" +
 	"\bFileType\x12\x19\n" +
 	"\x15FILE_TYPE_UNSPECIFIED\x10\x00\x12\x15\n" +
 	"\x11FILE_TYPE_REGULAR\x10\x01\x12\x17\n" +
@@ -2931,7 +3017,7 @@ const file_agent_v1_agent_proto_rawDesc = "" +
 	"\x0eWATCH_OP_WRITE\x10\x02\x12\x13\n" +
 	"\x0fWATCH_OP_REMOVE\x10\x03\x12\x13\n" +
 	"\x0fWATCH_OP_RENAME\x10\x04\x12\x12\n" +
-	"\x0eWATCH_OP_CHMOD\x10\x052\xac\v\n" +
+	"\x0eWATCH_OP_CHMOD\x10\x052\x80\f\n" +
 	"\x05Agent\x12G\n" +
 	"\x04Exec\x12\x1c.warren.agent.v1.ExecRequest\x1a\x1d.warren.agent.v1.ExecResponse(\x010\x01\x12^\n" +
 	"\rListProcesses\x12%.warren.agent.v1.ListProcessesRequest\x1a&.warren.agent.v1.ListProcessesResponse\x12I\n" +
@@ -2943,7 +3029,8 @@ const file_agent_v1_agent_proto_rawDesc = "" +
 	"\aMakeDir\x12\x1f.warren.agent.v1.MakeDirRequest\x1a .warren.agent.v1.MakeDirResponse\x12I\n" +
 	"\x06Remove\x12\x1e.warren.agent.v1.RemoveRequest\x1a\x1f.warren.agent.v1.RemoveResponse\x12I\n" +
 	"\x06Rename\x12\x1e.warren.agent.v1.RenameRequest\x1a\x1f.warren.agent.v1.RenameResponse\x12I\n" +
-	"\x06Health\x12\x1e.warren.agent.v1.HealthRequest\x1a\x1f.warren.agent.v1.HealthResponse\x12I\n" +
+	"\x06Health\x12\x1e.warren.agent.v1.HealthRequest\x1a\x1f.warren.agent.v1.HealthResponse\x12R\n" +
+	"\tConfigure\x12!.warren.agent.v1.ConfigureRequest\x1a\".warren.agent.v1.ConfigureResponse\x12I\n" +
 	"\x06Attach\x12\x1e.warren.agent.v1.AttachRequest\x1a\x1d.warren.agent.v1.ExecResponse0\x01\x12U\n" +
 	"\n" +
 	"WriteStdin\x12\".warren.agent.v1.WriteStdinRequest\x1a#.warren.agent.v1.WriteStdinResponse\x12I\n" +
@@ -2966,7 +3053,7 @@ func file_agent_v1_agent_proto_rawDescGZIP() []byte {
 }
 
 var file_agent_v1_agent_proto_enumTypes = make([]protoimpl.EnumInfo, 2)
-var file_agent_v1_agent_proto_msgTypes = make([]protoimpl.MessageInfo, 45)
+var file_agent_v1_agent_proto_msgTypes = make([]protoimpl.MessageInfo, 48)
 var file_agent_v1_agent_proto_goTypes = []any{
 	(FileType)(0),                 // 0: warren.agent.v1.FileType
 	(WatchOp)(0),                  // 1: warren.agent.v1.WatchOp
@@ -3013,30 +3100,33 @@ var file_agent_v1_agent_proto_goTypes = []any{
 	(*WatcherEventsResponse)(nil), // 42: warren.agent.v1.WatcherEventsResponse
 	(*RemoveWatcherRequest)(nil),  // 43: warren.agent.v1.RemoveWatcherRequest
 	(*RemoveWatcherResponse)(nil), // 44: warren.agent.v1.RemoveWatcherResponse
-	nil,                           // 45: warren.agent.v1.ExecStart.EnvEntry
-	nil,                           // 46: warren.agent.v1.ProcessInfo.EnvEntry
-	(*durationpb.Duration)(nil),   // 47: google.protobuf.Duration
-	(*timestamppb.Timestamp)(nil), // 48: google.protobuf.Timestamp
+	(*ConfigureRequest)(nil),      // 45: warren.agent.v1.ConfigureRequest
+	(*ConfigureResponse)(nil),     // 46: warren.agent.v1.ConfigureResponse
+	nil,                           // 47: warren.agent.v1.ExecStart.EnvEntry
+	nil,                           // 48: warren.agent.v1.ProcessInfo.EnvEntry
+	nil,                           // 49: warren.agent.v1.ConfigureRequest.EnvEntry
+	(*durationpb.Duration)(nil),   // 50: google.protobuf.Duration
+	(*timestamppb.Timestamp)(nil), // 51: google.protobuf.Timestamp
 }
 var file_agent_v1_agent_proto_depIdxs = []int32{
 	3,  // 0: warren.agent.v1.ExecRequest.start:type_name -> warren.agent.v1.ExecStart
-	45, // 1: warren.agent.v1.ExecStart.env:type_name -> warren.agent.v1.ExecStart.EnvEntry
-	47, // 2: warren.agent.v1.ExecStart.timeout:type_name -> google.protobuf.Duration
+	47, // 1: warren.agent.v1.ExecStart.env:type_name -> warren.agent.v1.ExecStart.EnvEntry
+	50, // 2: warren.agent.v1.ExecStart.timeout:type_name -> google.protobuf.Duration
 	4,  // 3: warren.agent.v1.ExecStart.pty:type_name -> warren.agent.v1.PtySize
 	6,  // 4: warren.agent.v1.ExecResponse.started:type_name -> warren.agent.v1.ExecStarted
 	7,  // 5: warren.agent.v1.ExecResponse.exit:type_name -> warren.agent.v1.ExecExit
-	47, // 6: warren.agent.v1.ExecExit.duration:type_name -> google.protobuf.Duration
+	50, // 6: warren.agent.v1.ExecExit.duration:type_name -> google.protobuf.Duration
 	10, // 7: warren.agent.v1.ListProcessesResponse.processes:type_name -> warren.agent.v1.ProcessInfo
-	48, // 8: warren.agent.v1.ProcessInfo.started_at:type_name -> google.protobuf.Timestamp
+	51, // 8: warren.agent.v1.ProcessInfo.started_at:type_name -> google.protobuf.Timestamp
 	7,  // 9: warren.agent.v1.ProcessInfo.exit:type_name -> warren.agent.v1.ExecExit
-	46, // 10: warren.agent.v1.ProcessInfo.env:type_name -> warren.agent.v1.ProcessInfo.EnvEntry
+	48, // 10: warren.agent.v1.ProcessInfo.env:type_name -> warren.agent.v1.ProcessInfo.EnvEntry
 	0,  // 11: warren.agent.v1.FileInfo.type:type_name -> warren.agent.v1.FileType
-	48, // 12: warren.agent.v1.FileInfo.mod_time:type_name -> google.protobuf.Timestamp
+	51, // 12: warren.agent.v1.FileInfo.mod_time:type_name -> google.protobuf.Timestamp
 	13, // 13: warren.agent.v1.StatResponse.info:type_name -> warren.agent.v1.FileInfo
 	13, // 14: warren.agent.v1.ListResponse.entries:type_name -> warren.agent.v1.FileInfo
 	13, // 15: warren.agent.v1.ReadFileResponse.info:type_name -> warren.agent.v1.FileInfo
 	21, // 16: warren.agent.v1.WriteFileRequest.header:type_name -> warren.agent.v1.WriteFileHeader
-	47, // 17: warren.agent.v1.HealthResponse.uptime:type_name -> google.protobuf.Duration
+	50, // 17: warren.agent.v1.HealthResponse.uptime:type_name -> google.protobuf.Duration
 	31, // 18: warren.agent.v1.AttachRequest.process:type_name -> warren.agent.v1.ProcessRef
 	31, // 19: warren.agent.v1.WriteStdinRequest.process:type_name -> warren.agent.v1.ProcessRef
 	31, // 20: warren.agent.v1.ResizeRequest.process:type_name -> warren.agent.v1.ProcessRef
@@ -3044,47 +3134,50 @@ var file_agent_v1_agent_proto_depIdxs = []int32{
 	1,  // 22: warren.agent.v1.WatchEvent.op:type_name -> warren.agent.v1.WatchOp
 	38, // 23: warren.agent.v1.WatchResponse.event:type_name -> warren.agent.v1.WatchEvent
 	38, // 24: warren.agent.v1.WatcherEventsResponse.events:type_name -> warren.agent.v1.WatchEvent
-	2,  // 25: warren.agent.v1.Agent.Exec:input_type -> warren.agent.v1.ExecRequest
-	8,  // 26: warren.agent.v1.Agent.ListProcesses:input_type -> warren.agent.v1.ListProcessesRequest
-	11, // 27: warren.agent.v1.Agent.Signal:input_type -> warren.agent.v1.SignalRequest
-	14, // 28: warren.agent.v1.Agent.Stat:input_type -> warren.agent.v1.StatRequest
-	16, // 29: warren.agent.v1.Agent.List:input_type -> warren.agent.v1.ListRequest
-	18, // 30: warren.agent.v1.Agent.ReadFile:input_type -> warren.agent.v1.ReadFileRequest
-	20, // 31: warren.agent.v1.Agent.WriteFile:input_type -> warren.agent.v1.WriteFileRequest
-	23, // 32: warren.agent.v1.Agent.MakeDir:input_type -> warren.agent.v1.MakeDirRequest
-	25, // 33: warren.agent.v1.Agent.Remove:input_type -> warren.agent.v1.RemoveRequest
-	27, // 34: warren.agent.v1.Agent.Rename:input_type -> warren.agent.v1.RenameRequest
-	29, // 35: warren.agent.v1.Agent.Health:input_type -> warren.agent.v1.HealthRequest
-	32, // 36: warren.agent.v1.Agent.Attach:input_type -> warren.agent.v1.AttachRequest
-	33, // 37: warren.agent.v1.Agent.WriteStdin:input_type -> warren.agent.v1.WriteStdinRequest
-	35, // 38: warren.agent.v1.Agent.Resize:input_type -> warren.agent.v1.ResizeRequest
-	37, // 39: warren.agent.v1.Agent.Watch:input_type -> warren.agent.v1.WatchRequest
-	37, // 40: warren.agent.v1.Agent.CreateWatcher:input_type -> warren.agent.v1.WatchRequest
-	41, // 41: warren.agent.v1.Agent.WatcherEvents:input_type -> warren.agent.v1.WatcherEventsRequest
-	43, // 42: warren.agent.v1.Agent.RemoveWatcher:input_type -> warren.agent.v1.RemoveWatcherRequest
-	5,  // 43: warren.agent.v1.Agent.Exec:output_type -> warren.agent.v1.ExecResponse
-	9,  // 44: warren.agent.v1.Agent.ListProcesses:output_type -> warren.agent.v1.ListProcessesResponse
-	12, // 45: warren.agent.v1.Agent.Signal:output_type -> warren.agent.v1.SignalResponse
-	15, // 46: warren.agent.v1.Agent.Stat:output_type -> warren.agent.v1.StatResponse
-	17, // 47: warren.agent.v1.Agent.List:output_type -> warren.agent.v1.ListResponse
-	19, // 48: warren.agent.v1.Agent.ReadFile:output_type -> warren.agent.v1.ReadFileResponse
-	22, // 49: warren.agent.v1.Agent.WriteFile:output_type -> warren.agent.v1.WriteFileResponse
-	24, // 50: warren.agent.v1.Agent.MakeDir:output_type -> warren.agent.v1.MakeDirResponse
-	26, // 51: warren.agent.v1.Agent.Remove:output_type -> warren.agent.v1.RemoveResponse
-	28, // 52: warren.agent.v1.Agent.Rename:output_type -> warren.agent.v1.RenameResponse
-	30, // 53: warren.agent.v1.Agent.Health:output_type -> warren.agent.v1.HealthResponse
-	5,  // 54: warren.agent.v1.Agent.Attach:output_type -> warren.agent.v1.ExecResponse
-	34, // 55: warren.agent.v1.Agent.WriteStdin:output_type -> warren.agent.v1.WriteStdinResponse
-	36, // 56: warren.agent.v1.Agent.Resize:output_type -> warren.agent.v1.ResizeResponse
-	39, // 57: warren.agent.v1.Agent.Watch:output_type -> warren.agent.v1.WatchResponse
-	40, // 58: warren.agent.v1.Agent.CreateWatcher:output_type -> warren.agent.v1.CreateWatcherResponse
-	42, // 59: warren.agent.v1.Agent.WatcherEvents:output_type -> warren.agent.v1.WatcherEventsResponse
-	44, // 60: warren.agent.v1.Agent.RemoveWatcher:output_type -> warren.agent.v1.RemoveWatcherResponse
-	43, // [43:61] is the sub-list for method output_type
-	25, // [25:43] is the sub-list for method input_type
-	25, // [25:25] is the sub-list for extension type_name
-	25, // [25:25] is the sub-list for extension extendee
-	0,  // [0:25] is the sub-list for field type_name
+	49, // 25: warren.agent.v1.ConfigureRequest.env:type_name -> warren.agent.v1.ConfigureRequest.EnvEntry
+	2,  // 26: warren.agent.v1.Agent.Exec:input_type -> warren.agent.v1.ExecRequest
+	8,  // 27: warren.agent.v1.Agent.ListProcesses:input_type -> warren.agent.v1.ListProcessesRequest
+	11, // 28: warren.agent.v1.Agent.Signal:input_type -> warren.agent.v1.SignalRequest
+	14, // 29: warren.agent.v1.Agent.Stat:input_type -> warren.agent.v1.StatRequest
+	16, // 30: warren.agent.v1.Agent.List:input_type -> warren.agent.v1.ListRequest
+	18, // 31: warren.agent.v1.Agent.ReadFile:input_type -> warren.agent.v1.ReadFileRequest
+	20, // 32: warren.agent.v1.Agent.WriteFile:input_type -> warren.agent.v1.WriteFileRequest
+	23, // 33: warren.agent.v1.Agent.MakeDir:input_type -> warren.agent.v1.MakeDirRequest
+	25, // 34: warren.agent.v1.Agent.Remove:input_type -> warren.agent.v1.RemoveRequest
+	27, // 35: warren.agent.v1.Agent.Rename:input_type -> warren.agent.v1.RenameRequest
+	29, // 36: warren.agent.v1.Agent.Health:input_type -> warren.agent.v1.HealthRequest
+	45, // 37: warren.agent.v1.Agent.Configure:input_type -> warren.agent.v1.ConfigureRequest
+	32, // 38: warren.agent.v1.Agent.Attach:input_type -> warren.agent.v1.AttachRequest
+	33, // 39: warren.agent.v1.Agent.WriteStdin:input_type -> warren.agent.v1.WriteStdinRequest
+	35, // 40: warren.agent.v1.Agent.Resize:input_type -> warren.agent.v1.ResizeRequest
+	37, // 41: warren.agent.v1.Agent.Watch:input_type -> warren.agent.v1.WatchRequest
+	37, // 42: warren.agent.v1.Agent.CreateWatcher:input_type -> warren.agent.v1.WatchRequest
+	41, // 43: warren.agent.v1.Agent.WatcherEvents:input_type -> warren.agent.v1.WatcherEventsRequest
+	43, // 44: warren.agent.v1.Agent.RemoveWatcher:input_type -> warren.agent.v1.RemoveWatcherRequest
+	5,  // 45: warren.agent.v1.Agent.Exec:output_type -> warren.agent.v1.ExecResponse
+	9,  // 46: warren.agent.v1.Agent.ListProcesses:output_type -> warren.agent.v1.ListProcessesResponse
+	12, // 47: warren.agent.v1.Agent.Signal:output_type -> warren.agent.v1.SignalResponse
+	15, // 48: warren.agent.v1.Agent.Stat:output_type -> warren.agent.v1.StatResponse
+	17, // 49: warren.agent.v1.Agent.List:output_type -> warren.agent.v1.ListResponse
+	19, // 50: warren.agent.v1.Agent.ReadFile:output_type -> warren.agent.v1.ReadFileResponse
+	22, // 51: warren.agent.v1.Agent.WriteFile:output_type -> warren.agent.v1.WriteFileResponse
+	24, // 52: warren.agent.v1.Agent.MakeDir:output_type -> warren.agent.v1.MakeDirResponse
+	26, // 53: warren.agent.v1.Agent.Remove:output_type -> warren.agent.v1.RemoveResponse
+	28, // 54: warren.agent.v1.Agent.Rename:output_type -> warren.agent.v1.RenameResponse
+	30, // 55: warren.agent.v1.Agent.Health:output_type -> warren.agent.v1.HealthResponse
+	46, // 56: warren.agent.v1.Agent.Configure:output_type -> warren.agent.v1.ConfigureResponse
+	5,  // 57: warren.agent.v1.Agent.Attach:output_type -> warren.agent.v1.ExecResponse
+	34, // 58: warren.agent.v1.Agent.WriteStdin:output_type -> warren.agent.v1.WriteStdinResponse
+	36, // 59: warren.agent.v1.Agent.Resize:output_type -> warren.agent.v1.ResizeResponse
+	39, // 60: warren.agent.v1.Agent.Watch:output_type -> warren.agent.v1.WatchResponse
+	40, // 61: warren.agent.v1.Agent.CreateWatcher:output_type -> warren.agent.v1.CreateWatcherResponse
+	42, // 62: warren.agent.v1.Agent.WatcherEvents:output_type -> warren.agent.v1.WatcherEventsResponse
+	44, // 63: warren.agent.v1.Agent.RemoveWatcher:output_type -> warren.agent.v1.RemoveWatcherResponse
+	45, // [45:64] is the sub-list for method output_type
+	26, // [26:45] is the sub-list for method input_type
+	26, // [26:26] is the sub-list for extension type_name
+	26, // [26:26] is the sub-list for extension extendee
+	0,  // [0:26] is the sub-list for field type_name
 }
 
 func init() { file_agent_v1_agent_proto_init() }
@@ -3123,7 +3216,7 @@ func file_agent_v1_agent_proto_init() {
 			GoPackagePath: reflect.TypeOf(x{}).PkgPath(),
 			RawDescriptor: unsafe.Slice(unsafe.StringData(file_agent_v1_agent_proto_rawDesc), len(file_agent_v1_agent_proto_rawDesc)),
 			NumEnums:      2,
-			NumMessages:   45,
+			NumMessages:   48,
 			NumExtensions: 0,
 			NumServices:   1,
 		},

@@ -38,6 +38,7 @@ const (
 	Agent_Remove_FullMethodName        = "/warren.agent.v1.Agent/Remove"
 	Agent_Rename_FullMethodName        = "/warren.agent.v1.Agent/Rename"
 	Agent_Health_FullMethodName        = "/warren.agent.v1.Agent/Health"
+	Agent_Configure_FullMethodName     = "/warren.agent.v1.Agent/Configure"
 	Agent_Attach_FullMethodName        = "/warren.agent.v1.Agent/Attach"
 	Agent_WriteStdin_FullMethodName    = "/warren.agent.v1.Agent/WriteStdin"
 	Agent_Resize_FullMethodName        = "/warren.agent.v1.Agent/Resize"
@@ -79,6 +80,9 @@ type AgentClient interface {
 	Remove(ctx context.Context, in *RemoveRequest, opts ...grpc.CallOption) (*RemoveResponse, error)
 	Rename(ctx context.Context, in *RenameRequest, opts ...grpc.CallOption) (*RenameResponse, error)
 	Health(ctx context.Context, in *HealthRequest, opts ...grpc.CallOption) (*HealthResponse, error)
+	// Configure gives the sandbox to a new owner (a warm pool's claim): the
+	// agent's environment, which later processes inherit, gains env.
+	Configure(ctx context.Context, in *ConfigureRequest, opts ...grpc.CallOption) (*ConfigureResponse, error)
 	// Attach streams the output of a running process that was started with
 	// keep_running, from now on: `started`, then output chunks, then `exit`.
 	// Ending the stream detaches; the process keeps running. At most 8
@@ -234,6 +238,16 @@ func (c *agentClient) Health(ctx context.Context, in *HealthRequest, opts ...grp
 	return out, nil
 }
 
+func (c *agentClient) Configure(ctx context.Context, in *ConfigureRequest, opts ...grpc.CallOption) (*ConfigureResponse, error) {
+	cOpts := append([]grpc.CallOption{grpc.StaticMethod()}, opts...)
+	out := new(ConfigureResponse)
+	err := c.cc.Invoke(ctx, Agent_Configure_FullMethodName, in, out, cOpts...)
+	if err != nil {
+		return nil, err
+	}
+	return out, nil
+}
+
 func (c *agentClient) Attach(ctx context.Context, in *AttachRequest, opts ...grpc.CallOption) (grpc.ServerStreamingClient[ExecResponse], error) {
 	cOpts := append([]grpc.CallOption{grpc.StaticMethod()}, opts...)
 	stream, err := c.cc.NewStream(ctx, &Agent_ServiceDesc.Streams[3], Agent_Attach_FullMethodName, cOpts...)
@@ -354,6 +368,9 @@ type AgentServer interface {
 	Remove(context.Context, *RemoveRequest) (*RemoveResponse, error)
 	Rename(context.Context, *RenameRequest) (*RenameResponse, error)
 	Health(context.Context, *HealthRequest) (*HealthResponse, error)
+	// Configure gives the sandbox to a new owner (a warm pool's claim): the
+	// agent's environment, which later processes inherit, gains env.
+	Configure(context.Context, *ConfigureRequest) (*ConfigureResponse, error)
 	// Attach streams the output of a running process that was started with
 	// keep_running, from now on: `started`, then output chunks, then `exit`.
 	// Ending the stream detaches; the process keeps running. At most 8
@@ -416,6 +433,9 @@ func (UnimplementedAgentServer) Rename(context.Context, *RenameRequest) (*Rename
 }
 func (UnimplementedAgentServer) Health(context.Context, *HealthRequest) (*HealthResponse, error) {
 	return nil, status.Error(codes.Unimplemented, "method Health not implemented")
+}
+func (UnimplementedAgentServer) Configure(context.Context, *ConfigureRequest) (*ConfigureResponse, error) {
+	return nil, status.Error(codes.Unimplemented, "method Configure not implemented")
 }
 func (UnimplementedAgentServer) Attach(*AttachRequest, grpc.ServerStreamingServer[ExecResponse]) error {
 	return status.Error(codes.Unimplemented, "method Attach not implemented")
@@ -628,6 +648,24 @@ func _Agent_Health_Handler(srv interface{}, ctx context.Context, dec func(interf
 	return interceptor(ctx, in, info, handler)
 }
 
+func _Agent_Configure_Handler(srv interface{}, ctx context.Context, dec func(interface{}) error, interceptor grpc.UnaryServerInterceptor) (interface{}, error) {
+	in := new(ConfigureRequest)
+	if err := dec(in); err != nil {
+		return nil, err
+	}
+	if interceptor == nil {
+		return srv.(AgentServer).Configure(ctx, in)
+	}
+	info := &grpc.UnaryServerInfo{
+		Server:     srv,
+		FullMethod: Agent_Configure_FullMethodName,
+	}
+	handler := func(ctx context.Context, req interface{}) (interface{}, error) {
+		return srv.(AgentServer).Configure(ctx, req.(*ConfigureRequest))
+	}
+	return interceptor(ctx, in, info, handler)
+}
+
 func _Agent_Attach_Handler(srv interface{}, stream grpc.ServerStream) error {
 	m := new(AttachRequest)
 	if err := stream.RecvMsg(m); err != nil {
@@ -778,6 +816,10 @@ var Agent_ServiceDesc = grpc.ServiceDesc{
 		{
 			MethodName: "Health",
 			Handler:    _Agent_Health_Handler,
+		},
+		{
+			MethodName: "Configure",
+			Handler:    _Agent_Configure_Handler,
 		},
 		{
 			MethodName: "WriteStdin",
