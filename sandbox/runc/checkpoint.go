@@ -42,7 +42,7 @@ func (r *Runc) Restore(ctx context.Context, id, bundle, dir string) error {
 	if !filepath.IsAbs(bundle) || !filepath.IsAbs(dir) {
 		return fmt.Errorf("restore %s: bundle %q and image dir %q must be absolute paths: %w", id, bundle, dir, ErrInvalid)
 	}
-	if _, err := os.Stat(filepath.Join(r.root, id)); err == nil {
+	if _, err := os.Stat(r.statePath(id)); err == nil {
 		return fmt.Errorf("restore %s: container %w (delete the checkpointed one first)", id, ErrExists)
 	}
 	stdin, err := os.Open(os.DevNull)

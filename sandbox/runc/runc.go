@@ -111,7 +111,7 @@ func (r *Runc) Create(ctx context.Context, id, bundle string, spec *specs.Spec, 
 	// runc keeps a container's state in <root>/<id>; checking the directory
 	// instead of running `runc state` saves a process start on every create, and
 	// keeps the failure cleanup below from removing an existing container.
-	if _, err := os.Stat(filepath.Join(r.root, id)); err == nil {
+	if _, err := os.Stat(r.statePath(id)); err == nil {
 		return fmt.Errorf("create %s: container %w", id, ErrExists)
 	}
 	data, err := json.Marshal(spec)

@@ -1,7 +1,12 @@
 package runc
 
 import (
+	"encoding/json"
+	"errors"
 	"fmt"
+	"io/fs"
+	"os"
+	"path/filepath"
 	"strings"
 )
 
@@ -64,3 +69,44 @@ func (rt Runtime) String() string { return string(rt) }
 
 // isGVisorKernel reports whether a `uname -r` output is gVisor's.
 func isGVisorKernel(release string) bool { return strings.Contains(release, "gvisor") }
+
+// statePath is where the runtime keeps container id's state: runc a
+// directory <root>/<id>, runsc a file <root>/<id>_sandbox:<id>.state (each
+// sandbox here holds one container, named as the sandbox).
+func (r *Runc) statePath(id string) string {
+	if r.rt == RuntimeGVisor {
+		return filepath.Join(r.root, id+"_sandbox:"+id+".state")
+	}
+	return filepath.Join(r.root, id)
+}
+
+// GoferPid reads the host pid of gVisor container id's gofer from runsc's
+// state file. The gofer is the process that serves the container's
+// filesystem on the host: with --host-uds=create it creates, binds and
+// listens on the host sockets the sandbox binds in a host directory, so it is
+// the peer (SO_PEERCRED) of every host connection to them.
+func (r *Runc) GoferPid(id string) (int, error) {
+	if r.rt != RuntimeGVisor {
+		return 0, fmt.Errorf("gofer pid %s: %s containers have no gofer: %w", id, r.rt, ErrInvalid)
+	}
+	if err := ValidateID(id); err != nil {
+		return 0, err
+	}
+	data, err := os.ReadFile(r.statePath(id))
+	if errors.Is(err, fs.ErrNotExist) {
+		return 0, fmt.Errorf("gofer pid %s: container %w", id, ErrNotFound)
+	}
+	if err != nil {
+		return 0, fmt.Errorf("gofer pid %s: %w", id, err)
+	}
+	var st struct {
+		GoferPid int `json:"goferPid"`
+	}
+	if err := json.Unmarshal(data, &st); err != nil {
+		return 0, fmt.Errorf("gofer pid %s: decoding runsc's state: %w", id, err)
+	}
+	if st.GoferPid <= 1 {
+		return 0, fmt.Errorf("gofer pid %s: runsc's state names no gofer (%d): %w", id, st.GoferPid, ErrRuntime)
+	}
+	return st.GoferPid, nil
+}
