@@ -52,7 +52,7 @@ type Config struct {
 	// GVisor offers the gVisor runtime (runsc in PATH) beside runc; it is on
 	// whenever Runtime is gVisor.
 	GVisor bool
-	Logger         *slog.Logger
+	Logger *slog.Logger
 }
 
 // Manager runs the sandboxes of one node.

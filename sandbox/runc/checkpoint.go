@@ -23,8 +23,23 @@ func (r *Runc) Checkpoint(ctx context.Context, id, dir string) error {
 	if err := os.MkdirAll(dir, 0o700); err != nil {
 		return fmt.Errorf("checkpoint %s: %w", id, err)
 	}
-	_, err := r.run(ctx, "checkpoint", id, "checkpoint", "--image-path", dir, id)
-	return err
+	st, err := r.State(ctx, id)
+	if err != nil {
+		return fmt.Errorf("checkpoint %s: %w", id, err)
+	}
+	if _, err := r.run(ctx, "checkpoint", id, "checkpoint", "--image-path", dir, id); err != nil {
+		return err
+	}
+	// runsc returns once the image is written; the sandbox process exits
+	// just after (runsc state may still say "running" for a moment).
+	deadline := time.Now().Add(10 * time.Second)
+	for st.Pid > 0 && pidAlive(st.Pid) {
+		if time.Now().After(deadline) || ctx.Err() != nil {
+			return fmt.Errorf("checkpoint %s: the sandbox (pid %d) still runs after its checkpoint: %w", id, st.Pid, ErrRuntime)
+		}
+		time.Sleep(5 * time.Millisecond)
+	}
+	return nil
 }
 
 // Restore starts container id again from the image Checkpoint wrote in dir,
