@@ -57,6 +57,9 @@ func (r *Runc) globalArgs() []string {
 			// The agent binds its socket in the sandbox's ctl dir; the
 			// sentry creates it as a host socket the node dials.
 			"--host-uds=create",
+			// Writes go to the sandbox's disk, as under runc (snapshots copy
+			// it), not to runsc's default memory-backed overlay.
+			"--overlay2=none",
 		)
 	}
 	return args
