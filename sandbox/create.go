@@ -148,6 +148,12 @@ func (m *Manager) Create(ctx context.Context, s Spec) (info Info, err error) {
 		// its socket in the ctl dir, bound into the sandbox, and runsc
 		// (--host-uds=create) makes it a host socket at sockPath.
 		so.CtlDir = ctl
+		// Sandbox root must create the socket in it; nothing else of the
+		// host is below it, and its parent stays host root's (0711).
+		if err := os.Chown(ctl, int(m.cfg.IDMap.HostID), int(m.cfg.IDMap.HostID)); err != nil {
+			end()
+			return Info{}, fmt.Errorf("sandbox %s: the agent's dir: %w", s.ID, err)
+		}
 		so.Args = []string{"agent", "--socket", runc.CtlPath + "/" + agentSocket}
 	}
 	spec, err := runc.Spec(so)
