@@ -38,9 +38,10 @@ test: deps lint ui build test-go test-ui test-dm e2e-ui test-adversarial
 	@echo "make test: all suites passed"
 
 # Every Go package but the adversarial suite, which test-adversarial runs
-# with its summary.
+# with its summary; the slowest packages first, so they start at once
+# (scripts/test-packages says why).
 test-go:
-	$(GOTEST) $$($(GO) list ./... | grep -v /hardening$$)
+	$(GOTEST) $$(scripts/test-packages)
 
 # Escape attempts, API abuse, load and faults against real nodes; prints a
 # summary with counts (see hardening/doc.go).
