@@ -43,6 +43,7 @@ func nodeFlags(cmd *cobra.Command, cfg *node.Config) {
 	f.StringVar(&cfg.Egress, "egress", cfg.Egress, "default for destinations an internet-enabled sandbox's own rules (allow_out/deny_out) do not name: allow or deny")
 	f.StringVar(&cfg.EgressResolver, "egress-resolver", cfg.EgressResolver, "DNS server (ip[:port]) that resolves domain names in sandboxes' egress rules (default: the host's first nameserver)")
 	f.StringArrayVar(&cfg.EgressAllow, "egress-allow", cfg.EgressAllow, "IPv4 CIDR in a range denied to sandboxes by default (private, link-local, CGNAT, …) that internet-enabled sandboxes may reach; repeatable")
+	f.StringVar(&cfg.Runtime, "runtime", cfg.Runtime, "the default sandbox runtime: runc, gvisor, or auto (gvisor when its self-test passes, else runc)")
 	f.StringVar(&cfg.BaseImage, "base-image", cfg.BaseImage, "how the base template is made on first start: auto, debian or busybox")
 	f.Int64Var(&cfg.Limits.MaxDiskMB, "max-disk-size", cfg.Limits.MaxDiskMB, "largest disk_size_mb a sandbox may ask for")
 	f.Int64Var(&cfg.Limits.MaxTimeoutSec, "max-timeout", cfg.Limits.MaxTimeoutSec, "largest timeout_sec a sandbox may ask for")

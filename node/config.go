@@ -63,6 +63,10 @@ type Config struct {
 	// start: auto (Debian minbase when an apt mirror is configured, else
 	// busybox), debian or busybox.
 	BaseImage string
+	// Runtime is the node's default sandbox runtime (--runtime): runc, gvisor,
+	// or auto (gVisor when its start-up self-test passes, else runc). gVisor
+	// is offered to a create that asks for it whenever runsc is installed.
+	Runtime string
 	// AgentBinary is the static binary run as every sandbox's init (default:
 	// this executable).
 	AgentBinary string
@@ -132,6 +136,7 @@ func DefaultConfig() Config {
 		Egress:            "allow",
 		Subnet:            "10.88.0.0/16",
 		BaseImage:         "auto",
+		Runtime:           "runc",
 		BuildWorkers:      2,
 		Cluster: ClusterConfig{Server: true, BootstrapExpect: 1, GossipAddr: "127.0.0.1:0",
 			RaftAddr: "127.0.0.1:0", GRPCAddr: "127.0.0.1:0", MaxConcurrentStarts: 10},
@@ -170,6 +175,11 @@ func (c *Config) Validate() error {
 	case "auto", "dm", "reflink":
 	default:
 		errs = append(errs, fmt.Errorf("--pool: %q is not auto, dm or reflink", c.Pool))
+	}
+	switch c.Runtime {
+	case "auto", "runc", "gvisor":
+	default:
+		errs = append(errs, fmt.Errorf("--runtime: %q is not auto, runc or gvisor", c.Runtime))
 	}
 	switch c.BaseImage {
 	case "auto", "debian", "busybox":

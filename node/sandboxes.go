@@ -54,8 +54,9 @@ func (n *Node) openSandboxes(ctx context.Context, prefix string) error {
 		return fmt.Errorf("sandbox id range: %w (sandboxes map to host ids %d-%d; move that account or subordinate range, or give the range to a user named warren in /etc/subuid and /etc/subgid)",
 			err, ids.HostID, ids.HostID+ids.Size-1)
 	}
+	rt, gvisor := sandboxRuntime(ctx, cfg.Runtime, log)
 	mgr, err := sandbox.New(sandbox.Config{Dir: filepath.Join(cfg.DataDir, "sandboxes"), Prefix: prefix,
-		AgentBinary: cfg.AgentBinary, Logger: log,
+		AgentBinary: cfg.AgentBinary, Runtime: rt, GVisor: gvisor, Logger: log,
 		EgressDefaultDeny: cfg.Egress == "deny", EgressResolver: cfg.EgressResolver}, pool, net)
 	if err != nil {
 		return err

@@ -35,6 +35,9 @@ type Spec struct {
 	// sandbox is ready only once Healthcheck passes.
 	StartCmd    string
 	Healthcheck *Healthcheck
+	// Runtime runs the sandbox's container; "" is the manager's default
+	// (Config.Runtime). One the manager does not offer is ErrInvalid.
+	Runtime runc.Runtime
 }
 
 // Info describes a created sandbox.
@@ -59,12 +62,19 @@ func (m *Manager) Create(ctx context.Context, s Spec) (info Info, err error) {
 	if err := s.validate(); err != nil {
 		return Info{}, err
 	}
+	if s.Runtime == "" {
+		s.Runtime = m.cfg.Runtime
+	}
+	rt := m.runtime(s.Runtime)
+	if rt == nil {
+		return Info{}, fmt.Errorf("%w: sandbox %s: runtime %q is not offered on this node (it offers %v)", ErrInvalid, s.ID, s.Runtime, m.Runtimes())
+	}
 	m.mu.Lock()
 	if m.boxes[s.ID] != nil {
 		m.mu.Unlock()
 		return Info{}, fmt.Errorf("sandbox %s: %w: already exists", s.ID, ErrConflict)
 	}
-	b := &box{id: s.ID, team: s.Team, dir: filepath.Join(m.cfg.Dir, s.ID)}
+	b := &box{id: s.ID, team: s.Team, dir: filepath.Join(m.cfg.Dir, s.ID), rt: rt}
 	b.rootfs = filepath.Join(b.dir, "rootfs")
 	b.mu.Lock()
 	m.boxes[s.ID] = b
@@ -126,7 +136,8 @@ func (m *Manager) Create(ctx context.Context, s Spec) (info Info, err error) {
 		}
 	}
 	end = rec.Start("spec")
-	spec, err := runc.Spec(runc.SpecOptions{
+	ctl := filepath.Join(b.dir, ctlDir)
+	so := runc.SpecOptions{
 		ID:          s.ID,
 		Rootfs:      b.rootfs,
 		Hostname:    Hostname,
@@ -139,21 +150,42 @@ func (m *Manager) Create(ctx context.Context, s Spec) (info Info, err error) {
 		VCPUs:       s.VCPUs,
 		MemoryBytes: s.MemoryMB << 20,
 		Pids:        m.cfg.Pids,
-		CgroupsPath: m.runc.CgroupsPath(s.ID),
-	})
+		CgroupsPath: rt.CgroupsPath(s.ID),
+		Runtime:     s.Runtime,
+	}
+	sockPath := filepath.Join(ctl, agentSocket)
+	var files []*os.File
+	if s.Runtime == runc.RuntimeGVisor {
+		// Under gVisor an inherited socket cannot listen: the agent creates
+		// its socket in the ctl dir, bound into the sandbox, and runsc
+		// (--host-uds=create) makes it a host socket at sockPath.
+		so.CtlDir = ctl
+		// Sandbox root must create the socket in it; nothing else of the
+		// host is below it, and its parent stays host root's (0711).
+		if err := os.Chown(ctl, int(m.cfg.IDMap.HostID), int(m.cfg.IDMap.HostID)); err != nil {
+			end()
+			return Info{}, fmt.Errorf("sandbox %s: the agent's dir: %w", s.ID, err)
+		}
+		so.Args = []string{"agent", "--socket", runc.CtlPath + "/" + agentSocket}
+	}
+	spec, err := runc.Spec(so)
 	if err != nil {
+		end()
 		return Info{}, fmt.Errorf("sandbox %s: %w", s.ID, err)
 	}
-	sockPath := filepath.Join(b.dir, ctlDir, agentSocket)
-	sock, err := bindSocket(sockPath)
-	end()
-	if err != nil {
-		return Info{}, fmt.Errorf("sandbox %s: the agent's socket: %w", s.ID, err)
+	if s.Runtime == runc.RuntimeRunc {
+		sock, err := bindSocket(sockPath)
+		if err != nil {
+			end()
+			return Info{}, fmt.Errorf("sandbox %s: the agent's socket: %w", s.ID, err)
+		}
+		defer sock.Close() // the init holds its own copy
+		files = append(files, sock)
 	}
-	end = rec.Start("runc")
-	err = m.runc.Run(ctx, s.ID, filepath.Join(b.dir, "bundle"), spec, sock)
 	end()
-	sock.Close() // the init holds its own copy
+	end = rec.Start("runc")
+	err = rt.Run(ctx, s.ID, filepath.Join(b.dir, "bundle"), spec, files...)
+	end()
 	if err != nil {
 		return Info{}, fmt.Errorf("sandbox %s: starting the container: %w", s.ID, err)
 	}
@@ -172,7 +204,11 @@ func (m *Manager) Create(ctx context.Context, s Spec) (info Info, err error) {
 	defer cancel()
 	// The agent listens as sandbox root: that is the peer every connection
 	// must find, the first and any redial.
-	b.agent, err = agent.DialPeer(actx, sockPath, agent.Peer{Pid: pid, UID: int(m.cfg.IDMap.HostID)}, m.refused(b))
+	peer, err := m.agentPeer(b, pid)
+	if err != nil {
+		return Info{}, fmt.Errorf("sandbox %s: %w", s.ID, err)
+	}
+	b.agent, err = agent.DialPeer(actx, sockPath, peer, m.refused(b))
 	if err != nil {
 		return Info{}, fmt.Errorf("sandbox %s: connecting to the agent: %w", s.ID, err)
 	}
@@ -314,7 +350,7 @@ func (m *Manager) teardown(b *box) error {
 		_ = b.agent.Close()
 		b.agent = nil
 	}
-	if err := m.runc.Delete(ctx, b.id, true); err != nil && !errors.Is(err, runc.ErrNotFound) {
+	if err := b.rt.Delete(ctx, b.id, true); err != nil && !errors.Is(err, runc.ErrNotFound) {
 		errs = append(errs, fmt.Errorf("container: %w", err))
 	}
 	if m.resolver != nil {

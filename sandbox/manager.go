@@ -53,7 +53,13 @@ type Config struct {
 	// names in egress rules; default: the host's first nameserver. Without
 	// one, domain rules are refused.
 	EgressResolver string
-	Logger         *slog.Logger
+	// Runtime runs every sandbox whose Spec names no runtime: runc.RuntimeRunc
+	// (the default) or runc.RuntimeGVisor.
+	Runtime runc.Runtime
+	// GVisor offers the gVisor runtime (runsc in PATH) beside runc; it is on
+	// whenever Runtime is gVisor.
+	GVisor bool
+	Logger *slog.Logger
 }
 
 // Manager runs the sandboxes of one node.
@@ -62,7 +68,9 @@ type Manager struct {
 	pool Pool
 	net  *netns.Manager
 	runc *runc.Runc
-	log  *slog.Logger
+	// gvisor drives runsc; nil when the gVisor runtime is not offered.
+	gvisor *runc.Runc
+	log    *slog.Logger
 
 	// nameservers are the host's resolvers that sandboxes with internet
 	// access use (read once at start).
@@ -84,6 +92,7 @@ type box struct {
 	rootfs string
 	ip     string
 	agent  *agent.Client
+	rt     *runc.Runc // the runtime running the sandbox's container
 	paused bool
 	pidfd  *os.File // the container's init, watched (see watch)
 	// ended is set when teardown starts: the sandbox is gone for every
@@ -124,6 +133,15 @@ func New(cfg Config, pool Pool, net *netns.Manager) (*Manager, error) {
 	if err := os.Chmod(cfg.Dir, 0o711); err != nil {
 		return nil, fmt.Errorf("sandbox: %w", err)
 	}
+	if cfg.Runtime == "" {
+		cfg.Runtime = runc.RuntimeRunc
+	}
+	if _, err := runc.ParseRuntime(string(cfg.Runtime)); err != nil {
+		return nil, fmt.Errorf("%w: sandbox.Config.Runtime: %v", ErrInvalid, err)
+	}
+	if cfg.Runtime == runc.RuntimeGVisor {
+		cfg.GVisor = true
+	}
 	rc, err := runc.New(runc.Config{Root: filepath.Join(cfg.Dir, ".runc"), CgroupParent: cgroupParent(cfg.Prefix), Logger: cfg.Logger})
 	if err != nil {
 		return nil, err
@@ -139,7 +157,49 @@ func New(cfg Config, pool Pool, net *netns.Manager) (*Manager, error) {
 			return nil, fmt.Errorf("sandbox: %w", err)
 		}
 	}
+	if cfg.GVisor {
+		// The same cgroup parent: a node's sandboxes are all below it.
+		m.gvisor, err = runc.New(runc.Config{Runtime: runc.RuntimeGVisor, Root: filepath.Join(cfg.Dir, ".runsc"),
+			CgroupParent: cgroupParent(cfg.Prefix), Logger: cfg.Logger})
+		if err != nil {
+			return nil, err
+		}
+	}
 	return m, nil
+}
+
+// Runtimes lists the runtimes this manager offers, its default first.
+func (m *Manager) Runtimes() []runc.Runtime {
+	out := []runc.Runtime{m.cfg.Runtime}
+	for _, rt := range runc.Runtimes() {
+		if rt != m.cfg.Runtime && m.runtime(rt) != nil {
+			out = append(out, rt)
+		}
+	}
+	return out
+}
+
+// DefaultRuntime is the runtime of a sandbox whose Spec names none.
+func (m *Manager) DefaultRuntime() runc.Runtime { return m.cfg.Runtime }
+
+// runtime returns the driver of rt, or nil when this manager does not offer it.
+func (m *Manager) runtime(rt runc.Runtime) *runc.Runc {
+	switch rt {
+	case runc.RuntimeRunc:
+		return m.runc
+	case runc.RuntimeGVisor:
+		return m.gvisor
+	}
+	return nil
+}
+
+// Runtime reports which runtime runs live sandbox id.
+func (m *Manager) Runtime(id string) (runc.Runtime, error) {
+	b, err := m.get(id)
+	if err != nil {
+		return "", err
+	}
+	return b.rt.Runtime(), nil
 }
 
 // get returns the live sandbox id.
@@ -226,7 +286,7 @@ func (m *Manager) Pause(ctx context.Context, id string) error {
 	if b.paused {
 		return nil
 	}
-	if err := m.runc.Pause(ctx, id); err != nil {
+	if err := b.rt.Pause(ctx, id); err != nil {
 		return fmt.Errorf("pausing sandbox %s: %w", id, err)
 	}
 	b.paused = true
@@ -247,7 +307,7 @@ func (m *Manager) Resume(ctx context.Context, id string) error {
 	if !b.paused {
 		return nil
 	}
-	if err := m.runc.Resume(ctx, id); err != nil {
+	if err := b.rt.Resume(ctx, id); err != nil {
 		return fmt.Errorf("resuming sandbox %s: %w", id, err)
 	}
 	b.paused = false
@@ -267,13 +327,13 @@ func (m *Manager) Snapshot(ctx context.Context, id, dst string) (blockdev.ImageI
 		return blockdev.ImageInfo{}, fmt.Errorf("sandbox %s: %w on this node (it ended)", id, ErrNotFound)
 	}
 	if !b.paused {
-		if err := m.runc.Pause(ctx, id); err != nil {
+		if err := b.rt.Pause(ctx, id); err != nil {
 			return blockdev.ImageInfo{}, fmt.Errorf("pausing sandbox %s for a snapshot: %w", id, err)
 		}
 		defer func() {
 			rctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
 			defer cancel()
-			if err := m.runc.Resume(rctx, id); err != nil {
+			if err := b.rt.Resume(rctx, id); err != nil {
 				m.log.Error("resuming after snapshot", "sandbox", id, "err", err)
 			}
 		}()

@@ -34,6 +34,13 @@ func (m *Manager) CleanupStale(ctx context.Context) error {
 			errs = append(errs, err)
 		}
 	}
+	// gVisor's containers first: runc's cleanup then empties whatever cgroup
+	// of the node's parent is left, runsc's included.
+	if m.gvisor != nil {
+		if err := m.gvisor.CleanupStale(ctx, func(string) bool { return false }); err != nil {
+			errs = append(errs, fmt.Errorf("gVisor containers: %w", err))
+		}
+	}
 	if err := m.runc.CleanupStale(ctx, func(string) bool { return false }); err != nil {
 		errs = append(errs, fmt.Errorf("containers: %w", err))
 	}

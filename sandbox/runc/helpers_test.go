@@ -213,7 +213,7 @@ func execIn(t testing.TB, r *Runc, id string, argv ...string) (string, int) {
 	t.Helper()
 	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
 	defer cancel()
-	cmd := exec.CommandContext(ctx, r.bin, append([]string{"--root", r.root, "exec", id}, argv...)...)
+	cmd := exec.CommandContext(ctx, r.bin, append(append(r.globalArgs(), "exec", id), argv...)...)
 	var out bytes.Buffer
 	cmd.Stdout, cmd.Stderr = &out, &out
 	err := cmd.Run()

@@ -20,7 +20,10 @@ import (
 
 // Config configures a Runc.
 type Config struct {
-	// Binary is the runc executable; default "runc" (looked up in PATH).
+	// Runtime is the OCI runtime driven: RuntimeRunc (default) or RuntimeGVisor.
+	Runtime Runtime
+	// Binary is the runtime's executable; default "runc" or "runsc" (looked up
+	// in PATH).
 	Binary string
 	// Root is runc's state directory (runc --root), used by this Runc alone,
 	// e.g. <data>/runc. Required.
@@ -33,6 +36,7 @@ type Config struct {
 
 // Runc runs containers with the runc binary. Safe for concurrent use.
 type Runc struct {
+	rt     Runtime
 	bin    string
 	root   string
 	parent string
@@ -50,8 +54,14 @@ type State struct {
 
 // New checks cfg, finds the runc binary and creates the state directory.
 func New(cfg Config) (*Runc, error) {
+	if cfg.Runtime == "" {
+		cfg.Runtime = RuntimeRunc
+	}
+	if _, err := ParseRuntime(string(cfg.Runtime)); err != nil {
+		return nil, fmt.Errorf("runc: Config.Runtime: %w", err)
+	}
 	if cfg.Binary == "" {
-		cfg.Binary = "runc"
+		cfg.Binary = cfg.Runtime.defaultBinary()
 	}
 	if cfg.CgroupParent == "" {
 		cfg.CgroupParent = "/warren"
@@ -67,12 +77,12 @@ func New(cfg Config) (*Runc, error) {
 	}
 	bin, err := exec.LookPath(cfg.Binary)
 	if err != nil {
-		return nil, fmt.Errorf("runc: Config.Binary %q: %w (install runc)", cfg.Binary, err)
+		return nil, fmt.Errorf("runc: Config.Binary %q: %w (install it: scripts/deps)", cfg.Binary, err)
 	}
 	if err := os.MkdirAll(cfg.Root, 0o700); err != nil {
 		return nil, fmt.Errorf("runc: state dir: %w", err)
 	}
-	return &Runc{bin: bin, root: cfg.Root, parent: cfg.CgroupParent, log: cfg.Logger}, nil
+	return &Runc{rt: cfg.Runtime, bin: bin, root: cfg.Root, parent: cfg.CgroupParent, log: cfg.Logger}, nil
 }
 
 // CgroupsPath is the cgroup path of container id, for SpecOptions.CgroupsPath.
@@ -101,7 +111,7 @@ func (r *Runc) Create(ctx context.Context, id, bundle string, spec *specs.Spec, 
 	// runc keeps a container's state in <root>/<id>; checking the directory
 	// instead of running `runc state` saves a process start on every create, and
 	// keeps the failure cleanup below from removing an existing container.
-	if _, err := os.Stat(filepath.Join(r.root, id)); err == nil {
+	if _, err := os.Stat(r.statePath(id)); err == nil {
 		return fmt.Errorf("create %s: container %w", id, ErrExists)
 	}
 	data, err := json.Marshal(spec)
@@ -125,13 +135,21 @@ func (r *Runc) Create(ctx context.Context, id, bundle string, spec *specs.Spec, 
 	defer out.Close()
 	logPath := filepath.Join(bundle, "runc.log")
 	_ = os.Remove(logPath)
-	args := []string{"--root", r.root, "--log", logPath, "--log-format", "json",
+	args := append(r.globalArgs(), "--log", logPath, "--log-format", "json", "create")
+	if r.rt == RuntimeRunc {
 		// --no-new-keyring: a session keyring per container counts against the
 		// kernel's per-uid key quota (kernel.keys.maxkeys, 200 by default), and
 		// every sandbox's root is the same host uid, so a node could hold only
 		// ~200 sandboxes. Sandboxes cannot use keyrings anyway: the seccomp
 		// profile refuses keyctl, add_key and request_key.
-		"create", "--no-new-keyring", "--bundle", bundle, "--pid-file", filepath.Join(bundle, "init.pid")}
+		args = append(args, "--no-new-keyring")
+	}
+	args = append(args, "--bundle", bundle, "--pid-file", filepath.Join(bundle, "init.pid"))
+	if len(files) > 0 && r.rt == RuntimeGVisor {
+		// runsc create hands on no fds (only runsc run has --pass-fd), and an
+		// imported host socket cannot listen under gVisor anyway.
+		return fmt.Errorf("create %s: gVisor containers take no inherited files: %w", id, ErrInvalid)
+	}
 	if len(files) > 0 {
 		args = append(args, "--preserve-fds", strconv.Itoa(len(files)))
 	}
@@ -253,7 +271,7 @@ func (r *Runc) run(ctx context.Context, op, id string, args ...string) ([]byte, 
 			return nil, err
 		}
 	}
-	cmd := exec.CommandContext(ctx, r.bin, append([]string{"--root", r.root}, args...)...)
+	cmd := exec.CommandContext(ctx, r.bin, append(r.globalArgs(), args...)...)
 	var stdout, stderr bytes.Buffer
 	cmd.Stdout, cmd.Stderr = &stdout, &stderr
 	if err := cmd.Run(); err != nil {

@@ -11,6 +11,10 @@ import (
 // InitPath is where Spec bind-mounts the init binary inside the container.
 const InitPath = "/.warren/init"
 
+// CtlPath is where Spec bind-mounts SpecOptions.CtlDir inside a gVisor
+// container: the directory the agent creates its socket in.
+const CtlPath = "/.warren/ctl"
+
 // Defaults applied by Spec to zero-valued options.
 const (
 	DefaultPids      = 1024
@@ -61,6 +65,16 @@ type SpecOptions struct {
 	// CgroupsPath is the container's cgroup under each hierarchy (cgroupfs
 	// driver), e.g. Runc.CgroupsPath(id) = "/warren/<id>". Required.
 	CgroupsPath string
+	// Runtime is the runtime the spec is for (default RuntimeRunc). For
+	// RuntimeGVisor the spec carries no seccomp profile: the sandbox's
+	// processes never reach the host kernel, and runsc confines its own
+	// sentry and gofer with gVisor's host seccomp filters.
+	Runtime Runtime
+	// CtlDir (gVisor only, required there) is the host directory bound
+	// read-write at CtlPath, where the agent creates its socket: under runsc
+	// (--host-uds=create) the socket is a host socket the node can dial,
+	// while an inherited socket fd could not listen.
+	CtlDir string
 }
 
 // Spec builds the OCI runtime spec for a sandbox container: namespaces pid,
@@ -111,6 +125,9 @@ func buildSpec(o SpecOptions, userns bool) (*specs.Spec, error) {
 		s.Linux.Namespaces = append(s.Linux.Namespaces, specs.LinuxNamespace{Type: specs.UserNamespace})
 		s.Linux.UIDMappings = []specs.LinuxIDMapping{{ContainerID: 0, HostID: o.UIDMap.HostID, Size: o.UIDMap.Size}}
 		s.Linux.GIDMappings = []specs.LinuxIDMapping{{ContainerID: 0, HostID: o.GIDMap.HostID, Size: o.GIDMap.Size}}
+	}
+	if o.Runtime == RuntimeGVisor {
+		s.Linux.Seccomp = nil
 	}
 	if o.NetNSPath == "" {
 		// Unprivileged ICMP sockets (busybox/iputils ping without CAP_NET_RAW). Only
@@ -193,6 +210,10 @@ func mounts(o SpecOptions) []specs.Mount {
 		{Destination: "/sys/fs/cgroup", Type: "cgroup", Source: "cgroup", Options: []string{"nosuid", "noexec", "nodev", "relatime", "ro"}},
 		{Destination: InitPath, Type: "bind", Source: o.Init, Options: []string{"bind", "ro", "nosuid", "nodev"}},
 	}...)
+	if o.CtlDir != "" {
+		m = append(m, specs.Mount{Destination: CtlPath, Type: "bind", Source: o.CtlDir,
+			Options: []string{"bind", "nosuid", "nodev", "noexec"}})
+	}
 	for _, b := range o.BindMounts {
 		opts := []string{"rbind", "nosuid", "nodev"}
 		if b.ReadOnly {

@@ -41,6 +41,18 @@ func (o *SpecOptions) normalize() error {
 			return bad("BindMounts.Destination", "must be an absolute path outside /, /proc, /sys, /dev and /.warren", fmt.Sprintf("%q", b.Destination))
 		}
 	}
+	if o.Runtime == "" {
+		o.Runtime = RuntimeRunc
+	}
+	if _, err := ParseRuntime(string(o.Runtime)); err != nil {
+		return bad("Runtime", "is not runc or gvisor", fmt.Sprintf("%q", o.Runtime))
+	}
+	switch {
+	case o.Runtime == RuntimeGVisor && !filepath.IsAbs(o.CtlDir):
+		return bad("CtlDir", "must be an absolute path for a gVisor container", fmt.Sprintf("%q", o.CtlDir))
+	case o.Runtime != RuntimeGVisor && o.CtlDir != "":
+		return bad("CtlDir", "is for gVisor containers only", fmt.Sprintf("%q", o.CtlDir))
+	}
 	if o.NetNSPath != "" {
 		if !filepath.IsAbs(o.NetNSPath) {
 			return bad("NetNSPath", "is not an absolute path", fmt.Sprintf("%q", o.NetNSPath))
