@@ -197,7 +197,7 @@ func killOne(t *testing.T, c *chaosCluster, start time.Time) {
 	t.Logf("%5s: SIGKILL %s", time.Since(start).Round(time.Second), n.name)
 	time.Sleep(3 * time.Second)
 	n.proc.Launch()
-	if err := n.proc.WaitReady(2 * time.Minute); err != nil {
+	if err := n.proc.WaitReady(3 * time.Minute); err != nil {
 		t.Fatalf("%s after its SIGKILL: %v", n.name, err)
 	}
 	n.down.Store(false)

@@ -77,7 +77,9 @@ func startCluster(t *testing.T, db string) *chaosCluster {
 		n.proc.Launch()
 	}
 	for _, n := range c.nodes[1:] {
-		if err := n.proc.WaitReady(2 * time.Minute); err != nil {
+		// Generous: five nodes preparing their base image on a shared
+		// 2-core machine.
+		if err := n.proc.WaitReady(5 * time.Minute); err != nil {
 			t.Fatalf("%s: %v", n.name, err)
 		}
 	}
