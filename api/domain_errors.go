@@ -9,7 +9,7 @@ import (
 	"google.golang.org/grpc/status"
 
 	"github.com/warrenhq/warren/sandbox"
-	"github.com/warrenhq/warren/sandbox/service"
+	"github.com/warrenhq/warren/sandboxes"
 )
 
 // mapDomain turns sandbox-service and agent errors into client errors; others
@@ -21,7 +21,7 @@ func mapDomain(err error) error {
 	var fe *sandbox.FieldError
 	var ce *sandbox.CapacityError
 	var ue *sandbox.UnavailableError
-	var qe *service.QuotaError
+	var qe *sandboxes.QuotaError
 	switch {
 	case errors.As(err, &qe):
 		return &Error{Status: http.StatusTooManyRequests, Code: "quota_exceeded", Message: qe.Message}

@@ -8,7 +8,7 @@ import (
 
 	"github.com/warrenhq/warren/id"
 	"github.com/warrenhq/warren/sandbox/metrics"
-	"github.com/warrenhq/warren/sandbox/service"
+	"github.com/warrenhq/warren/sandboxes"
 	"github.com/warrenhq/warren/store"
 )
 
@@ -41,12 +41,12 @@ type SandboxMetricsView struct {
 // NodeMetricsView answers GET /v1/admin/nodes/{id}/metrics: the node's
 // capacity, its host's load, and the sums of its sandboxes' newest samples.
 type NodeMetricsView struct {
-	NodeID      id.NodeID        `json:"node_id"`
-	Time        time.Time        `json:"time"`
-	IntervalSec float64          `json:"interval_sec"`
-	Capacity    service.Capacity `json:"capacity"`
-	Host        HostLoad         `json:"host"`
-	Sandboxes   SandboxesLoad    `json:"sandboxes"`
+	NodeID      id.NodeID          `json:"node_id"`
+	Time        time.Time          `json:"time"`
+	IntervalSec float64            `json:"interval_sec"`
+	Capacity    sandboxes.Capacity `json:"capacity"`
+	Host        HostLoad           `json:"host"`
+	Sandboxes   SandboxesLoad      `json:"sandboxes"`
 }
 
 // HostLoad is the host's own figures.

@@ -9,7 +9,7 @@ import (
 
 	"github.com/warrenhq/warren/id"
 	"github.com/warrenhq/warren/sandbox"
-	"github.com/warrenhq/warren/sandbox/service"
+	"github.com/warrenhq/warren/sandboxes"
 	"github.com/warrenhq/warren/store"
 	"github.com/warrenhq/warren/store/db"
 )
@@ -28,15 +28,15 @@ type NodesView struct {
 
 // NodeView is one member of the cluster.
 type NodeView struct {
-	ID        id.NodeID        `json:"id"`
-	Name      string           `json:"name"`
-	Role      string           `json:"role"`   // server or client
-	Status    string           `json:"status"` // alive, suspect, dead, left
-	HTTPAddr  string           `json:"http_addr"`
-	Draining  bool             `json:"draining"`
-	Version   string           `json:"version"`
-	Capacity  service.Capacity `json:"capacity"`
-	Sandboxes int              `json:"sandboxes"`
+	ID        id.NodeID          `json:"id"`
+	Name      string             `json:"name"`
+	Role      string             `json:"role"`   // server or client
+	Status    string             `json:"status"` // alive, suspect, dead, left
+	HTTPAddr  string             `json:"http_addr"`
+	Draining  bool               `json:"draining"`
+	Version   string             `json:"version"`
+	Capacity  sandboxes.Capacity `json:"capacity"`
+	Sandboxes int                `json:"sandboxes"`
 }
 
 func (s *Server) nodeRoutes() []route {
@@ -135,7 +135,7 @@ func (s *Server) deleteTemplate(w http.ResponseWriter, r *http.Request) {
 	p := principalFrom(r.Context())
 	if err := s.sandboxes.DeleteTemplate(r.Context(), s.images, p.TeamID, p.Admin, tid); err != nil {
 		switch {
-		case service.IsForbidden(err):
+		case sandboxes.IsForbidden(err):
 			err = &Error{Status: http.StatusForbidden, Code: "permission_denied", Message: "platform templates are deleted by admins"}
 		case errors.Is(err, sandbox.ErrNotFound):
 			err = errNotFound("template")

@@ -11,7 +11,7 @@ import (
 	"time"
 
 	"github.com/warrenhq/warren/id"
-	"github.com/warrenhq/warren/sandbox/service"
+	"github.com/warrenhq/warren/sandboxes"
 )
 
 // portTarget is where one proxied request goes and how it is presented to
@@ -37,7 +37,7 @@ func (s *Server) servePort(w http.ResponseWriter, r *http.Request, t portTarget)
 	// answer rather than a gateway error. The connection goes straight to
 	// the sandbox, or through the node running it (a gRPC stream).
 	conn, err := s.sandboxes.DialPort(r.Context(), t.team, t.sb, t.port)
-	var pe *service.PortError
+	var pe *sandboxes.PortError
 	if errors.As(err, &pe) {
 		s.portUnreachable(w, r, t.sb, t.port, err)
 		return

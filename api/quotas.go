@@ -6,13 +6,13 @@ import (
 	"net/http"
 
 	"github.com/warrenhq/warren/id"
-	"github.com/warrenhq/warren/sandbox/service"
+	"github.com/warrenhq/warren/sandboxes"
 )
 
 // Quotas is what the quota routes need of the node's sandbox service.
 type Quotas interface {
-	TeamQuota(ctx context.Context, team id.TeamID) (service.TeamQuota, error)
-	SetTeamQuota(ctx context.Context, team id.TeamID, o service.TeamOverrides) (service.TeamQuota, error)
+	TeamQuota(ctx context.Context, team id.TeamID) (sandboxes.TeamQuota, error)
+	SetTeamQuota(ctx context.Context, team id.TeamID, o sandboxes.TeamOverrides) (sandboxes.TeamQuota, error)
 }
 
 func (s *Server) quotaRoutes() []route {
@@ -31,8 +31,8 @@ type quotaSettings struct {
 	MaxDiskMB    *int64   `json:"max_disk_mb"`
 }
 
-func (q *quotaSettings) overrides() service.TeamOverrides {
-	return service.TeamOverrides{Sandboxes: q.MaxSandboxes, VCPUs: q.MaxVCPUs, MemoryMB: q.MaxMemoryMB, DiskMB: q.MaxDiskMB}
+func (q *quotaSettings) overrides() sandboxes.TeamOverrides {
+	return sandboxes.TeamOverrides{Sandboxes: q.MaxSandboxes, VCPUs: q.MaxVCPUs, MemoryMB: q.MaxMemoryMB, DiskMB: q.MaxDiskMB}
 }
 
 func (q *quotaSettings) validate() error { return mapDomain(q.overrides().Validate()) }
@@ -60,7 +60,7 @@ type quotaView struct {
 	Usage  quotaUsage    `json:"usage"`
 }
 
-func viewQuota(q service.TeamQuota) quotaView {
+func viewQuota(q sandboxes.TeamQuota) quotaView {
 	return quotaView{
 		TeamID: q.Team,
 		Team:   quotaSettings{MaxSandboxes: q.Own.Sandboxes, MaxVCPUs: q.Own.VCPUs, MaxMemoryMB: q.Own.MemoryMB, MaxDiskMB: q.Own.DiskMB},

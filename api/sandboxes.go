@@ -11,8 +11,8 @@ import (
 	"github.com/google/uuid"
 
 	"github.com/warrenhq/warren/id"
-	"github.com/warrenhq/warren/sandbox/service"
 	"github.com/warrenhq/warren/sandbox/timing"
+	"github.com/warrenhq/warren/sandboxes"
 	"github.com/warrenhq/warren/store"
 	"github.com/warrenhq/warren/store/db"
 )
@@ -115,7 +115,7 @@ func (s *Server) createSandbox(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 	p := principalFrom(r.Context())
-	row, err := s.sandboxes.Create(r.Context(), service.CreateRequest{
+	row, err := s.sandboxes.Create(r.Context(), sandboxes.CreateRequest{
 		Team: p.TeamID, Template: req.Template, VCPUs: req.VCPUs, MemoryMB: req.MemoryMB, DiskSizeMB: req.DiskSizeMB,
 		TimeoutSec: req.TimeoutSec, Env: req.Env, Metadata: req.Metadata, AllowInternet: req.AllowInternet,
 	})

@@ -13,7 +13,7 @@ import (
 	"github.com/warrenhq/warren/access"
 	"github.com/warrenhq/warren/id"
 	"github.com/warrenhq/warren/sandbox/agent"
-	"github.com/warrenhq/warren/sandbox/service"
+	"github.com/warrenhq/warren/sandboxes"
 	"github.com/warrenhq/warren/store"
 	"github.com/warrenhq/warren/store/db"
 )
@@ -72,7 +72,7 @@ func DefaultConfig() Config {
 
 // Sandboxes is what the API needs of the node's sandbox service.
 type Sandboxes interface {
-	Create(ctx context.Context, req service.CreateRequest) (db.Sandbox, error)
+	Create(ctx context.Context, req sandboxes.CreateRequest) (db.Sandbox, error)
 	Get(ctx context.Context, team id.TeamID, sb id.SandboxID) (db.Sandbox, error)
 	Kill(ctx context.Context, team id.TeamID, sb id.SandboxID) (db.Sandbox, error)
 	Pause(ctx context.Context, team id.TeamID, sb id.SandboxID) (db.Sandbox, error)
@@ -80,8 +80,8 @@ type Sandboxes interface {
 	SetTimeout(ctx context.Context, team id.TeamID, sb id.SandboxID, sec int64) (db.Sandbox, error)
 	Agent(ctx context.Context, team id.TeamID, sb id.SandboxID) (*agent.Client, error)
 	DialPort(ctx context.Context, team id.TeamID, sb id.SandboxID, port int) (net.Conn, error)
-	Snapshot(ctx context.Context, images service.Images, team id.TeamID, sb id.SandboxID, name string) (db.Template, error)
-	DeleteTemplate(ctx context.Context, images service.Images, team id.TeamID, admin bool, tid id.TemplateID) error
+	Snapshot(ctx context.Context, images sandboxes.Images, team id.TeamID, sb id.SandboxID, name string) (db.Template, error)
+	DeleteTemplate(ctx context.Context, images sandboxes.Images, team id.TeamID, admin bool, tid id.TemplateID) error
 	Quotas
 }
 
@@ -91,7 +91,7 @@ type Server struct {
 	sandboxes Sandboxes
 	builds    Builds
 	nodes     Nodes
-	images    service.Images
+	images    sandboxes.Images
 	store     *store.Store
 	log       *slog.Logger
 	logins    *limiter
@@ -101,7 +101,7 @@ type Server struct {
 }
 
 // New builds the API server over st and the node's sandbox service.
-func New(cfg Config, st *store.Store, log *slog.Logger, sandboxes Sandboxes, images service.Images, builds Builds, nodes Nodes) *Server {
+func New(cfg Config, st *store.Store, log *slog.Logger, sbs Sandboxes, images sandboxes.Images, builds Builds, nodes Nodes) *Server {
 	def := DefaultConfig()
 	if cfg.MaxBodyBytes <= 0 {
 		cfg.MaxBodyBytes = def.MaxBodyBytes
@@ -128,13 +128,13 @@ func New(cfg Config, st *store.Store, log *slog.Logger, sandboxes Sandboxes, ima
 	if log == nil {
 		log = slog.Default()
 	}
-	s := &Server{cfg: cfg, store: st, log: log, logins: newLimiter(cfg.LoginAttempts, cfg.LoginWindow), sandboxes: sandboxes, images: images, builds: builds, nodes: nodes}
+	s := &Server{cfg: cfg, store: st, log: log, logins: newLimiter(cfg.LoginAttempts, cfg.LoginWindow), sandboxes: sbs, images: images, builds: builds, nodes: nodes}
 	s.routes = append(s.routes, s.systemRoutes()...)
 	s.routes = append(s.routes, s.authRoutes()...)
 	s.routes = append(s.routes, s.teamRoutes()...)
 	s.routes = append(s.routes, s.adminRoutes()...)
 	s.routes = append(s.routes, s.templateRoutes()...)
-	if sandboxes != nil {
+	if sbs != nil {
 		s.routes = append(s.routes, s.sandboxRoutes()...)
 		s.routes = append(s.routes, s.execRoutes()...)
 		s.routes = append(s.routes, s.ptyRoutes()...)
@@ -146,7 +146,7 @@ func New(cfg Config, st *store.Store, log *slog.Logger, sandboxes Sandboxes, ima
 	if builds != nil {
 		s.routes = append(s.routes, s.buildRoutes()...)
 	}
-	if nodes != nil && sandboxes != nil {
+	if nodes != nil && sbs != nil {
 		s.routes = append(s.routes, s.nodeRoutes()...)
 	}
 	return s

@@ -14,7 +14,7 @@ import (
 
 	"github.com/warrenhq/warren/id"
 	"github.com/warrenhq/warren/sandbox"
-	"github.com/warrenhq/warren/sandbox/service"
+	"github.com/warrenhq/warren/sandboxes"
 	"github.com/warrenhq/warren/store"
 	"github.com/warrenhq/warren/store/db"
 )
@@ -43,8 +43,8 @@ type Target struct {
 type Builder struct {
 	cfg    Config
 	st     *store.Store
-	svc    *service.Service
-	images service.Images
+	svc    *sandboxes.Service
+	images sandboxes.Images
 	node   id.NodeID
 	log    *slog.Logger
 	wake   chan struct{}
@@ -57,7 +57,7 @@ type Builder struct {
 }
 
 // New returns a node's builder.
-func New(cfg Config, st *store.Store, svc *service.Service, images service.Images, node id.NodeID) *Builder {
+func New(cfg Config, st *store.Store, svc *sandboxes.Service, images sandboxes.Images, node id.NodeID) *Builder {
 	if cfg.Workers <= 0 {
 		cfg.Workers = 2
 	}

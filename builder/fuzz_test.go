@@ -8,7 +8,7 @@ import (
 	"unicode/utf8"
 
 	"github.com/warrenhq/warren/sandbox"
-	"github.com/warrenhq/warren/sandbox/service"
+	"github.com/warrenhq/warren/sandboxes"
 )
 
 // FuzzNormalize decodes arbitrary JSON into a Request and normalizes it: it
@@ -25,7 +25,7 @@ func FuzzNormalize(f *testing.F) {
 	} {
 		f.Add(s)
 	}
-	lim := service.DefaultLimits()
+	lim := sandboxes.DefaultLimits()
 	f.Fuzz(func(t *testing.T, body string) {
 		var r Request
 		if json.Unmarshal([]byte(body), &r) != nil {
@@ -40,7 +40,7 @@ func FuzzNormalize(f *testing.F) {
 			return
 		}
 		switch {
-		case !service.TemplateName.MatchString(r.Name):
+		case !sandboxes.TemplateName.MatchString(r.Name):
 			t.Fatalf("accepted name %q", r.Name)
 		case len(r.Recipe) < 1 || len(r.Recipe) > MaxSteps:
 			t.Fatalf("accepted %d steps", len(r.Recipe))

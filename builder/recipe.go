@@ -20,7 +20,7 @@ import (
 	"unicode/utf8"
 
 	"github.com/warrenhq/warren/sandbox"
-	"github.com/warrenhq/warren/sandbox/service"
+	"github.com/warrenhq/warren/sandboxes"
 )
 
 // Limits of a recipe.
@@ -47,8 +47,8 @@ type Request struct {
 
 // Normalize fills defaults and validates r against limits, naming the field
 // at fault.
-func (r *Request) Normalize(l service.Limits) error {
-	if !service.TemplateName.MatchString(r.Name) {
+func (r *Request) Normalize(l sandboxes.Limits) error {
+	if !sandboxes.TemplateName.MatchString(r.Name) {
 		return sandbox.Fieldf("name", "must be 1-63 of a-z, 0-9, '.', '_', '-', starting with a letter or digit")
 	}
 	if r.BaseTemplate == "" {

@@ -11,7 +11,7 @@ import (
 	"github.com/warrenhq/warren/id"
 	"github.com/warrenhq/warren/sandbox"
 	"github.com/warrenhq/warren/sandbox/agent"
-	"github.com/warrenhq/warren/sandbox/service"
+	"github.com/warrenhq/warren/sandboxes"
 	"github.com/warrenhq/warren/store"
 	"github.com/warrenhq/warren/store/db"
 )
@@ -130,7 +130,7 @@ func (b *Builder) execute(ctx context.Context, bld db.TemplateBuild, sbOut **db.
 	// The build sandbox outlives every step's timeout by an hour, within the
 	// longest life a sandbox may have (a longer build is cut off there).
 	timeout := min(int64(len(steps))*int64(bld.StepTimeoutSec)+3600, b.svc.Limits().MaxTimeoutSec)
-	sb, err := b.svc.Create(ctx, service.CreateRequest{Team: bld.TeamID, Template: bld.BaseTemplate,
+	sb, err := b.svc.Create(ctx, sandboxes.CreateRequest{Team: bld.TeamID, Template: bld.BaseTemplate,
 		VCPUs: &vcpus, MemoryMB: &mem, DiskSizeMB: &disk, TimeoutSec: &timeout, IsBuild: true,
 		Metadata: map[string]string{"build": bld.ID.String()}})
 	if err != nil {

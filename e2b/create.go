@@ -8,7 +8,7 @@ import (
 	"strings"
 	"unicode/utf8"
 
-	"github.com/warrenhq/warren/sandbox/service"
+	"github.com/warrenhq/warren/sandboxes"
 )
 
 // newSandbox is E2B's NewSandbox / NewSandboxV2 body. Fields Warren cannot
@@ -58,8 +58,8 @@ func emptyObject(raw json.RawMessage) bool {
 
 // request validates q and turns it into the service's request; v1 bodies
 // default the timeout to E2B's 15 s, v2 to 300 s.
-func (q *newSandbox) request(v2 bool) (service.CreateRequest, error) {
-	var req service.CreateRequest
+func (q *newSandbox) request(v2 bool) (sandboxes.CreateRequest, error) {
+	var req sandboxes.CreateRequest
 	if q.TemplateID == "" {
 		return req, invalid("templateID", "is required")
 	}
@@ -114,7 +114,7 @@ func (q *newSandbox) request(v2 bool) (service.CreateRequest, error) {
 	if err != nil {
 		return req, err
 	}
-	return service.CreateRequest{Template: q.TemplateID, TimeoutSec: &timeout, Env: q.EnvVars, Metadata: q.Metadata,
+	return sandboxes.CreateRequest{Template: q.TemplateID, TimeoutSec: &timeout, Env: q.EnvVars, Metadata: q.Metadata,
 		AllowInternet: internet}, nil
 }
 

@@ -12,7 +12,7 @@ import (
 	"github.com/go-chi/chi/v5"
 
 	"github.com/warrenhq/warren/id"
-	"github.com/warrenhq/warren/sandbox/service"
+	"github.com/warrenhq/warren/sandboxes"
 	"github.com/warrenhq/warren/store/db"
 )
 
@@ -62,9 +62,9 @@ func (c *Config) Validate() error {
 // sandbox, ErrConflict, FieldError, CapacityError, UnavailableError) or
 // store.ErrUnavailable; anything else is internal.
 type Sandboxes interface {
-	Create(ctx context.Context, req service.CreateRequest) (db.Sandbox, error)
+	Create(ctx context.Context, req sandboxes.CreateRequest) (db.Sandbox, error)
 	Get(ctx context.Context, team id.TeamID, sb id.SandboxID) (db.Sandbox, error)
-	List(ctx context.Context, team id.TeamID, req service.ListRequest) ([]db.Sandbox, error)
+	List(ctx context.Context, team id.TeamID, req sandboxes.ListRequest) ([]db.Sandbox, error)
 	Kill(ctx context.Context, team id.TeamID, sb id.SandboxID) (db.Sandbox, error)
 	Pause(ctx context.Context, team id.TeamID, sb id.SandboxID) (db.Sandbox, error)
 	Resume(ctx context.Context, team id.TeamID, sb id.SandboxID) (db.Sandbox, error)
@@ -106,17 +106,17 @@ type Handler struct {
 }
 
 // New returns a Handler over the given parts; none may be nil but log.
-func New(cfg Config, sandboxes Sandboxes, auth Authenticate, token AccessToken, audit Audit, log *slog.Logger) (*Handler, error) {
+func New(cfg Config, sbs Sandboxes, auth Authenticate, token AccessToken, audit Audit, log *slog.Logger) (*Handler, error) {
 	if err := cfg.Validate(); err != nil {
 		return nil, err
 	}
-	if sandboxes == nil || auth == nil || token == nil || audit == nil {
+	if sbs == nil || auth == nil || token == nil || audit == nil {
 		return nil, errors.New("e2b: Sandboxes, Authenticate, AccessToken and Audit are required")
 	}
 	if log == nil {
 		log = slog.Default()
 	}
-	h := &Handler{cfg: cfg, sandboxes: sandboxes, auth: auth, token: token, audit: audit, log: log}
+	h := &Handler{cfg: cfg, sandboxes: sbs, auth: auth, token: token, audit: audit, log: log}
 	h.mux = h.routes()
 	return h, nil
 }

@@ -14,7 +14,7 @@ import (
 	"strings"
 
 	"github.com/warrenhq/warren/sandbox"
-	"github.com/warrenhq/warren/sandbox/service"
+	"github.com/warrenhq/warren/sandboxes"
 	"github.com/warrenhq/warren/store"
 )
 
@@ -69,7 +69,7 @@ func mapError(err error, sb string) error {
 	var fe *sandbox.FieldError
 	var ce *sandbox.CapacityError
 	var ue *sandbox.UnavailableError
-	var qe *service.QuotaError
+	var qe *sandboxes.QuotaError
 	switch {
 	case errors.As(err, &ae):
 		return ae

@@ -11,7 +11,7 @@ import (
 
 	"github.com/warrenhq/warren/id"
 	"github.com/warrenhq/warren/sandbox"
-	"github.com/warrenhq/warren/sandbox/service"
+	"github.com/warrenhq/warren/sandboxes"
 	"github.com/warrenhq/warren/store/db"
 )
 
@@ -66,7 +66,7 @@ func (h *Handler) kill(w http.ResponseWriter, r *http.Request) {
 
 // listQuery is a parsed list request.
 type listQuery struct {
-	req          service.ListRequest
+	req          sandboxes.ListRequest
 	templateID   id.TemplateID // filter by ID (names go to the service)
 	startedAfter time.Time
 	limit        int

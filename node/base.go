@@ -12,7 +12,7 @@ import (
 	"github.com/warrenhq/warren/blockdev"
 	"github.com/warrenhq/warren/id"
 	"github.com/warrenhq/warren/sandbox/image"
-	"github.com/warrenhq/warren/sandbox/service"
+	"github.com/warrenhq/warren/sandboxes"
 	"github.com/warrenhq/warren/store"
 	"github.com/warrenhq/warren/store/db"
 )
@@ -89,7 +89,7 @@ func reimportBase(ctx context.Context, st *store.Store, pool blockdev.Pool, nid 
 	if err != nil {
 		return fmt.Errorf("importing the base image: %w", err)
 	}
-	sum, err := service.Checksum(info.Path)
+	sum, err := sandboxes.Checksum(info.Path)
 	if err == nil {
 		err = store.Map(st.UpsertTemplateReplica(ctx, db.UpsertTemplateReplicaParams{
 			TemplateID: tpl, NodeID: nid, Path: info.Path, Bytes: info.ApparentBytes, Checksum: sum}))

@@ -19,13 +19,13 @@ import (
 	agentv1 "github.com/warrenhq/warren/proto/agent/v1"
 	nodev1 "github.com/warrenhq/warren/proto/node/v1"
 	"github.com/warrenhq/warren/sandbox"
-	"github.com/warrenhq/warren/sandbox/service"
+	"github.com/warrenhq/warren/sandboxes"
 	"github.com/warrenhq/warren/store"
 )
 
 // clusterNode is this node's part in the cluster: membership and leadership
 // (cluster.Cluster), node-to-node gRPC (cluster/rpc), the leader's scheduler
-// and reconciler, and template replication. It implements service.Cluster.
+// and reconciler, and template replication. It implements sandboxes.Cluster.
 type clusterNode struct {
 	n    *Node
 	c    *cluster.Cluster
@@ -37,7 +37,7 @@ type clusterNode struct {
 	pulls    map[id.TemplateID]*sync.Mutex // one image pull per template at a time
 }
 
-var _ service.Cluster = (*clusterNode)(nil)
+var _ sandboxes.Cluster = (*clusterNode)(nil)
 
 // loadClusterKey returns the configured key, or the one in
 // <data-dir>/cluster.key (made on first start, mode 0600).
@@ -190,7 +190,7 @@ var noLeader = &sandbox.UnavailableError{Message: "the cluster has no leader rig
 
 // Place asks the leader's scheduler for a node, retrying with jitter while
 // there is no leader, up to a 5 s hold.
-func (cn *clusterNode) Place(ctx context.Context, p service.Placement) (id.NodeID, error) {
+func (cn *clusterNode) Place(ctx context.Context, p sandboxes.Placement) (id.NodeID, error) {
 	if p.IsBuild {
 		// A build sandbox runs where its build was dispatched: here.
 		return cn.n.ID, nil

@@ -15,7 +15,7 @@ import (
 	"time"
 
 	"github.com/warrenhq/warren/sandbox/metrics"
-	"github.com/warrenhq/warren/sandbox/service"
+	"github.com/warrenhq/warren/sandboxes"
 )
 
 // Config is a node's configuration. Start from DefaultConfig.
@@ -66,7 +66,7 @@ type Config struct {
 	// Cluster is how this node joins the others.
 	Cluster ClusterConfig
 	// Limits bound sandbox requests.
-	Limits service.Limits
+	Limits sandboxes.Limits
 	// Metrics is the sandbox sampler's interval and history
 	// (--metrics-interval, --metrics-history) and whether /metrics answers
 	// without an admin key (--metrics-public).
@@ -126,7 +126,7 @@ func DefaultConfig() Config {
 		BuildWorkers:      2,
 		Cluster: ClusterConfig{Server: true, BootstrapExpect: 1, GossipAddr: "127.0.0.1:0",
 			RaftAddr: "127.0.0.1:0", GRPCAddr: "127.0.0.1:0", MaxConcurrentStarts: 10},
-		Limits:  service.DefaultLimits(),
+		Limits:  sandboxes.DefaultLimits(),
 		Metrics: MetricsConfig{Interval: metrics.DefaultConfig().Interval, History: metrics.DefaultConfig().History},
 	}
 }

@@ -20,7 +20,7 @@ import (
 	"github.com/warrenhq/warren/id"
 	"github.com/warrenhq/warren/sandbox"
 	"github.com/warrenhq/warren/sandbox/metrics"
-	"github.com/warrenhq/warren/sandbox/service"
+	"github.com/warrenhq/warren/sandboxes"
 	"github.com/warrenhq/warren/store"
 	"github.com/warrenhq/warren/store/db"
 	"github.com/warrenhq/warren/store/embedpg"
@@ -39,7 +39,7 @@ type Node struct {
 	store     *store.Store
 	pool      blockdev.Pool
 	sandboxes *sandbox.Manager
-	service   *service.Service
+	service   *sandboxes.Service
 	builder   *builder.Builder
 	sampler   *metrics.Sampler
 	prom      *promMetrics

@@ -8,7 +8,7 @@ import (
 	"github.com/warrenhq/warren/api"
 	"github.com/warrenhq/warren/cluster"
 	"github.com/warrenhq/warren/id"
-	"github.com/warrenhq/warren/sandbox/service"
+	"github.com/warrenhq/warren/sandboxes"
 	"github.com/warrenhq/warren/store"
 	"github.com/warrenhq/warren/store/db"
 )
@@ -58,7 +58,7 @@ func (v nodes) fromMember(ctx context.Context, nid id.NodeID, m cluster.Member, 
 	nv := api.NodeView{ID: nid, Name: m.Meta.Name, Role: string(m.Meta.Role), Status: string(m.Status),
 		HTTPAddr: m.Meta.HTTPAddr, Draining: row.Draining || m.Meta.Drain, Version: m.Meta.Version,
 		Sandboxes: int(c.RunningSandboxes)}
-	nv.Capacity = service.Capacity{VCPUsFree: float64(c.FreeMilliCPU) / 1000, MemoryMBFree: int64(c.FreeMemoryMB),
+	nv.Capacity = sandboxes.Capacity{VCPUsFree: float64(c.FreeMilliCPU) / 1000, MemoryMBFree: int64(c.FreeMemoryMB),
 		DiskBytesFree: int64(c.FreeDiskBytes), SandboxesRunning: int(c.RunningSandboxes), SandboxesMax: int(c.MaxSandboxes)}
 	if nid == v.n.ID {
 		// This node knows its totals as well.

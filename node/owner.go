@@ -19,7 +19,7 @@ import (
 	nodev1 "github.com/warrenhq/warren/proto/node/v1"
 	"github.com/warrenhq/warren/sandbox"
 	"github.com/warrenhq/warren/sandbox/agent"
-	"github.com/warrenhq/warren/sandbox/service"
+	"github.com/warrenhq/warren/sandboxes"
 )
 
 // Metadata keys naming the sandbox (and the caller's team) on relayed agent
@@ -44,10 +44,10 @@ type owner struct {
 	rpc  nodev1.NodeClient
 }
 
-var _ service.Owner = owner{}
+var _ sandboxes.Owner = owner{}
 
 // Owner returns the node running a sandbox, for calls that must run there.
-func (cn *clusterNode) Owner(node id.NodeID) (service.Owner, error) {
+func (cn *clusterNode) Owner(node id.NodeID) (sandboxes.Owner, error) {
 	m, err := cn.member(node)
 	if err != nil {
 		return nil, ownerUnreachable
@@ -160,7 +160,7 @@ func (o owner) DialPort(ctx context.Context, team id.TeamID, sb id.SandboxID, po
 	if err != nil {
 		cancel()
 		if st, ok := status.FromError(err); ok && st.Code() == codes.Unavailable && st.Message() == portRefused {
-			return nil, &service.PortError{Port: port, Err: errors.New(portRefused)}
+			return nil, &sandboxes.PortError{Port: port, Err: errors.New(portRefused)}
 		}
 		if err == io.EOF {
 			err = errors.New("the owner closed the port stream at once")

@@ -9,7 +9,7 @@ import (
 	"github.com/prometheus/client_golang/prometheus/collectors"
 	"github.com/prometheus/client_golang/prometheus/promhttp"
 
-	"github.com/warrenhq/warren/sandbox/service"
+	"github.com/warrenhq/warren/sandboxes"
 	"github.com/warrenhq/warren/store/db"
 )
 
@@ -47,11 +47,11 @@ func (p *promMetrics) handler() http.Handler {
 // timedCreates is the node's sandbox service with each create counted and
 // timed for /metrics.
 type timedCreates struct {
-	*service.Service
+	*sandboxes.Service
 	p *promMetrics
 }
 
-func (t timedCreates) Create(ctx context.Context, req service.CreateRequest) (db.Sandbox, error) {
+func (t timedCreates) Create(ctx context.Context, req sandboxes.CreateRequest) (db.Sandbox, error) {
 	start := time.Now()
 	row, err := t.Service.Create(ctx, req)
 	if err != nil {

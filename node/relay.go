@@ -14,13 +14,13 @@ import (
 	"github.com/warrenhq/warren/id"
 	agentv1 "github.com/warrenhq/warren/proto/agent/v1"
 	nodev1 "github.com/warrenhq/warren/proto/node/v1"
-	"github.com/warrenhq/warren/sandbox/service"
+	"github.com/warrenhq/warren/sandboxes"
 	"github.com/warrenhq/warren/store/db"
 )
 
 // The owner's side of the calls on a sandbox that another node received (see
 // owner.go for the caller's side). Every handler serves the call with
-// service.FromPeer, so a sandbox that is not this node's is not found rather
+// sandboxes.FromPeer, so a sandbox that is not this node's is not found rather
 // than sent on.
 
 func parseRef(r *nodev1.SandboxRef) (id.TeamID, id.SandboxID, error) {
@@ -55,7 +55,7 @@ func (r nodeRPC) sandboxOp(ctx context.Context, req *nodev1.SandboxRef, op func(
 	if err != nil {
 		return nil, err
 	}
-	if _, err := op(service.FromPeer(ctx), team, sb); err != nil {
+	if _, err := op(sandboxes.FromPeer(ctx), team, sb); err != nil {
 		return nil, grpcError(err)
 	}
 	return &nodev1.SandboxOpResponse{}, nil
@@ -67,7 +67,7 @@ func (r nodeRPC) SnapshotSandbox(ctx context.Context, req *nodev1.SnapshotSandbo
 	if err != nil {
 		return nil, err
 	}
-	tpl, err := r.cn.n.service.Snapshot(service.FromPeer(ctx), r.cn.n.pool, team, sb, req.GetName())
+	tpl, err := r.cn.n.service.Snapshot(sandboxes.FromPeer(ctx), r.cn.n.pool, team, sb, req.GetName())
 	if err != nil {
 		return nil, grpcError(err)
 	}
@@ -90,8 +90,8 @@ func (r nodeRPC) DialPort(stream nodev1.Node_DialPortServer) error {
 	if err != nil {
 		return err
 	}
-	conn, err := r.cn.n.service.DialPort(service.FromPeer(ctx), team, sb, int(open.GetPort()))
-	var pe *service.PortError
+	conn, err := r.cn.n.service.DialPort(sandboxes.FromPeer(ctx), team, sb, int(open.GetPort()))
+	var pe *sandboxes.PortError
 	if errors.As(err, &pe) {
 		return status.Error(codes.Unavailable, portRefused)
 	}
@@ -145,7 +145,7 @@ func (r nodeRPC) DialPort(stream nodev1.Node_DialPortServer) error {
 // the agent's statuses come back unchanged.
 type agentRelay struct {
 	agentv1.UnimplementedAgentServer
-	svc *service.Service
+	svc *sandboxes.Service
 }
 
 // target returns the agent of the sandbox a call names.
@@ -162,7 +162,7 @@ func (a agentRelay) target(ctx context.Context) (agentv1.AgentClient, error) {
 	if err != nil {
 		return nil, err
 	}
-	c, err := a.svc.Agent(service.FromPeer(ctx), team, sb)
+	c, err := a.svc.Agent(sandboxes.FromPeer(ctx), team, sb)
 	if err != nil {
 		return nil, grpcError(err)
 	}

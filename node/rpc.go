@@ -17,7 +17,7 @@ import (
 	"github.com/warrenhq/warren/id"
 	nodev1 "github.com/warrenhq/warren/proto/node/v1"
 	"github.com/warrenhq/warren/sandbox"
-	"github.com/warrenhq/warren/sandbox/service"
+	"github.com/warrenhq/warren/sandboxes"
 	"github.com/warrenhq/warren/store"
 	"github.com/warrenhq/warren/store/db"
 )
@@ -56,7 +56,7 @@ func (r nodeRPC) Place(ctx context.Context, req *nodev1.PlaceRequest) (*nodev1.P
 	if err := errors.Join(err1, err2); err != nil {
 		return nil, status.Error(codes.InvalidArgument, err.Error())
 	}
-	p := service.Placement{Team: team, Template: tpl, VCPUs: req.Vcpus, MemoryMB: req.MemoryMb, DiskSizeMB: req.DiskSizeMb, IsBuild: req.IsBuild}
+	p := sandboxes.Placement{Team: team, Template: tpl, VCPUs: req.Vcpus, MemoryMB: req.MemoryMb, DiskSizeMB: req.DiskSizeMb, IsBuild: req.IsBuild}
 	for _, x := range req.ExcludeNodeIds {
 		if nid, err := id.ParseNodeID(x); err == nil {
 			p.Exclude = append(p.Exclude, nid)

@@ -11,7 +11,7 @@ import (
 	"github.com/warrenhq/warren/sandbox"
 	"github.com/warrenhq/warren/sandbox/netns"
 	"github.com/warrenhq/warren/sandbox/runc"
-	"github.com/warrenhq/warren/sandbox/service"
+	"github.com/warrenhq/warren/sandboxes"
 )
 
 // openSandboxes starts the disk pool, the sandbox network and runtime, removes
@@ -63,7 +63,7 @@ func (n *Node) openSandboxes(ctx context.Context, prefix string) error {
 	if err := mgr.CleanupStale(ctx); err != nil {
 		return err
 	}
-	n.service = service.New(n.store, mgr, n.ID, cfg.Limits, log)
+	n.service = sandboxes.New(n.store, mgr, n.ID, cfg.Limits, log)
 	n.service.SetDiskDirs(filepath.Join(cfg.DataDir, "pool"), cfg.DataDir)
 	if err := n.service.Reconcile(ctx); err != nil {
 		return fmt.Errorf("reconciling sandboxes: %w", err)

@@ -12,7 +12,7 @@ import (
 	"github.com/warrenhq/warren/cluster"
 	"github.com/warrenhq/warren/id"
 	"github.com/warrenhq/warren/sandbox"
-	"github.com/warrenhq/warren/sandbox/service"
+	"github.com/warrenhq/warren/sandboxes"
 )
 
 // schedule is the leader's placement: an alive, undrained node with room for
@@ -20,7 +20,7 @@ import (
 // reported), preferring nodes that already hold the template's image and
 // otherwise the one with the most free memory, with at most
 // MaxConcurrentStarts recent placements per node.
-func (cn *clusterNode) schedule(ctx context.Context, p service.Placement) (id.NodeID, error) {
+func (cn *clusterNode) schedule(ctx context.Context, p sandboxes.Placement) (id.NodeID, error) {
 	// A node at its bound of concurrent starts makes the placement wait for a
 	// slot (briefly), not fail: the bound paces starts.
 	deadline := time.Now().Add(10 * time.Second)
@@ -44,7 +44,7 @@ func (cn *clusterNode) schedule(ctx context.Context, p service.Placement) (id.No
 
 // pick chooses a node, or reports busy when nodes have room but all are at
 // their bound of concurrent starts.
-func (cn *clusterNode) pick(ctx context.Context, p service.Placement) (id.NodeID, bool, error) {
+func (cn *clusterNode) pick(ctx context.Context, p sandboxes.Placement) (id.NodeID, bool, error) {
 	drained := cn.drainedNodes(ctx)
 	for _, x := range p.Exclude {
 		drained[x] = true

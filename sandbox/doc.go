@@ -16,7 +16,7 @@
 // Manager owns those resources and nothing else: it does not touch Postgres.
 // Persisting the lifecycle (creating → running ↔ paused → killed | expired |
 // failed | lost), the TTL reaper and start-up reconciliation live in
-// sandbox/service, which calls Manager.
+// sandboxes, which calls Manager.
 //
 // Every failure half-way through Create undoes what was done, and Destroy runs on
 // a context detached from the caller's, so a cancelled request never leaks a

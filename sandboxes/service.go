@@ -1,11 +1,11 @@
-// Package service is a node's sandbox service: the sandbox lifecycle persisted to
+// Package sandboxes is a node's sandbox service: the sandbox lifecycle persisted to
 // Postgres (through store) around the runtime in package sandbox. It validates
 // create requests against the node's limits and the team's quota, records
 // every state change with a conditional update (so two racing transitions
 // cannot both win), reaps sandboxes whose timeout passed, and at start marks
 // the rows of sandboxes a crash took away as lost. The REST API calls it; it
 // knows nothing of HTTP.
-package service
+package sandboxes
 
 import (
 	"context"
