@@ -253,7 +253,7 @@ func settle(t *testing.T, c *chaosCluster, db string) {
 	var busy int
 	for deadline := time.Now().Add(2 * time.Minute); time.Now().Before(deadline); time.Sleep(time.Second) {
 		busy = count(t, db, `SELECT (SELECT count(*) FROM sandboxes WHERE status = 'creating') +
-			(SELECT count(*) FROM builds WHERE status IN ('queued', 'running'))`)
+			(SELECT count(*) FROM template_builds WHERE status IN ('queued', 'running'))`)
 		if busy == 0 {
 			return
 		}
@@ -304,7 +304,7 @@ func observe(t *testing.T, c *chaosCluster, db string) observed {
 	if rows.Err() != nil {
 		t.Fatal(rows.Err())
 	}
-	rows, err = conn.Query(ctx, `SELECT 'bld-' || id::text, status FROM builds`)
+	rows, err = conn.Query(ctx, `SELECT 'bld-' || id::text, status FROM template_builds`)
 	if err != nil {
 		t.Fatal(err)
 	}
