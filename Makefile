@@ -38,9 +38,10 @@ test: deps lint ui build test-go test-chaos test-ui test-dm e2e-ui test-adversar
 	@echo "make test: all suites passed"
 
 # Every Go package but the adversarial suite, which test-adversarial runs
-# with its summary, and the chaos test, which test-chaos runs.
+# with its summary, and the chaos test, which test-chaos runs; the slowest
+# packages first, so they start at once (scripts/test-packages says why).
 test-go:
-	$(GOTEST) $$($(GO) list ./... | grep -v -e /hardening$$ -e /node/chaos$$)
+	$(GOTEST) $$(scripts/test-packages)
 
 # The chaos test, bounded (about 2.5 minutes of faults; see node/chaos/doc.go):
 # its summary line and results; the last 400 lines of its output when it fails.

@@ -156,9 +156,12 @@ func Open(ctx context.Context, cfg Config, log *slog.Logger) (n *Node, err error
 		}
 	}
 	n.forming.set("base template")
-	n.http = &http.Server{Handler: srv.Handler(), ReadHeaderTimeout: 10 * time.Second}
-	go func() { n.serveErr <- n.http.Serve(ln) }()
-	n.closers = append(n.closers, func(ctx context.Context) error { return n.http.Shutdown(ctx) })
+	hs := &http.Server{Handler: srv.Handler(), ReadHeaderTimeout: 10 * time.Second}
+	n.http = hs
+	errc := n.serveErr
+	go func() { errc <- hs.Serve(ln) }()
+	// hs, not n.http: n is the named result, nil when a failing return runs the closers.
+	n.closers = append(n.closers, func(ctx context.Context) error { return hs.Shutdown(ctx) })
 	// After serving, so /readyz says what this node waits for, and after
 	// joining, so a node that did not build the base can pull it from one that did.
 	if err := n.ensureBase(ctx); err != nil {

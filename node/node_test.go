@@ -18,6 +18,7 @@ func TestMain(m *testing.M) { storetest.Main(m) }
 // TestDevNodeServesSandboxes is the smoke test of a whole node: the bootstrap
 // key works, the base template exists, and a sandbox runs a command.
 func TestDevNodeServesSandboxes(t *testing.T) {
+	t.Parallel()
 	n := nodetest.Start(t)
 	call := func(method, path, body string, out any) int {
 		t.Helper()
@@ -69,6 +70,7 @@ func TestDevNodeServesSandboxes(t *testing.T) {
 // write failed while Postgres was down, or a sandbox that vanished — is ended
 // by the node's reconcile loop.
 func TestRowsWithoutSandboxesAreReconciled(t *testing.T) {
+	t.Parallel()
 	n := nodetest.Start(t)
 	ctx := context.Background()
 	st := n.Store()

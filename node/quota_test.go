@@ -92,6 +92,7 @@ func refusedByQuota(t testing.TB, r resp, want string) {
 // sandboxes count (so resume needs no check); the team sees its usage; the
 // admin's own team is not affected; the change is audited.
 func TestTeamQuota(t *testing.T) {
+	t.Parallel()
 	n := nodetest.Start(t)
 	admin := newAPI(n)
 	key := admin.teamKey(t, "quota-team")
@@ -165,6 +166,7 @@ func TestTeamQuota(t *testing.T) {
 // TestTeamQuotaBadInput: the quota routes refuse bad input with a 4xx
 // naming the field, unknown teams with 404, team keys with 403.
 func TestTeamQuotaBadInput(t *testing.T) {
+	t.Parallel()
 	n := nodetest.Start(t)
 	admin := newAPI(n)
 	key := admin.teamKey(t, "quota-bad")
@@ -233,6 +235,7 @@ func TestTeamQuotaBadInput(t *testing.T) {
 // TestTeamQuotaFlagsValidated: negative operator defaults are refused
 // naming the flag; the defaults pass.
 func TestTeamQuotaFlagsValidated(t *testing.T) {
+	t.Parallel()
 	cfg := node.DefaultConfig()
 	cfg.Dev, cfg.DataDir = true, t.TempDir()
 	if err := cfg.Validate(); err != nil {
@@ -326,6 +329,7 @@ func TestTeamQuotaAcrossNodes(t *testing.T) {
 // TestTeamQuotaExemptsBuilds: a team at its quota still runs template
 // builds; build sandboxes are neither checked nor counted.
 func TestTeamQuotaExemptsBuilds(t *testing.T) {
+	t.Parallel()
 	n := nodetest.Start(t)
 	admin := newAPI(n)
 	team := admin.teamID(t, n.APIKey)
