@@ -9,7 +9,7 @@ DATA_DIR  ?=
 HTTP_ADDR ?= 127.0.0.1:8080
 GOTEST    ?= $(GO) test -race -count=1 -timeout 20m
 
-.PHONY: all deps build run test test-go test-dm test-ui e2e-ui test-adversarial lint proto sqlc bench clean ui
+.PHONY: all deps build run test test-go test-chaos test-dm test-ui e2e-ui test-adversarial lint proto sqlc bench clean ui
 
 all: build
 
@@ -34,14 +34,21 @@ lint:
 
 # Everything: lint, the Go suite (real Postgres, loop devices, runc, netns; as
 # root), and the device-mapper suite in a VM.
-test: deps lint ui build test-go test-ui test-dm e2e-ui test-adversarial
+test: deps lint ui build test-go test-chaos test-ui test-dm e2e-ui test-adversarial
 	@echo "make test: all suites passed"
 
 # Every Go package but the adversarial suite, which test-adversarial runs
-# with its summary; the slowest packages first, so they start at once
-# (scripts/test-packages says why).
+# with its summary, and the chaos test, which test-chaos runs; the slowest
+# packages first, so they start at once (scripts/test-packages says why).
 test-go:
 	$(GOTEST) $$(scripts/test-packages)
+
+# The chaos test, bounded (about 2.5 minutes of faults; see node/chaos/doc.go):
+# its summary line and results; the last 400 lines of its output when it fails.
+test-chaos:
+	@out=$$(mktemp); if $(GOTEST) -v ./node/chaos/ >$$out 2>&1; then \
+	  grep -E '^(chaos:|--- |ok )' $$out; rm -f $$out; \
+	else tail -n 400 $$out; rm -f $$out; exit 1; fi
 
 # Escape attempts, API abuse, load and faults against real nodes; prints a
 # summary with counts (see hardening/doc.go).
