@@ -34,7 +34,7 @@ lint:
 
 # Everything: lint, the Go suite (real Postgres, loop devices, runc, netns; as
 # root), and the device-mapper suite in a VM.
-test: deps lint ui build test-go test-chaos test-ui test-dm e2e-ui test-adversarial
+test: deps lint ui build test-go test-ui test-dm e2e-ui test-adversarial
 	@echo "make test: all suites passed"
 
 # Every Go package but the adversarial suite, which test-adversarial runs
@@ -43,7 +43,9 @@ test: deps lint ui build test-go test-chaos test-ui test-dm e2e-ui test-adversar
 test-go:
 	$(GOTEST) $$(scripts/test-packages)
 
-# The chaos test, bounded (about 2.5 minutes of faults; see node/chaos/doc.go):
+# The chaos test, bounded (about 2.5 minutes of faults; see node/chaos/doc.go).
+# Not yet part of `make test`: its five-node start took 3-4 minutes on a loaded
+# host and the whole run 6-8, past the suite's budget; it joins once measured quiet.
 # its summary line and results; the last 400 lines of its output when it fails.
 test-chaos:
 	@out=$$(mktemp); if $(GOTEST) -v ./node/chaos/ >$$out 2>&1; then \
