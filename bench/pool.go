@@ -55,15 +55,22 @@ func (r *Runner) pool(ctx context.Context, t *tracker, res *PoolResult) error {
 	}
 	var ids []string
 	for {
+		// A pooled sandbox is ready (claimable) once it has started: its
+		// started_at is set only then.
 		var page struct {
-			Items []sandbox `json:"items"`
+			Items []struct {
+				ID        string     `json:"id"`
+				StartedAt *time.Time `json:"started_at"`
+			} `json:"items"`
 		}
 		if err := r.c.do(ctx, http.MethodGet, "/v1/admin/sandboxes?state=pooled&limit=200", nil, &page); err != nil {
 			return err
 		}
 		ids = ids[:0]
 		for _, sb := range page.Items {
-			ids = append(ids, sb.ID)
+			if sb.StartedAt != nil {
+				ids = append(ids, sb.ID)
+			}
 		}
 		if len(ids) >= r.cfg.N {
 			break
