@@ -30,7 +30,9 @@ func decode(r *http.Request, v any) error {
 		}
 		return errInvalid("", "reading the request body: %v", err)
 	}
-	if len(bytes.TrimSpace(body)) == 0 {
+	// A literal null decodes into a struct as nothing at all; a route whose
+	// fields are all optional would then take it for a real request.
+	if t := bytes.TrimSpace(body); len(t) == 0 || string(t) == "null" {
 		return errInvalid("", "a JSON object body is required")
 	}
 	dec := json.NewDecoder(bytes.NewReader(body))

@@ -34,10 +34,11 @@ func (m *Manager) CleanupStale(ctx context.Context) error {
 			errs = append(errs, err)
 		}
 	}
-	// gVisor's containers first: runc's cleanup then empties whatever cgroup
-	// of the node's parent is left, runsc's included.
+	// gVisor's containers first, without its cgroup sweep (runc's containers
+	// still live there): runc's cleanup then deletes its own and empties
+	// every cgroup of the node's parent that is left, runsc's included.
 	if m.gvisor != nil {
-		if err := m.gvisor.CleanupStale(ctx, func(string) bool { return false }); err != nil {
+		if err := m.gvisor.CleanupStaleContainers(ctx, func(string) bool { return false }); err != nil {
 			errs = append(errs, fmt.Errorf("gVisor containers: %w", err))
 		}
 	}

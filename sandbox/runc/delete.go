@@ -124,19 +124,9 @@ func (r *Runc) CleanupStale(ctx context.Context, keep func(id string) bool) erro
 	if keep == nil {
 		keep = func(string) bool { return false }
 	}
-	list, err := r.List(ctx)
+	errs, err := r.deleteStale(ctx, keep)
 	if err != nil {
 		return fmt.Errorf("cleanup stale: %w", err)
-	}
-	var errs []error
-	for _, st := range list {
-		if keep(st.ID) {
-			continue
-		}
-		r.log.Info("removing stale container", "id", st.ID, "status", st.Status)
-		if err := r.Delete(ctx, st.ID, true); err != nil && !errors.Is(err, ErrNotFound) {
-			errs = append(errs, err)
-		}
 	}
 	hs, err := hierarchies()
 	if err != nil {
@@ -163,4 +153,42 @@ func (r *Runc) CleanupStale(ctx context.Context, keep func(id string) bool) erro
 		return fmt.Errorf("cleanup stale: %w", errors.Join(errs...))
 	}
 	return nil
+}
+
+// CleanupStaleContainers deletes this runtime's containers that keep does not
+// keep, and leaves the cgroups under the parent alone: a second runtime
+// sharing the parent (gVisor beside runc) calls it before the other's
+// CleanupStale sweeps them, since a sweep would meet the other runtime's
+// live containers.
+func (r *Runc) CleanupStaleContainers(ctx context.Context, keep func(id string) bool) error {
+	if keep == nil {
+		keep = func(string) bool { return false }
+	}
+	errs, err := r.deleteStale(ctx, keep)
+	if err != nil {
+		return fmt.Errorf("cleanup stale: %w", err)
+	}
+	if len(errs) > 0 {
+		return fmt.Errorf("cleanup stale: %w", errors.Join(errs...))
+	}
+	return nil
+}
+
+// deleteStale deletes the listed containers keep does not keep; err is a
+// failed listing, errs the failed deletes.
+func (r *Runc) deleteStale(ctx context.Context, keep func(id string) bool) (errs []error, err error) {
+	list, err := r.List(ctx)
+	if err != nil {
+		return nil, err
+	}
+	for _, st := range list {
+		if keep(st.ID) {
+			continue
+		}
+		r.log.Info("removing stale container", "id", st.ID, "status", st.Status)
+		if err := r.Delete(ctx, st.ID, true); err != nil && !errors.Is(err, ErrNotFound) {
+			errs = append(errs, err)
+		}
+	}
+	return errs, nil
 }
