@@ -357,6 +357,13 @@ func (m *Manager) Close() error {
 	m.onExit = nil // nobody is told of exits any more
 	m.mu.Unlock()
 	var errs []error
+	if m.gvisor != nil {
+		// runsc mounts <root>/null-netns for itself and never removes it.
+		nn := filepath.Join(m.cfg.Dir, ".runsc", "null-netns")
+		if err := unix.Unmount(nn, unix.MNT_DETACH); err != nil && !errors.Is(err, unix.EINVAL) && !errors.Is(err, unix.ENOENT) {
+			errs = append(errs, fmt.Errorf("unmount %s: %w", nn, err))
+		}
+	}
 	for _, b := range boxes {
 		b.mu.Lock()
 		if b.agent != nil {
